@@ -1,0 +1,16 @@
+"""One blueprint per area of the app. `public` marks the few views that need no login."""
+
+
+def public(view):
+    """Let this view be reached without signing in (login, health check, OAuth callback)."""
+    view.ferry_public = True
+    return view
+
+
+def register_blueprints(app) -> None:
+    from blueprints import (
+        audit, auth, dashboard, exceptions, health, mappings, records, settings,
+    )
+    for module in (auth, health, dashboard, records, mappings, audit, exceptions, settings):
+        app.register_blueprint(module.bp)
+    auth.require_login_everywhere(app)

@@ -1,0 +1,37 @@
+# Ferry: `make demo` runs the demo, `make test` runs the tests. Both set everything up
+# on first use (a virtual environment in .venv, htmx copied into static/vendor).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export FLASK_APP := app
+
+.PHONY: demo test install assets clean-demo
+
+$(VENV)/installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/installed
+
+# htmx is pinned in package.json/package-lock.json and served from static/vendor.
+static/vendor/htmx.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch htmx: apt-get install npm"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+assets: static/vendor/htmx.min.js
+
+demo: install assets
+	flask --app app db upgrade
+	flask --app app demo-setup
+	honcho -f Procfile.demo start
+
+test: install assets
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf instance

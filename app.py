@@ -1,0 +1,148 @@
+"""Ferry's application factory: configuration, database, blueprints, CLI commands."""
+import os
+
+import click
+from flask import Flask
+from flask_htmx import HTMX
+from flask_wtf.csrf import CSRFProtect
+from playhouse.db_url import connect as connect_url
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config
+import migrations
+import security
+from models import db
+
+# The demo's administrator, printed by `make demo`; never created outside demo-setup.
+DEMO_EMAIL = "demo@ferry.example"
+DEMO_PASSWORD = "ferry-demo-2026"
+
+csrf = CSRFProtect()
+htmx = HTMX()
+
+# Only our own static files: no CDN, no inline script or style.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def open_database(url: str):
+    """A peewee database for DATABASE_URL (SQLite gets WAL and foreign keys)."""
+    if url.startswith("sqlite"):
+        return connect_url(url, pragmas={
+            "journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000,
+            "synchronous": "normal",
+        })
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return connect_url(url)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.instance_dir()))
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+
+    security.configure(app.config["SECRET_KEY"])
+    db.initialize(open_database(app.config["DATABASE_URL"]))
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    @app.before_request
+    def _open_db():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(exc):
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    from blueprints import register_blueprints
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group():
+        """Database schema commands."""
+
+    @db_group.command("upgrade")
+    def db_upgrade():
+        """Apply pending migrations."""
+        with db.connection_context():
+            ran = migrations.upgrade(db)
+        click.echo("Applied: " + ", ".join(ran) if ran else "Database is up to date.")
+
+    @db_group.command("status")
+    def db_status():
+        """List applied and pending migrations."""
+        with db.connection_context():
+            for name in migrations.applied(db):
+                click.echo(f"applied  {name}")
+            for name in migrations.pending(db):
+                click.echo(f"pending  {name}")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt=True)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    def create_admin(email, password):
+        """Create a user who can sign in (or reset that user's password)."""
+        from blueprints.auth import PasswordTooShort, save_user
+        try:
+            with db.connection_context():
+                created = save_user(email, password)
+        except PasswordTooShort as exc:
+            raise click.ClickException(str(exc))
+        click.echo(("Created " if created else "Updated password of ") + email)
+
+    @app.cli.command("demo-setup")
+    def demo_setup():
+        """Prepare the demo: a known administrator when nobody can sign in yet."""
+        from blueprints.auth import save_user
+        from models import User
+        with db.connection_context():
+            if User.select().count() == 0:
+                save_user(DEMO_EMAIL, DEMO_PASSWORD)
+        port = os.environ.get("FERRY_DEMO_PORT", "5000")
+        click.echo(f"Ferry demo: open http://127.0.0.1:{port}/ and sign in as "
+                   f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    def worker(burst):
+        """Run an RQ worker (with RQ's own scheduler for delayed jobs)."""
+        from rq import Worker
+
+        from jobs.queue import QUEUE_NAMES, get_redis
+        Worker(list(QUEUE_NAMES), connection=get_redis()).work(
+            with_scheduler=True, burst=burst)
+
+    @app.cli.command("scheduler")
+    @click.option("--interval", default=30, help="Seconds between checks.")
+    def scheduler(interval):
+        """Run rq-scheduler, which starts the periodic jobs."""
+        from rq_scheduler import Scheduler
+
+        from jobs.queue import get_redis
+        from jobs.schedule import register_schedule
+        connection = get_redis()
+        with db.connection_context():
+            register_schedule(connection)
+        Scheduler(connection=connection, interval=interval).run()

@@ -1,0 +1,65 @@
+"""Ferry's configuration: the environment over defaults kept in `instance/`.
+
+Everything a deployment sets lives in environment variables (FERRY_*, DATABASE_URL,
+REDIS_URL); anything unset falls back to an embedded default that needs no service:
+SQLite in instance/, a private Redis on a unix socket in instance/, a secret key
+generated on first run, mail kept in the outbox.
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def instance_dir() -> Path:
+    path = Path(os.environ.get("FERRY_INSTANCE_DIR") or ROOT / "instance")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key() -> str:
+    """FERRY_SECRET_KEY, else a key generated once into instance/secret_key."""
+    key = os.environ.get("FERRY_SECRET_KEY")
+    if key:
+        return key
+    path = instance_dir() / "secret_key"
+    if not path.exists():
+        # O_EXCL: when web and worker start together only one writes the key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir() / 'ferry.db'}"
+
+
+def from_environment() -> dict:
+    """Flask config keys built from the environment."""
+    base_url = os.environ.get("FERRY_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    return {
+        "SECRET_KEY": secret_key(),
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "BASE_URL": base_url,
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": int(os.environ.get("FERRY_SESSION_HOURS", "12")) * 3600,
+        "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
+        "SMTP_HOST": os.environ.get("FERRY_SMTP_HOST") or None,
+        "SMTP_PORT": int(os.environ.get("FERRY_SMTP_PORT", "587")),
+        "SMTP_USERNAME": os.environ.get("FERRY_SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": os.environ.get("FERRY_SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": os.environ.get("FERRY_SMTP_STARTTLS", "1") == "1",
+        "MAIL_FROM": os.environ.get("FERRY_MAIL_FROM", "ferry@localhost"),
+        # Login throttling: this many failures within the window lock the account/IP.
+        "LOGIN_MAX_FAILURES": int(os.environ.get("FERRY_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_WINDOW_MINUTES": int(os.environ.get("FERRY_LOGIN_WINDOW_MINUTES", "15")),
+    }

@@ -1,0 +1,27 @@
+"""The periodic jobs rq-scheduler starts, registered idempotently at start-up.
+
+Each entry has a fixed job id, so registering again (every scheduler start, and after a
+settings change) replaces the old entry instead of adding a second one.
+"""
+from datetime import datetime, timezone
+
+from rq_scheduler import Scheduler
+
+# (job id, function path, interval in seconds)
+PERIODIC_JOBS: list[tuple[str, str, int]] = []
+
+
+def register_schedule(connection) -> list[str]:
+    scheduler = Scheduler(connection=connection)
+    wanted = {job_id for job_id, _, _ in PERIODIC_JOBS}
+    for job in scheduler.get_jobs():
+        if job.id.startswith("ferry:") and job.id not in wanted:
+            scheduler.cancel(job)
+    for job_id, func, interval in PERIODIC_JOBS:
+        if job_id in scheduler:
+            scheduler.cancel(job_id)
+        scheduler.schedule(
+            scheduled_time=datetime.now(timezone.utc), func=func, interval=interval,
+            repeat=None, id=job_id, result_ttl=interval * 2,
+        )
+    return sorted(wanted)

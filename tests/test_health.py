@@ -1,0 +1,66 @@
+"""/healthz reports the database, Redis, the worker and the scheduler truthfully."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def _wait_for(client, part, want, seconds=20):
+    deadline = time.monotonic() + seconds
+    body = None
+    while time.monotonic() < deadline:
+        body = client.get("/healthz").get_json()
+        if body["checks"][part]["ok"] is want:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{part} never became ok={want}: {body}")
+
+
+def test_health_without_login_reports_parts(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["redis"]["ok"] is True
+    assert body["checks"]["worker"]["ok"] is False
+    assert body["status"] == "degraded"
+
+
+@pytest.fixture
+def ferry_process(app):
+    started = []
+
+    def start(*args):
+        env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"])
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args],
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_health_sees_a_running_worker_and_scheduler(client, ferry_process):
+    ferry_process("worker")
+    ferry_process("scheduler", "--interval", "1")
+    _wait_for(client, "worker", True)
+    body = _wait_for(client, "scheduler", True)
+    assert body["status"] == "ok"
+
+
+def test_dashboard_health_panel_is_an_htmx_partial(client, auth):
+    auth.login()
+    full = client.get("/").get_data(as_text=True)
+    assert "<html" in full and 'id="health"' in full
+    partial = client.get("/dashboard/health", headers={"HX-Request": "true"})
+    text = partial.get_data(as_text=True)
+    assert "<html" not in text and 'id="health"' in text and "not running" in text
