@@ -1,0 +1,68 @@
+"""Errors the connectors raise. Each carries `sentence`: what happened and what to do
+next, in words a finance person can act on; `str(error)` is that sentence.
+
+The transport raises the network-level ones (no usable answer came back); each API
+client raises the others from the answer's status and body.
+"""
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """Base of every connector error."""
+
+    def __init__(self, sentence: str, *, status: int | None = None,
+                 code: str | None = None, details: list | None = None):
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.status = status
+        self.code = code
+        self.details = details or []
+
+
+class AuthenticationFailed(ApiError):
+    """The credentials were refused (401)."""
+
+
+class PermissionDenied(ApiError):
+    """The credentials work but may not do this (403)."""
+
+
+class NotFound(ApiError):
+    """The record or endpoint does not exist (404)."""
+
+
+class ObjectExists(ApiError):
+    """A create clashed with a record that already exists."""
+
+
+class BadRequest(ApiError):
+    """The API refused what was sent (400)."""
+
+
+class RateLimited(ApiError):
+    """Too many calls; `retry_after` is the server's wait in seconds, if it said."""
+
+    def __init__(self, sentence: str, *, retry_after: float | None = None, **kw):
+        super().__init__(sentence, **kw)
+        self.retry_after = retry_after
+
+
+class ApiUnavailable(ApiError):
+    """The service is down, overloaded or could not be reached."""
+
+
+class ConnectionFailed(ApiUnavailable):
+    """No connection could be made (name lookup, refused, reset)."""
+
+
+class TimedOut(ApiUnavailable):
+    """No answer within the timeout."""
+
+
+class OutcomeUnknown(ApiUnavailable):
+    """A write was sent but no answer came back: it may or may not have happened.
+    It is not retried blindly; the caller must look before writing again."""
+
+
+class MalformedResponse(ApiError):
+    """The answer was not JSON, or not the shape the API documents."""
