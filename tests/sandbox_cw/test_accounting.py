@@ -1,0 +1,145 @@
+"""Money flows as CW keeps it: totals add up, payments reduce balances, closed invoices
+wait in the unposted lists until a batch posts their GL entries."""
+from decimal import Decimal
+
+from .conftest import body
+
+
+def get_all(client, path, **params):
+    return body(client.get(path, params={"pageSize": 1000, **params}))
+
+
+def test_invoice_totals_add_up(cw):
+    for invoice in get_all(cw.client, "finance/invoices"):
+        assert invoice["subtotal"] + invoice["salesTax"] == invoice["total"]
+        assert invoice["total"] - invoice["payments"] - invoice["credits"] == invoice["balance"]
+        assert invoice["salesTax"] == invoice["salesTax"].quantize(Decimal("0.01"))
+
+
+def test_gl_export_lines_sum_to_each_transaction(cw):
+    for summarize in ("Detailed", "Condensed"):
+        export = body(cw.client.post("finance/accounting/export",
+                                     json={"summarizeInvoices": summarize}))
+        assert export["transactions"]
+        for tx in export["transactions"]:
+            assert sum(d["total"] for d in tx["detail"]) == tx["total"], tx["documentNumber"]
+            tax = [d for d in tx["detail"] if d["glTypeId"] == "ST"]
+            assert sum(d["total"] for d in tax) == tx["salesTax"]
+        for po in export["purchaseTransactions"]:
+            lines = po["purchaseDetail"] + po["purchaseDetailTax"]
+            assert sum(d["total"] for d in lines) == po["total"]
+
+
+def test_export_carries_the_troublemakers(cw):
+    export = body(cw.client.post("finance/accounting/export",
+                                 json={"summarizeInvoices": "Detailed"}))
+    companies = {tx["company"]["name"] for tx in export["transactions"]}
+    assert "Harbour Dental Group" in {c["name"] for c in get_all(cw.client,
+                                                                 "company/companies")}
+    invoices = get_all(cw.client, "finance/invoices")
+    assert any(i["taxCode"]["name"] == "VAT20" for i in invoices)
+    assert {i["currency"]["currencyCode"] for i in invoices} == {"AUD", "NZD", "USD"}
+    accounts = {d["accountNumber"] for tx in export["transactions"] for d in tx["detail"]}
+    assert {"4300", "2200"} <= accounts and companies
+    memos = [tx for tx in export["transactions"] if tx["documentType"] == "CREDIT MEMO"]
+    assert memos and all(tx["total"] < 0 for tx in memos)
+
+
+def test_a_payment_reduces_the_balance_and_can_be_removed(fresh):
+    client = fresh.client
+    invoice = get_all(client, "finance/invoices",
+                      conditions='balance > 100 and type != "CreditMemo"')[0]
+    before = invoice["_info"]["lastUpdated"]
+    made = client.post(f"finance/invoices/{invoice['id']}/payments", json={
+        "type": "Payment", "amount": 40.25, "paymentDate": "2026-10-30T00:00:00Z",
+        "transactionId": "xero-7"})
+    assert made.status_code == 201 and body(made)["transactionId"] == "xero-7"
+    after = body(client.get(f"finance/invoices/{invoice['id']}"))
+    assert after["balance"] == invoice["balance"] - Decimal("40.25")
+    assert after["_info"]["lastUpdated"] > before
+    again = client.post(f"finance/invoices/{invoice['id']}/payments",
+                        json={"amount": 1, "transactionId": "xero-7"})
+    assert again.status_code == 400 and body(again)["errors"][0]["code"] == "ObjectExists"
+    too_much = client.post(f"finance/invoices/{invoice['id']}/payments",
+                           json={"amount": str(after["balance"] + 1)})
+    assert too_much.status_code == 400
+    gone = client.delete(f"finance/invoices/{invoice['id']}/payments/{body(made)['id']}")
+    assert gone.status_code == 204
+    assert body(client.get(f"finance/invoices/{invoice['id']}"))["balance"] == \
+        invoice["balance"]
+
+
+def test_batches_post_records_out_of_the_unposted_lists(fresh):
+    client = fresh.client
+    counts = {k: client.get(f"finance/accounting/unposted{k}/count").json()["count"]
+              for k in ("invoices", "procurement", "expenses")}
+    assert all(counts.values())
+    export = body(client.post("finance/accounting/export", json={
+        "summarizeInvoices": "Detailed", "thruDate": "2026-09-30T00:00:00Z"}))
+    entry_ids = [int(i) for tx in export["transactions"][:3]
+                 for i in tx["glEntryIds"].split(",")]
+    entry_ids += [export["purchaseTransactions"][0]["purchaseDetail"][0]["id"],
+                  export["expenses"][0]["id"]]
+    made = client.post("finance/accounting/batches", json={
+        "batchIdentifier": "FERRY-1", "processedRecordIds": entry_ids})
+    assert made.status_code == 201
+    after = {k: client.get(f"finance/accounting/unposted{k}/count").json()["count"]
+             for k in counts}
+    assert after == {"invoices": counts["invoices"] - 3,
+                     "procurement": counts["procurement"] - 1,
+                     "expenses": counts["expenses"] - 1}
+    posted_ids = {tx["id"] for tx in export["transactions"][:3]}
+    assert not posted_ids & {r["id"] for r in get_all(client,
+                                                      "finance/accounting/unpostedinvoices")}
+    duplicate = client.post("finance/accounting/batches", json={
+        "batchIdentifier": "ferry-1", "processedRecordIds": entry_ids[:1]})
+    assert duplicate.status_code == 400
+    assert body(duplicate)["errors"][0]["code"] == "ObjectExists"
+
+
+def test_invoices_are_unposted_only_once_closed(fresh):
+    client = fresh.client
+    open_ = get_all(client, "finance/invoices", conditions='status/name != "Closed"')
+    unposted = {r["id"] for r in get_all(client, "finance/accounting/unpostedinvoices")}
+    assert open_ and not {i["id"] for i in open_} & unposted
+    fresh.action(f"invoices/{open_[0]['id']}/close")
+    assert open_[0]["id"] in {r["id"] for r in get_all(
+        client, "finance/accounting/unpostedinvoices")}
+
+
+def test_sandbox_actions_move_last_updated(fresh):
+    client = fresh.client
+    invoice = get_all(client, "finance/invoices", conditions='type = "Standard"')[0]
+    edited = fresh.action(f"invoices/{invoice['id']}/edit",
+                          {"line": 0, "itemPrice": "123.45", "dueDate": "2026-12-15"})
+    assert edited["_info"]["lastUpdated"] > invoice["_info"]["lastUpdated"]
+    assert edited["dueDate"] == "2026-12-15T00:00:00Z"
+    assert edited["subtotal"] + edited["salesTax"] == edited["total"]
+    changed = get_all(client, "finance/invoices", conditions=(
+        f"_info/lastUpdated > [{invoice['_info']['lastUpdated']}] and id = {invoice['id']}"))
+    assert len(changed) == 1
+    memo = fresh.action(f"invoices/{invoice['id']}/credit-memo", {"amount": "20.00"})
+    assert memo["type"] == "CreditMemo" and memo["applyToId"] == invoice["id"]
+    new = fresh.action("invoices", {"companyName": "Brand New Clinic Pty Ltd",
+                                    "identifier": "BrandNewClinic", "amount": "250.00"})
+    assert new["company"]["identifier"] == "BrandNewClinic" and new["total"] == \
+        Decimal("275.00")
+    assert get_all(client, "company/companies", conditions='identifier = "BrandNewClinic"')
+    po = get_all(client, "procurement/purchaseorders", conditions="closedFlag = false")[-1]
+    line = get_all(client, f"procurement/purchaseorders/{po['id']}/lineitems")[0]
+    received = fresh.action(f"purchaseorders/{po['id']}/lineitems/{line['id']}/receive",
+                            {"quantity": 1, "packingSlip": "PS-T1"})
+    assert received["packingSlip"] == "PS-T1" and received["receivedQuantity"] >= 1
+    expense = fresh.action("expenses", {"amount": "42.50", "type": "Meals"})
+    assert expense["id"] in {r["id"] for r in get_all(
+        client, "finance/accounting/unpostedexpenses")}
+
+
+def test_callbacks_register_once_and_delete(fresh):
+    hook = {"url": "https://ferry.example/cw", "type": "invoice", "level": "owner",
+            "objectId": 1}
+    made = fresh.client.post("system/callbacks", json=hook)
+    assert made.status_code == 201
+    assert fresh.client.post("system/callbacks", json=hook).status_code == 400
+    assert fresh.client.delete(f"system/callbacks/{made.json()['id']}").status_code == 204
+    assert fresh.client.get("system/callbacks/count").json() == {"count": 0}
