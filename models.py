@@ -107,3 +107,23 @@ class Connection(BaseModel):
         return super().save(*args, **kwargs)
 
 
+
+
+# --- Xero grants (connectors/xero_oauth.py; migration 0003_xero_grants) ---------------
+class XeroGrant(BaseModel):
+    """One consent given in Xero: the token set shared by the organisations it covers.
+
+    Connection rows of kind 'xero' name their grant in settings["grant_id"] and their
+    Xero connection id in settings["xero_connection_id"]."""
+    token = EncryptedJSONField(null=True)        # access_token, refresh_token, expires_at
+    scopes = TextField(default="")
+    auth_event_id = CharField(null=True)
+    status = CharField(default="active")         # active | needs_reconnect | revoked
+    last_error = TextField(null=True)
+    refreshed_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    def save(self, *args, **kwargs):
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
