@@ -34,4 +34,5 @@ test: install assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-demo:
+	-[ -f instance/redis.pid ] && kill $$(cat instance/redis.pid)
 	rm -rf instance
