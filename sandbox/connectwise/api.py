@@ -101,10 +101,9 @@ class Sandbox:
 
     def reset(self) -> None:
         self.store = data.generate(self.seed, self.scale)
+        # A second generator, on its own random stream, makes what /_sandbox/ actions add.
         self.generator = data.Generator(self.store)
         self.generator.rng.seed(self.seed + 1)
-        for name in ("tax", "currency"):
-            setattr(self.generator, name, {})
         self._index_reference()
         self.paths: dict[str, dict] = {}
         self.rate = RateWindow()

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from sandbox import catalog
 
-from .data import AP_ACCOUNT, AR_ACCOUNT, GL_TYPE, TAX_ACCOUNT, ZERO, Store, money
+from .data import AP_ACCOUNT, AR_ACCOUNT, GL_TYPE, TAX_ACCOUNT, ZERO, Store
 
 ACCOUNT_NAMES = {number: desc for number, desc, *_ in catalog.GL_ACCOUNTS}
 

@@ -50,7 +50,3 @@ def dumps(value) -> str:
     _write(value, out)
     return "".join(out)
 
-
-def public(record: dict) -> dict:
-    """The record as served (private keys dropped), for code that inspects it."""
-    return {k: v for k, v in record.items() if not (k[0] == "_" and k != "_info")}
