@@ -1,0 +1,138 @@
+"""What invoices, credit notes and bills share: header fields, tracking, currency, and
+the finishing step that checks the tax and balances the total with a rounding line."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Mapping
+
+from .lines import BuiltLines, SourceLine, build_line_items
+from .money import cents, to_decimal
+from .problems import MissingMapping, Problem, TaxMismatch
+from .rounding import with_rounding_line, xero_totals
+from .routing import RoutingFacts
+from .tables import OrgMappings
+
+XERO_RATE_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A payload ready to write. `unitdp` is 4 when any UnitAmount has more than 2 dp:
+    the write must then carry the query parameter unitdp=4. `rounding` is the amount of
+    the rounding line (0.00 when none), for the UI."""
+    payload: dict
+    unitdp: int
+    rounding: Decimal
+    cw_total: Decimal
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    problems: tuple[Problem, ...]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [p.sentence for p in self.problems]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A document being mapped: the header so far, its lines and CW's figures."""
+    label: str                     # "invoice 10234", for sentences
+    record_type: str               # "invoice" | "credit_note" | "bill"
+    side: str                      # "sales" | "purchases"
+    header: dict
+    lines: list[SourceLine]
+    cw_total: Decimal
+    cw_tax: Decimal
+    problems: list[Problem]
+
+
+def xero_date(value) -> str | None:
+    """CW's date-time ("2026-03-04T00:00:00Z") as the date Xero wants: the record's own
+    calendar date, never converted through a time zone."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+def tracking_for(facts: RoutingFacts, mappings: OrgMappings) -> tuple[list[dict], list[Problem]]:
+    tracking, problems = [], []
+    for category in mappings.tracking:
+        ref = facts.location if category.source == "location" else facts.department
+        if ref is None:
+            continue    # CW left it empty: the line goes untracked in this category
+        option = category.options.get(ref.id)
+        if option is None:
+            sentence = (f"No tracking option for CW {category.source} {ref.name} "
+                        f"in org {mappings.org_name}")
+            problems.append(MissingMapping("tracking option", ref.name, sentence))
+        else:
+            tracking.append({"Name": category.category, "Option": option})
+    return tracking, problems
+
+
+def currency_fields(currency: Mapping | None, cw_rate: Decimal | None,
+                    mappings: OrgMappings, label: str) -> tuple[dict, list[Problem]]:
+    """CurrencyCode, and CurrencyRate when the document is in a foreign currency.
+
+    CW records the rate as base currency per unit of the document's currency
+    (1 USD = 1.5310 AUD); Xero wants the inverse, units of the document's currency per
+    unit of the base currency, to 6 dp."""
+    code = (currency or {}).get("currencyCode")
+    if not code:
+        return {}, []
+    fields: dict = {"CurrencyCode": code}
+    if mappings.base_currency is None or code == mappings.base_currency:
+        return fields, []
+    if cw_rate is None or to_decimal(cw_rate) <= 0:
+        sentence = (f"No exchange rate recorded in ConnectWise for {code} {label}; Ferry "
+                    f"will not let org {mappings.org_name} pick its own day rate")
+        return fields, [MissingMapping("data", code, sentence)]
+    fields["CurrencyRate"] = (Decimal(1) / to_decimal(cw_rate)).quantize(XERO_RATE_PLACES)
+    return fields, []
+
+
+def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped | Unmapped:
+    settings = mappings.settings_for(draft.record_type)
+    tracking, problems = tracking_for(facts, mappings)
+    problems = list(draft.problems) + problems
+    built: BuiltLines = build_line_items(draft.lines, mappings, draft.side, tracking,
+                                         settings.line_amount_types)
+    problems += built.problems
+    if problems:
+        return Unmapped(tuple(problems))
+    payload = dict(draft.header)
+    payload["Status"] = settings.status
+    payload["LineAmountTypes"] = settings.line_amount_types
+    payload["LineItems"] = built.line_items
+    totals = xero_totals(payload, mappings.tax_rates)
+    difference = cents(draft.cw_total) - totals.total
+    # Per-line rounding moves the total by at most half a cent a line; more than that
+    # means the tax mapping charges a different rate than CW did.
+    tolerance = Decimal("0.01") * (len(built.line_items) + 1)
+    if abs(difference) > tolerance:
+        return Unmapped((_mismatch(draft, totals, difference, mappings),))
+    if difference != 0 and not mappings.rounding_account:
+        sentence = (f"No rounding account set in org {mappings.org_name}: {draft.label} "
+                    f"needs a rounding line of {difference}")
+        return Unmapped((MissingMapping("setting", "rounding account", sentence),))
+    rounded = with_rounding_line(payload, draft.cw_total, mappings.tax_rates,
+                                 mappings.rounding_account or "", mappings.rounding_tax_type)
+    return Mapped(rounded.payload, 4 if built.needs_unitdp4 else 2, rounded.difference,
+                  cents(draft.cw_total))
+
+
+def _mismatch(draft: Draft, totals, difference: Decimal, mappings: OrgMappings) -> TaxMismatch:
+    codes = sorted({line.tax_code for line in draft.lines if line.tax_code})
+    return TaxMismatch(str(difference), (
+        f"Xero would total {draft.label} at {totals.total} (tax {totals.total_tax}) but "
+        f"ConnectWise totals it at {cents(draft.cw_total)} (tax {cents(draft.cw_tax)}); "
+        f"check the tax mapping for CW tax code {', '.join(codes) or '(none)'} in org "
+        f"{mappings.org_name}"))
