@@ -170,7 +170,10 @@ class Transport:
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        merged = {**self.headers, **(headers or {})}
+        # A header given as None is left out of this request (e.g. no credentials on an
+        # unauthenticated call).
+        merged = {k: v for k, v in {**self.headers, **(headers or {})}.items()
+                  if v is not None}
         content = None
         if json is not None:
             content = encode_json(json).encode("utf-8")
