@@ -8,7 +8,8 @@ import json
 from datetime import datetime, timezone
 
 from peewee import (
-    BooleanField, CharField, DatabaseProxy, DateTimeField, Model,
+    BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
+    IntegerField, Model,
     TextField,
 )
 
@@ -127,3 +128,139 @@ class XeroGrant(BaseModel):
     def save(self, *args, **kwargs):
         self.updated_at = utcnow()
         return super().save(*args, **kwargs)
+
+
+# --- The sync engine (jobs/cycle.py; migration 0004_sync) ------------------------------
+RECORD_STATES = ("pending", "in_flight", "synced", "exception", "excluded")
+
+
+class SyncRun(BaseModel):
+    """One cycle of one record type (scheduled, forced, or from the command line)."""
+    record_type = CharField(index=True)          # invoice | credit_note | bill
+    trigger = CharField(default="schedule")      # schedule | force | cli
+    status = CharField(default="running")        # running | done | failed | stopped
+    started_at = DateTimeField(default=utcnow, index=True)
+    finished_at = DateTimeField(null=True)
+    read = IntegerField(default=0)
+    written = IntegerField(default=0)
+    skipped = IntegerField(default=0)
+    exceptions = IntegerField(default=0)
+    cw_calls = IntegerField(default=0)
+    xero_calls = IntegerField(default=0)
+    message = TextField(null=True)
+
+
+class SyncRecord(BaseModel):
+    """A ConnectWise record and what Ferry did with it in Xero."""
+    record_type = CharField()
+    cw_id = IntegerField()
+    cw_number = CharField(null=True, index=True)
+    org = ForeignKeyField(Connection, null=True, backref="records", on_delete="SET NULL")
+    state = CharField(default="pending", index=True)
+    xero_id = CharField(null=True)
+    version_hash = CharField(null=True)          # what Ferry last meant to write
+    synced_hash = CharField(null=True)           # what Xero last accepted
+    cw_total = DecimalField(max_digits=16, decimal_places=2, null=True)
+    rounding = DecimalField(max_digits=16, decimal_places=2, null=True)
+    cw_updated_at = DateTimeField(null=True)
+    problems = JSONTextField(null=True)          # sentences, while in exception
+    last_run = ForeignKeyField(SyncRun, null=True, on_delete="SET NULL")
+    updated_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("record_type", "cw_id"), True),)
+
+    def save(self, *args, **kwargs):
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+
+class RecordEvent(BaseModel):
+    """A line in a record's history ("written to Xero", "credit left unallocated"...)."""
+    record = ForeignKeyField(SyncRecord, backref="events", on_delete="CASCADE")
+    run = ForeignKeyField(SyncRun, null=True, on_delete="SET NULL")
+    at = DateTimeField(default=utcnow)
+    kind = CharField()                           # created | updated | exception | note ...
+    message = TextField()
+
+
+class MeteredVersion(BaseModel):
+    """Each record version that crossed the wire, counted once for the month."""
+    record_type = CharField()
+    cw_id = IntegerField()
+    version_hash = CharField()
+    month = CharField(index=True)                # "2026-11"
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("record_type", "cw_id", "version_hash"), True),)
+
+
+class ContactLink(BaseModel):
+    """A CW company and the Xero contact it became in one org."""
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    cw_company_id = IntegerField()
+    xero_contact_id = CharField()
+    details_hash = CharField(null=True)
+
+    class Meta:
+        indexes = ((("org", "cw_company_id"), True),)
+
+
+class RoutingRule(BaseModel):
+    """Send records with `field` = `value` to `org`; lower position is tried first."""
+    position = IntegerField(default=0)
+    field = CharField()                          # location | department | member | tag | company_type
+    value = CharField()
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    record_type = CharField(null=True)           # None: every record type
+
+
+class AccountMapping(BaseModel):
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    cw_account = CharField()
+    xero_code = CharField()
+
+    class Meta:
+        indexes = ((("org", "cw_account"), True),)
+
+
+class TaxMapping(BaseModel):
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    side = CharField()                           # sales | purchases
+    cw_tax_code = CharField()
+    xero_tax_type = CharField()
+
+    class Meta:
+        indexes = ((("org", "side", "cw_tax_code"), True),)
+
+
+class TrackingMapping(BaseModel):
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    category = CharField()                       # the Xero tracking category name
+    source = CharField()                         # location | department
+    cw_id = IntegerField()
+    option = CharField()
+
+    class Meta:
+        indexes = ((("org", "category", "cw_id"), True),)
+
+
+class ItemMapping(BaseModel):
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    cw_item = CharField()
+    xero_item_code = CharField()
+
+    class Meta:
+        indexes = ((("org", "cw_item"), True),)
+
+
+class OrgRecordSetting(BaseModel):
+    """How one record type is written to one org (status, amounts tax-inclusive or not)."""
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    record_type = CharField()
+    status = CharField(default="DRAFT")
+    line_amount_types = CharField(default="Exclusive")
+
+    class Meta:
+        indexes = ((("org", "record_type"), True),)
