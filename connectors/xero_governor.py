@@ -34,11 +34,11 @@ class DayLimitReached(Exception):
             f"{hours}. Ferry stops its cycle and carries on once Xero allows calls again.")
 
 
+# Times are epoch seconds from the callers' clocks (NTP keeps hosts within milliseconds).
 # Atomically: respect a shared pause, drop expired leases and minute entries, then take a
 # lease and a window entry if both have room. Returns {1, 0} or {0, seconds_to_wait}.
 _ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local now = tonumber(ARGV[7])
 local concurrent, per_minute = tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease, window = tonumber(ARGV[4]), tonumber(ARGV[5])
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -57,10 +57,9 @@ redis.call('EXPIRE', KEYS[2], math.ceil(window) + 60)
 return {1, '0'}
 """
 
-# Pause every process until now + ARGV[1] seconds (never shortening a longer pause).
+# Pause every process until ARGV[2] (now) + ARGV[1] seconds (never shortening a longer pause).
 _PAUSE = """
-local t = redis.call('TIME')
-local resume_at = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+local resume_at = tonumber(ARGV[2]) + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if resume_at > current then
   redis.call('SET', KEYS[1], tostring(resume_at), 'EX', math.ceil(tonumber(ARGV[1])) + 1)
@@ -76,13 +75,14 @@ class Governor:
     def __init__(self, redis=None, *, concurrent: int = CONCURRENT_LIMIT,
                  per_minute: int = MINUTE_LIMIT, window: float = 60.0,
                  lease: float = 120.0, prefix: str = "ferry:xero:governor",
-                 sleep=time.sleep):
+                 sleep=time.sleep, clock=time.time):
         self.concurrent = concurrent
         self.per_minute = per_minute
         self.window = window
         self.lease = lease
         self.prefix = prefix
         self.sleep = sleep
+        self.clock = clock
         self._redis = redis
         if redis is not None:
             self._acquire_script = redis.register_script(_ACQUIRE)
@@ -116,7 +116,8 @@ class Governor:
         keys = [self._key(tenant_id, "slots"), self._key(tenant_id, "minute"),
                 self._key(tenant_id, "pause")]
         ok, wait = self._acquire_script(keys=keys, args=[
-            token, self.concurrent, self.per_minute, self.lease, self.window, POLL_SECONDS])
+            token, self.concurrent, self.per_minute, self.lease, self.window, POLL_SECONDS,
+            self.clock()])
         return None if int(ok) == 1 else max(float(wait), 0.0)
 
     def _release(self, tenant_id: str, token: str) -> None:
@@ -172,16 +173,16 @@ class Governor:
 
     def _pause(self, tenant_id: str, part: str, seconds: float) -> None:
         if self._redis is None:
-            self._local.pause(tenant_id, part, seconds)
+            self._local.pause(tenant_id, part, self.clock() + seconds)
         else:
-            self._pause_script(keys=[self._key(tenant_id, part)], args=[seconds])
+            self._pause_script(keys=[self._key(tenant_id, part)], args=[seconds, self.clock()])
 
     def _check_day(self, tenant_id: str) -> None:
         if self._redis is None:
-            left = self._local.paused_for(tenant_id, "day-pause")
+            left = self._local.paused_until(tenant_id, "day-pause") - self.clock()
         else:
             until = self._redis.get(self._key(tenant_id, "day-pause"))
-            left = float(until) - _redis_now(self._redis) if until else 0.0
+            left = float(until) - self.clock() if until else 0.0
         if left > 0:
             raise DayLimitReached(tenant_id, left)
 
@@ -197,11 +198,6 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
-def _redis_now(redis) -> float:
-    seconds, micros = redis.time()
-    return seconds + micros / 1e6
-
-
 class _LocalState:
     """The same rules inside one process, for tests and tools that run without Redis."""
 
@@ -213,7 +209,7 @@ class _LocalState:
         self.status: dict[str, dict] = {}
 
     def try_acquire(self, tenant_id, token, governor) -> float | None:
-        now = time.monotonic()
+        now = governor.clock()
         with self._lock:
             pause = self.pauses.get((tenant_id, "pause"), 0.0)
             if pause > now:
@@ -234,14 +230,14 @@ class _LocalState:
         with self._lock:
             self.slots.get(tenant_id, set()).discard(token)
 
-    def pause(self, tenant_id, part, seconds) -> None:
+    def pause(self, tenant_id, part, until) -> None:
         with self._lock:
             key = (tenant_id, part)
-            self.pauses[key] = max(self.pauses.get(key, 0.0), time.monotonic() + seconds)
+            self.pauses[key] = max(self.pauses.get(key, 0.0), until)
 
-    def paused_for(self, tenant_id, part) -> float:
+    def paused_until(self, tenant_id, part) -> float:
         with self._lock:
-            return self.pauses.get((tenant_id, part), 0.0) - time.monotonic()
+            return self.pauses.get((tenant_id, part), 0.0)
 
 
 class GovernedTransport(httpx2.BaseTransport):
