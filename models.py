@@ -8,8 +8,8 @@ import json
 from datetime import datetime, timezone
 
 from peewee import (
-    BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
-    IntegerField, Model,
+    BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, FloatField,
+    ForeignKeyField, IntegerField, Model,
     TextField,
 )
 
@@ -264,3 +264,23 @@ class OrgRecordSetting(BaseModel):
 
     class Meta:
         indexes = ((("org", "record_type"), True),)
+
+
+# --- Audit log (connectors/ records every HTTP call; jobs/audit.py writes and purges) ---
+class AuditEntry(BaseModel):
+    """One HTTP call to ConnectWise or Xero, secrets already masked. No foreign keys on
+    purpose: the trail outlives the connections and runs it mentions."""
+    at = DateTimeField(index=True)               # when the call started, naive UTC
+    api = CharField(index=True)                  # connectwise | xero
+    connection_id = IntegerField(null=True)
+    method = CharField()
+    url = TextField()
+    status = IntegerField(null=True, index=True)  # None: no answer (timeout, reset)
+    duration_ms = FloatField()
+    request_headers = JSONTextField(null=True)
+    request_body = TextField(null=True)
+    response_headers = JSONTextField(null=True)
+    response_body = TextField(null=True)
+    error = TextField(null=True)
+    run_id = IntegerField(null=True, index=True)
+    record_ref = CharField(null=True, index=True)

@@ -36,10 +36,11 @@ class Sandbox:
         values.update(overrides)
         return CWSettings(**values)
 
-    def client(self, sink=None, timeout: float = 10.0, **overrides) -> ConnectWise:
+    def client(self, sink=None, timeout: float = 10.0, context: dict | None = None,
+               **overrides) -> ConnectWise:
         self.slept = []
         return ConnectWise(self.settings(**overrides), sink=sink or ListSink(),
-                           timeout=timeout, sleep=self.slept.append,
+                           timeout=timeout, sleep=self.slept.append, context=context,
                            retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05))
 
     def stop(self) -> None:
