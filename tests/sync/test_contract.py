@@ -1,0 +1,126 @@
+"""Every payload sync/ produces uses only properties of the matching schema in Xero's
+OpenAPI spec, with the schema's types, enums and lengths.
+
+The spec declares few required fields and forbids no unknown keys, so this test adds
+the key check itself."""
+import re
+import uuid
+from decimal import Decimal as D
+
+import pytest
+
+from sync.bills import BillSource, map_bill
+from sync.contacts import contact_payload
+from sync.credit_notes import allocation
+from sync.invoices import map_sales_transaction
+from sync.sales import SalesSource
+from sync.updates import as_update
+from tests.reference import reference_file
+
+from .cw import CONTACT, USD, facts, invoice, line, mappings, tax_line, transaction
+from .test_bills import VENDOR, po, po_line
+from .test_contacts import BILLING, COMPANY
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def schemas():
+    yaml = pytest.importorskip("yaml")
+    with open(reference_file("xero/xero_accounting.yaml"), encoding="utf-8") as f:
+        return yaml.safe_load(f)["components"]["schemas"]
+
+
+def check(value, schema, schemas, path="$"):
+    """Raise AssertionError naming the first key or value the schema does not allow."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        assert isinstance(value, dict), f"{path} should be an object"
+        for key, item in value.items():
+            assert key in schema["properties"], f"{path}.{key} is not a property"
+            check(item, schema["properties"][key], schemas, f"{path}.{key}")
+    elif kind == "array":
+        assert isinstance(value, list), f"{path} should be an array"
+        for i, item in enumerate(value):
+            check(item, schema["items"], schemas, f"{path}[{i}]")
+    elif kind == "string":
+        assert isinstance(value, str), f"{path} should be a string, is {value!r}"
+        if "maxLength" in schema:
+            assert len(value) <= schema["maxLength"], f"{path} is too long"
+        if schema.get("format") == "uuid":
+            uuid.UUID(value)
+        if path.endswith(("Date", "DueDate")):
+            assert _DATE.match(value), f"{path} should be YYYY-MM-DD"
+    elif kind == "number":
+        assert isinstance(value, (D, int)) and not isinstance(value, bool), \
+            f"{path} should be a Decimal number, is {value!r}"
+    elif kind == "integer":
+        assert isinstance(value, int) and not isinstance(value, bool), f"{path} not integer"
+    elif kind == "boolean":
+        assert isinstance(value, bool), f"{path} should be a boolean"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{path}: {value!r} not in {schema['enum']}"
+
+
+def sales_payloads():
+    export = {"id": 4, "name": "EXPORT"}
+    rows = [
+        (transaction("10400", [line("4000", "Support", "1", "33.33"),
+                               line("4000", "Support", "2", "33.3333"),
+                               line("4100", "Laptop", "1", "1500", item={"identifier":
+                                                                           "LAPTOP-14"}),
+                               tax_line("160.00")]), {}),
+        (transaction("10401", [line("4200", "Consulting", "3", "150", taxCode=export)],
+                     currency=USD, tax_code=export), {"currency_rate": D("1.5310")}),
+        (transaction("10402", [line("4200", "Credit", "1", "-82.50"), tax_line("-8.25")],
+                     doc_type="CREDIT MEMO"), {"applies_to_number": "10231"}),
+    ]
+    for txn, more in rows:
+        result = map_sales_transaction(SalesSource(txn, invoice(txn["documentNumber"],
+                                                                customer_po="PO1"),
+                                                   facts(), CONTACT, **more), mappings())
+        yield result.payload
+
+
+def test_invoice_and_credit_note_payloads_fit_the_spec(schemas):
+    for payload in sales_payloads():
+        name = "CreditNote" if payload["Type"] == "ACCRECCREDIT" else "Invoice"
+        check(payload, {"$ref": name}, schemas)
+
+
+def test_bill_payload_fits_the_invoice_schema(schemas):
+    lines = (po_line(1, 1, "Dock", "2", "189.9950", "38.00"),)
+    result = map_bill(BillSource(po(), "PS-77", lines, facts("bills"), VENDOR,
+                                 gl_accounts={1: "5000"}, due_date="2026-04-01"), mappings())
+    check(result.payload, {"$ref": "Invoice"}, schemas)
+
+
+def test_update_payload_fits_the_spec(schemas):
+    payload = next(sales_payloads())
+    line_id = str(uuid.uuid4())
+    update = as_update(payload, "InvoiceID", str(uuid.uuid4()),
+                       [{"LineItemID": line_id, "Description": "Support", "AccountCode": "200"}])
+    check(update, {"$ref": "Invoice"}, schemas)
+
+
+def test_contact_payloads_fit_the_spec(schemas):
+    check(contact_payload(COMPANY, BILLING), {"$ref": "Contact"}, schemas)
+    check(contact_payload({"identifier": "V1", "name": "Vendor"}, None, "purchases"),
+          {"$ref": "Contact"}, schemas)
+
+
+def test_allocation_fits_the_spec(schemas):
+    body = allocation(D("10.00"), str(uuid.uuid4()), D("50.00"), "2026-03-04")
+    check(body, {"$ref": "Allocation"}, schemas)
+    assert set(schemas["Allocation"]["required"]) <= set(body)
+
+
+def test_the_checker_catches_unknown_keys_and_wrong_types(schemas):
+    with pytest.raises(AssertionError, match="not a property"):
+        check({"Type": "ACCREC", "Lines": []}, {"$ref": "Invoice"}, schemas)
+    with pytest.raises(AssertionError, match="not in"):
+        check({"Type": "BILL"}, {"$ref": "Invoice"}, schemas)
+    with pytest.raises(AssertionError, match="Decimal number"):
+        check({"LineItems": [{"UnitAmount": "12.5"}]}, {"$ref": "Invoice"}, schemas)
