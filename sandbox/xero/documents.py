@@ -94,10 +94,11 @@ class _Build:
         self.doc = dict(existing) if existing else {
             "Status": "DRAFT", "LineAmountTypes": "Exclusive", "CurrencyCode": "AUD",
             "CurrencyRate": Decimal("1.000000"), "LineItems": [],
-            "AmountPaid": Decimal("0.00"), "SentToContact": False, "HasAttachments": False,
-            "HasErrors": False, "_payments": [],
+            "SentToContact": False, "HasAttachments": False, "HasErrors": False,
+            "_payments": [],
         }
         if kind.is_invoice:
+            self.doc.setdefault("AmountPaid", Decimal("0.00"))
             self.doc.setdefault("AmountCredited", Decimal("0.00"))
             self.doc.setdefault("_credits", [])
         else:
@@ -335,7 +336,7 @@ class _Build:
             total_tax += tax
         doc["SubTotal"], doc["TotalTax"] = money(sub_total), money(total_tax)
         doc["Total"] = money(sub_total + total_tax)
-        applied = doc["AmountPaid"] + doc.get("AmountCredited", Decimal(0)) + sum(
+        applied = doc.get("AmountPaid", Decimal(0)) + doc.get("AmountCredited", Decimal(0)) + sum(
             (a["Amount"] for a in doc.get("_allocations", [])), Decimal(0))
         if doc["Total"] < applied:
             self.error("The document total cannot be less than the amount already paid or credited.")

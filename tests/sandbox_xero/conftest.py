@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.kit import serve_in_thread
 from sandbox.xero import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
+from sandbox.xero.jsonio import dumps
 
 from .contract import check_api_exchange
 
@@ -91,7 +92,7 @@ class Api:
                 "xero-tenant-id": self.tenant_id}
         body = None
         if json_body is not None:
-            body = json.dumps(json_body, default=str).encode()
+            body = dumps(json_body).encode()    # Decimals go out as JSON numbers
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
         sent = {k: v for k, v in sent.items() if v is not None}
@@ -145,7 +146,7 @@ def invoice(contact_id: str, *lines, **fields) -> dict:
     """An ACCREC invoice payload; lines are (description, quantity, unit, account, tax)."""
     body = {"Type": "ACCREC", "Contact": {"ContactID": contact_id}, "Date": "2026-10-01",
             "DueDate": "2026-10-31", "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
-            "LineItems": [{"Description": d, "Quantity": q, "UnitAmount": u,
+            "LineItems": [{"Description": d, "Quantity": Decimal(q), "UnitAmount": Decimal(u),
                            "AccountCode": a, "TaxType": t}
                           for d, q, u, a, t in (lines or [("Managed services", "1", "100.00", "200", "OUTPUT")])]}
     body.update(fields)

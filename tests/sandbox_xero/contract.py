@@ -152,7 +152,7 @@ def check_api_exchange(method: str, url: str, req_headers: dict, req_body: bytes
     errors = list(api.iter_response_errors(request, response))
     assert not errors, f"response to {method} {parts.path} breaks the spec: {errors!r}"
     body = json.loads(resp_body)
-    schema = declared[str(status)]["content"]["application/json"]["schema"]
+    schema = _resolve(spec, declared[str(status)])["content"]["application/json"]["schema"]
     if status == 400 and "Elements" in body:
         plural = next((p for p in ELEMENT_SCHEMA if p in template), None)
         element = {"properties": {**_resolve(spec, {"$ref": "#/components/schemas/Element"})["properties"],
