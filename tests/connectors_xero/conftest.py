@@ -1,7 +1,7 @@
 """Fixtures for the Xero connector: the Xero sandbox over real HTTP, Ferry's Xero app
 settings pointing at it, and a grant obtained through the real consent flow."""
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx2
 import pytest
@@ -62,12 +62,24 @@ def xero_app(sandbox):
     return xero_app_for(sandbox.url)
 
 
+# A database of our own: other suites flush the shared one while these tests run.
+REDIS_DB = 13
+
+
 @pytest.fixture
-def redis_client(redis_url):
-    client = redis_lib.Redis.from_url(redis_url)
-    yield client
+def xero_redis_url(redis_url):
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={REDIS_DB}"))
+    return urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
+
+
+@pytest.fixture
+def redis_client(xero_redis_url):
+    client = redis_lib.Redis.from_url(xero_redis_url)
     for key in client.scan_iter(f"{REDIS_PREFIX}*"):
         client.delete(key)
+    yield client
     client.close()
 
 

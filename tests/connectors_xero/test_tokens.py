@@ -150,7 +150,7 @@ def _refresh_in_worker(database_url, secret_key, redis_url, app_fields, grant_id
 
 
 def test_processes_refreshing_at_once_make_exactly_one_refresh(
-        sandbox, xero_app, grant, database_url, redis_client, redis_url):
+        sandbox, xero_app, grant, database_url, redis_client, xero_redis_url):
     workers = 4
     sandbox.advance(31 * 60)
     make_stale(grant.id)
@@ -161,7 +161,7 @@ def test_processes_refreshing_at_once_make_exactly_one_refresh(
         "client_id", "client_secret", "redirect_uri", "scopes", "authorize_url",
         "token_url", "api_base")}
     procs = [ctx.Process(target=_refresh_in_worker, args=(
-        database_url, os.environ["FERRY_SECRET_KEY"], redis_url, fields, grant.id,
+        database_url, os.environ["FERRY_SECRET_KEY"], xero_redis_url, fields, grant.id,
         connection.id, start, results)) for _ in range(workers)]
     for p in procs:
         p.start()
