@@ -57,7 +57,7 @@ def measure(label: str, url: str, calls: int) -> None:
     base = results["no database sink"]
     print(f"{label}: {rows} audit rows written")
     for name, ms in results.items():
-        extra = "" if name == "no database sink" else f"  (+{ms - base:.2f} ms per call)"
+        extra = "" if name == "no database sink" else f"  ({ms - base:+.2f} ms per call)"
         print(f"  {name:<22} {ms:6.2f} ms per call{extra}")
 
 
