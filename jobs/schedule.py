@@ -7,8 +7,12 @@ from datetime import datetime, timezone
 
 from rq_scheduler import Scheduler
 
+DAY = 24 * 3600
+
 # (job id, function path, interval in seconds)
-PERIODIC_JOBS: list[tuple[str, str, int]] = []
+PERIODIC_JOBS: list[tuple[str, str, int]] = [
+    ("ferry:audit-retention", "jobs.audit.purge_audit", DAY),
+]
 
 
 def register_schedule(connection) -> list[str]:
