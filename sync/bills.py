@@ -107,14 +107,16 @@ def _source_line(item: Mapping, po: Mapping, source: BillSource, tax_code: str |
     """The line as received, and its share of CW's line tax (CW's `tax` is for the
     quantity ordered; a partial receipt carries the received share of it)."""
     ordered = to_decimal(item.get("quantity"))
-    received = to_decimal(item.get("receivedQuantity") or item.get("quantity"))
+    received = to_decimal(item["receivedQuantity"] if item.get("receivedQuantity") is not None
+                          else item.get("quantity"))
     price = to_decimal(item.get("unitCost"))
     tax = to_decimal(item.get("tax"))
     if ordered and received != ordered:
         tax = cents(tax * received / ordered)
     line = SourceLine(
         description=item.get("description") or "", quantity=received, unit_price=price,
-        total=cents(received * price), gl_account=source.gl_accounts.get(item.get("id"), ""), tax_code=tax_code,
+        total=cents(received * price), gl_account=source.gl_accounts.get(item.get("id"), ""),
+        tax_code=tax_code,
         taxable=po.get("taxPoFlag") is not False and bool(tax_code),
         item=(item.get("product") or {}).get("identifier"))
     return line, cents(tax)

@@ -6,7 +6,7 @@ for bills) with signs already set so a document's lines add up to a positive tot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .money import UNIT_4DP, cents, decimal_places, plain
 from .problems import MissingMapping
@@ -112,7 +112,7 @@ def _units(line: SourceLine, mappings: OrgMappings, tax_type: str | None,
         gross = cents(line.total * (HUNDRED + rate) / HUNDRED)
         if quantity == 0 or decimal_places(quantity) > 4:
             return Decimal(1), gross, description
-        return quantity, plain((gross / quantity).quantize(UNIT_4DP)), description
+        return quantity, plain((gross / quantity).quantize(UNIT_4DP, ROUND_HALF_UP)), description
     exact = (decimal_places(quantity) <= 4 and decimal_places(price) <= 4
              and cents(quantity * price) == cents(line.total))
     if exact:

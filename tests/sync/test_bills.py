@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 
 from sync.bills import BillSource, bill_marker, bill_reference, map_bill, marker_in
 
-from .cw import CONTACT, ORG, PROCUREMENT, facts, mappings, GST, AUD
+from .cw import AUD, GST, ORG, facts, mappings
 
 VENDOR = {"ContactID": "7b0c1a2e-0000-4000-8000-00000000beef"}
 
