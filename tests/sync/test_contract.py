@@ -21,7 +21,6 @@ from .test_contacts import BILLING, COMPANY
 from .xero_schema import check
 
 
-
 def sales_payloads():
     export = {"id": 4, "name": "EXPORT"}
     rows = [
