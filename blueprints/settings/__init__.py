@@ -7,7 +7,7 @@ returns that section's HTML. Sub-modules are imported automatically.
 import importlib
 import pkgutil
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from models import Connection
@@ -26,12 +26,26 @@ def section(order: int):
     return register
 
 
-@bp.route("/")
-def index():
+def _page(replaced=None, html: str = ""):
     connections = Connection.select().order_by(Connection.kind, Connection.name)
-    rendered = [Markup(render()) for _, render in _sections]
+    rendered = [Markup(html) if render is replaced else Markup(render())
+                for _, render in _sections]
     return render_template("settings/index.html", connections=connections,
                            sections=rendered)
+
+
+def answer(section_render, html: str, status: int = 200):
+    """The answer to a form posted from one section: HTMX gets the section alone; a
+    plain form post gets the whole settings page with this section (and its messages)
+    in place."""
+    if request.headers.get("HX-Request"):
+        return html, status
+    return _page(section_render, html), status
+
+
+@bp.route("/")
+def index():
+    return _page()
 
 
 for _module in pkgutil.iter_modules(__path__):

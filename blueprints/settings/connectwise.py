@@ -1,9 +1,8 @@
 """The ConnectWise connection: its form on the settings page, saving it (the private key
 encrypted in Connection.secrets, never shown again) and "Test connection"."""
 from flask import redirect, render_template, request, url_for
-from markupsafe import Markup
 
-from blueprints.settings import _sections, bp, section
+from blueprints.settings import answer, bp, section
 from connectors.connectwise import ConnectWise, CWSettings
 from jobs.audit import DatabaseAuditSink
 from models import Connection
@@ -33,15 +32,7 @@ def connectwise_section():
 
 
 def _answer(html: str, status: int = 200):
-    """HTMX gets the section alone; a plain form post gets the whole settings page with
-    this section in place."""
-    if request.headers.get("HX-Request"):
-        return html, status
-    sections = [Markup(html) if render is connectwise_section else Markup(render())
-                for _, render in _sections]
-    connections = Connection.select().order_by(Connection.kind, Connection.name)
-    return render_template("settings/index.html", connections=connections,
-                           sections=sections), status
+    return answer(connectwise_section, html, status)
 
 
 def _settings_from_form(connection: Connection | None) -> tuple[dict, str]:
