@@ -1,0 +1,169 @@
+"""Xero on the settings page: the app's settings, "Connect Xero" (consent with PKCE), the
+callback, choosing which organisations Ferry uses, and "Disconnect".
+
+The callback is reachable without a login (Xero's redirect lands there), but it only
+proceeds when its `state` matches the one kept in a signed-in user's session.
+"""
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+
+from blueprints import public
+from blueprints.settings import bp, section
+from connectors.xero_oauth import (
+    SCOPE_CHOICES, GRANULAR_SCOPES, ReconnectNeeded, TokenKeeper, XeroApp, XeroAuthError,
+    callback_problem, connections_of, delete_connection, exchange_code, identity_transport,
+    list_connections, load_app, revoke, save_app, start_authorization,
+)
+from jobs.audit import DatabaseAuditSink
+from jobs.queue import get_redis
+from models import Connection, XeroGrant
+
+URL_FIELDS = ("authorize_url", "token_url", "api_base")
+
+
+def _app() -> XeroApp:
+    return load_app(current_app.config["BASE_URL"])
+
+
+def _keeper(app: XeroApp, sink) -> TokenKeeper:
+    return TokenKeeper(app, redis=get_redis(), sink=sink)
+
+
+@section(20)
+def xero_section():
+    app = _app()
+    connections = Connection.select().where(Connection.kind == "xero").order_by(Connection.name)
+    scope_choice = next((k for k, v in SCOPE_CHOICES.items() if v == app.scopes), "granular")
+    return render_template("settings/_xero.html", app=app, connections=connections,
+                           scope_choice=scope_choice)
+
+
+@bp.post("/xero/app")
+def save_xero_app():
+    saved = _app()
+    form = {k: request.form.get(k, "").strip() for k in (
+        "client_id", "client_secret", "redirect_uri", *URL_FIELDS)}
+    scopes = SCOPE_CHOICES.get(request.form.get("scopes", ""), GRANULAR_SCOPES)
+    app = XeroApp(
+        client_id=form["client_id"], client_secret=form["client_secret"] or saved.client_secret,
+        redirect_uri=form["redirect_uri"] or saved.redirect_uri, scopes=scopes,
+        **{k: (form[k] or getattr(saved, k)).rstrip("/") for k in URL_FIELDS})
+    if not app.client_id or not app.client_secret:
+        flash("Enter the client id and client secret of your Xero app (developer.xero.com, "
+              "My Apps, Configuration).")
+        return redirect(url_for("settings.index"))
+    save_app(app, keep_secret=not form["client_secret"])
+    flash("Xero settings saved.")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/xero/connect")
+def connect_xero():
+    app = _app()
+    if not app.configured:
+        flash("Save the Xero app's client id and secret first.")
+        return redirect(url_for("settings.index"))
+    started = start_authorization(app)
+    session["xero_oauth"] = {"state": started.state, "verifier": started.code_verifier}
+    return redirect(started.url)
+
+
+@bp.get("/xero/callback")
+@public
+def xero_callback():
+    pending = session.pop("xero_oauth", None) or {}
+    signed_in = bool(session.get("user_id"))
+    problem = callback_problem(request.args, pending.get("state") if signed_in else None)
+    if problem:
+        flash(problem)
+        return redirect(url_for("settings.index"))
+    app = _app()
+    with DatabaseAuditSink() as sink:
+        try:
+            token = exchange_code(app, request.args["code"], pending["verifier"], sink)
+            orgs = list_connections(identity_transport(app, sink), token["access_token"])
+        except XeroAuthError as exc:
+            flash(str(exc))
+            return redirect(url_for("settings.index"))
+    grant = XeroGrant.create(token=token, scopes=token.get("scope", ""), status="pending")
+    session["xero_pending"] = {"grant_id": grant.id, "orgs": [
+        {"id": o["id"], "tenantId": o["tenantId"], "tenantName": o["tenantName"]}
+        for o in orgs]}
+    return redirect(url_for("settings.choose_xero_orgs"))
+
+
+@bp.get("/xero/organisations")
+def choose_xero_orgs():
+    pending = session.get("xero_pending")
+    if not pending:
+        return redirect(url_for("settings.index"))
+    known = {c.tenant_id: c for c in Connection.select().where(Connection.kind == "xero")}
+    return render_template("settings/xero_choose.html", orgs=pending["orgs"], known=known)
+
+
+@bp.post("/xero/organisations")
+def save_xero_orgs():
+    pending = session.pop("xero_pending", None)
+    if not pending:
+        return redirect(url_for("settings.index"))
+    grant = XeroGrant.get_by_id(pending["grant_id"])
+    chosen = set(request.form.getlist("tenant"))
+    known = {c.tenant_id: c for c in Connection.select().where(Connection.kind == "xero")}
+    app = _app()
+    with DatabaseAuditSink() as sink:
+        transport = identity_transport(app, sink)
+        for org in pending["orgs"]:
+            connection = known.get(org["tenantId"])
+            if org["tenantId"] in chosen:
+                connection = connection or Connection(kind="xero", tenant_id=org["tenantId"])
+                connection.name = org["tenantName"]
+                connection.settings = {**(connection.settings or {}), "grant_id": grant.id,
+                                       "xero_connection_id": org["id"]}
+                connection.status, connection.last_error = "active", None
+                connection.save()
+            elif connection is None or connection.status != "active":
+                # Access Ferry will not use is handed back to Xero straight away.
+                _quietly(delete_connection, transport, grant.token["access_token"], org["id"])
+    grant.status = "active"
+    grant.save()
+    names = [o["tenantName"] for o in pending["orgs"] if o["tenantId"] in chosen]
+    flash("Connected to Xero: " + ", ".join(names) + "." if names else
+          "No Xero organisation was connected.")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/xero/<int:connection_id>/disconnect")
+def disconnect_xero(connection_id: int):
+    connection = Connection.get_or_none((Connection.id == connection_id) &
+                                        (Connection.kind == "xero"))
+    if connection is None:
+        return redirect(url_for("settings.index"))
+    app = _app()
+    grant_id = (connection.settings or {}).get("grant_id")
+    with DatabaseAuditSink() as sink:
+        try:
+            token = _keeper(app, sink).access_token(grant_id)
+            delete_connection(identity_transport(app, sink), token,
+                              connection.settings["xero_connection_id"])
+        except ReconnectNeeded:
+            pass                    # Xero already refuses the grant: nothing to undo there
+        except XeroAuthError as exc:
+            flash(str(exc))
+            return redirect(url_for("settings.index"))
+        connection.status = "disabled"
+        connection.last_error = "Disconnected from Xero in Ferry's settings."
+        connection.save()
+        grant = XeroGrant.get_or_none(XeroGrant.id == grant_id)
+        if grant is not None and not any(c.status == "active" for c in connections_of(grant.id)):
+            _quietly(revoke, app, grant, sink)
+            grant.status, grant.token = "revoked", None
+            grant.save()
+    flash(f"{connection.name} is disconnected from Xero; Ferry will not write to it.")
+    return redirect(url_for("settings.index"))
+
+
+def _quietly(action, *args) -> None:
+    """Tidying at Xero that may fail without harm (the user can remove it in Xero)."""
+    try:
+        action(*args)
+    except Exception:
+        current_app.logger.warning("Xero clean-up %s failed", action.__name__, exc_info=True)
