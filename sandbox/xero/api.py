@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime
 
 from flask import Blueprint, Response, g, request
 
@@ -20,7 +19,7 @@ from .documents import CREDIT_NOTE, INVOICE
 from .errors import not_found, post_data_invalid, problem, validation_exception
 from .identity import check_access_token
 from .idempotency import MAX_KEY_LENGTH, fingerprint
-from .jsonio import dumps, loads, respond
+from .jsonio import loads, respond
 from .where import WhereError, compile_where
 
 PAGE_SIZE = 100

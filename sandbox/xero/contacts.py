@@ -58,7 +58,6 @@ def write(org: Org, raw: dict, method: str, now: datetime, new_id, path_id: str 
     if contact_id and existing is None:
         return None, [f"Contact with ContactID '{contact_id}' could not be found."], raw
     if existing is not None and method == "PUT":
-        existing = None
         return None, ["A contact with this ContactID already exists; use POST to update it."], raw
     changes = {k: v for k, v in raw.items() if k in SETTABLE}
     if "Name" in changes and isinstance(changes["Name"], str):

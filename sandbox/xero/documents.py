@@ -17,7 +17,7 @@ it while a bill with a repeated number is a new bill.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sandbox import catalog

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import uuid
 
+from flask import Response
+
 from .jsonio import respond
 
 
@@ -31,6 +33,5 @@ def post_data_invalid(message: str):
 
 
 def not_found():
-    from flask import Response
     return Response("The resource you're looking for cannot be found", status=404,
                     mimetype="text/plain")

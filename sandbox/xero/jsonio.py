@@ -22,7 +22,7 @@ class _Encoder(json.JSONEncoder):
 
 
 def dumps(data) -> str:
-    return _MARKED.sub(r"\1", json.dumps(data, cls=_Encoder))
+    return _MARKED.sub(lambda found: found.group(1), json.dumps(data, cls=_Encoder))
 
 
 def loads(text: str | bytes):

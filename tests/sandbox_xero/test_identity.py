@@ -3,7 +3,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sandbox.xero import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-from .conftest import REDIRECT_URI, SCOPES, Api, authorize_params, login
+from .conftest import REDIRECT_URI, Api, authorize_params, login
 from .contract import check_connections
 
 AUTH = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
