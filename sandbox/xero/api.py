@@ -308,6 +308,21 @@ def blueprint(sandbox) -> Blueprint:
                               lambda rec, failed: wire.plain(rec) if failed else wire.contact(rec),
                               "HasValidationErrors")
 
+    def narrowed(kind, records: dict) -> list[dict]:
+        """The stored documents an id, number or status filter can match, picked before
+        rendering: a look-up of 50 numbers must not render every document of the org.
+        `listing` applies the same filters again to the rendered rows."""
+        docs = list(records.values())
+        if csv_arg("IDs"):
+            docs = [records[i.lower()] for i in csv_arg("IDs") if i.lower() in records]
+        if csv_arg(kind.number_key + "s"):
+            wanted = {n.lower() for n in csv_arg(kind.number_key + "s")}
+            docs = [d for d in docs if (d.get(kind.number_key) or "").lower() in wanted]
+        if csv_arg("Statuses"):
+            wanted = set(csv_arg("Statuses"))
+            docs = [d for d in docs if d.get("Status") in wanted]
+        return docs
+
     # -- invoices and credit notes ------------------------------------------------------------------
     def document_routes(kind, plural, fields):
         def render(doc, failed=False):
@@ -327,7 +342,7 @@ def blueprint(sandbox) -> Blueprint:
                 return respond(envelope(plural, [render(found)]))
             with_lines = "page" in request.args and request.args.get("summaryOnly") != "true"
             rows = [wire.document(d, org, kind, with_lines=with_lines, unitdp=unitdp())
-                    for d in records.values()]
+                    for d in narrowed(kind, records)]
             return listing(plural, kind.label, rows, fields, id_key=kind.id_key,
                            number_key=kind.number_key)
 
