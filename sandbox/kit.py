@@ -29,10 +29,9 @@ from werkzeug.wrappers import Request, Response
 
 # Header and body keys whose values never reach the journal.
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
+# OAuth's lower-case "code" is a secret; Xero's "Code" (an account code) is not.
 SECRET_KEYS = re.compile(
-    r"(secret|password|token|privatekey|private_key|code_verifier|^code$|assertion)",
-    re.IGNORECASE,
-)
+    r"(?i:secret|password|token|privatekey|private_key|code_verifier|assertion)|^code$")
 MASK = "***"
 
 
