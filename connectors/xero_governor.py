@@ -177,12 +177,18 @@ class Governor:
         else:
             self._pause_script(keys=[self._key(tenant_id, part)], args=[seconds, self.clock()])
 
-    def _check_day(self, tenant_id: str) -> None:
+    def day_limit_wait(self, tenant_id: str) -> float:
+        """Seconds until Xero takes calls for this organisation again after its day limit
+        was reached (0.0: not stopped)."""
         if self._redis is None:
             left = self._local.paused_until(tenant_id, "day-pause") - self.clock()
         else:
             until = self._redis.get(self._key(tenant_id, "day-pause"))
             left = float(until) - self.clock() if until else 0.0
+        return max(left, 0.0)
+
+    def _check_day(self, tenant_id: str) -> None:
+        left = self.day_limit_wait(tenant_id)
         if left > 0:
             raise DayLimitReached(tenant_id, left)
 
