@@ -1,0 +1,36 @@
+"""Ferry's own options: how long the audit log is kept."""
+from flask import redirect, render_template, request, url_for
+
+from blueprints.settings import answer, bp, section
+from jobs.audit import RETENTION_SETTING, retention_days
+from models import Setting
+
+
+def _render(values: dict, *, message=None, problems=None) -> str:
+    return render_template("settings/_general.html", values=values, message=message,
+                           problems=problems)
+
+
+@section(order=90)
+def general_section():
+    return _render({"retention_days": retention_days()})
+
+
+def _answer(html: str, status: int = 200):
+    return answer(general_section, html, status)
+
+
+@bp.post("/general")
+def save_general():
+    raw = request.form.get("retention_days", "").strip()
+    values = {"retention_days": raw}
+    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+        return _answer(_render(values, problems=[
+            f"Keep the audit log between 1 and 365 days; “{raw}” is not a number of days "
+            "in that range."]), 422)
+    Setting.set_value(RETENTION_SETTING, int(raw))
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("settings.index"))
+    return _render({"retention_days": int(raw)},
+                   message=f"Saved. Audit entries older than {int(raw)} days are removed "
+                           "each night.")
