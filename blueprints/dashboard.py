@@ -1,9 +1,10 @@
 """The dashboard: what is connected, each Xero organisation's API budget for the day,
 and how Ferry's parts are doing."""
 from flask import Blueprint, render_template
+from peewee import fn
 
 from blueprints.health import database_state, queue_state
-from models import Connection
+from models import Connection, MeteredVersion, SyncRun, utcnow
 
 bp = Blueprint("dashboard", __name__)
 
@@ -12,7 +13,8 @@ bp = Blueprint("dashboard", __name__)
 def index():
     connections = list(Connection.select().order_by(Connection.kind, Connection.name))
     return render_template("dashboard/index.html", connections=connections,
-                           budgets=_xero_budgets(connections), health=_health())
+                           budgets=_xero_budgets(connections), health=_health(),
+                           runs=_recent_runs(), month=_this_month())
 
 
 @bp.route("/dashboard/health")
@@ -25,6 +27,26 @@ def _health() -> dict:
     redis_state, worker, scheduler = queue_state()
     return {"Database": database_state(), "Redis": redis_state, "Worker": worker,
             "Scheduler": scheduler}
+
+
+RECORD_TYPE_LABELS = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills"}
+
+
+def _recent_runs(limit: int = 10) -> list[SyncRun]:
+    return list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+                .limit(limit))
+
+
+def _this_month() -> dict:
+    """Records written to Xero this calendar month (UTC), each version counted once."""
+    month = utcnow().strftime("%Y-%m")
+    counts = {label: 0 for label in RECORD_TYPE_LABELS.values()}
+    rows = (MeteredVersion.select(MeteredVersion.record_type,
+                                  fn.COUNT(MeteredVersion.id).alias("n"))
+            .where(MeteredVersion.month == month).group_by(MeteredVersion.record_type))
+    for row in rows:
+        counts[RECORD_TYPE_LABELS.get(row.record_type, row.record_type)] = row.n
+    return {"month": utcnow().strftime("%B %Y"), "counts": counts}
 
 
 def _xero_budgets(connections) -> dict[int, dict]:
