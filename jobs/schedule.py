@@ -8,10 +8,12 @@ from datetime import datetime, timezone
 from rq_scheduler import Scheduler
 
 DAY = 24 * 3600
+# RQ job ids allow letters, digits, "_" and "-" only.
+JOB_PREFIX = "ferry-"
 
 # (job id, function path, interval in seconds)
 PERIODIC_JOBS: list[tuple[str, str, int]] = [
-    ("ferry:audit-retention", "jobs.audit.purge_audit", DAY),
+    ("ferry-audit-retention", "jobs.audit.purge_audit", DAY),
 ]
 
 
@@ -19,7 +21,7 @@ def register_schedule(connection) -> list[str]:
     scheduler = Scheduler(connection=connection)
     wanted = {job_id for job_id, _, _ in PERIODIC_JOBS}
     for job in scheduler.get_jobs():
-        if job.id.startswith("ferry:") and job.id not in wanted:
+        if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
             scheduler.cancel(job)
     for job_id, func, interval in PERIODIC_JOBS:
         if job_id in scheduler:

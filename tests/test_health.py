@@ -7,7 +7,7 @@ import time
 import pytest
 
 
-def _wait_for(client, part, want, seconds=20):
+def _wait_for(client, part, want, logs=(), seconds=20):
     deadline = time.monotonic() + seconds
     body = None
     while time.monotonic() < deadline:
@@ -15,7 +15,8 @@ def _wait_for(client, part, want, seconds=20):
         if body["checks"][part]["ok"] is want:
             return body
         time.sleep(0.3)
-    raise AssertionError(f"{part} never became ok={want}: {body}")
+    output = "\n".join(path.read_text()[-2000:] for path in logs)
+    raise AssertionError(f"{part} never became ok={want}: {body}\n{output}")
 
 
 def test_health_without_login_reports_parts(client):
@@ -29,16 +30,18 @@ def test_health_without_login_reports_parts(client):
 
 
 @pytest.fixture
-def ferry_process(app):
+def ferry_process(app, tmp_path):
+    """Start `flask --app app ARGS` in the background; returns its log file."""
     started = []
 
     def start(*args):
         env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"])
+        log = tmp_path / f"{args[0]}.log"
         proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args],
                                 env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=log.open("w"))
         started.append(proc)
-        return proc
+        return log
 
     yield start
     for proc in started:
@@ -50,10 +53,9 @@ def ferry_process(app):
 
 
 def test_health_sees_a_running_worker_and_scheduler(client, ferry_process):
-    ferry_process("worker")
-    ferry_process("scheduler", "--interval", "1")
-    _wait_for(client, "worker", True)
-    body = _wait_for(client, "scheduler", True)
+    logs = [ferry_process("worker"), ferry_process("scheduler", "--interval", "1")]
+    _wait_for(client, "worker", True, logs)
+    body = _wait_for(client, "scheduler", True, logs)
     assert body["status"] == "ok"
 
 
