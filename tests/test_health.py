@@ -37,9 +37,9 @@ def ferry_process(app, tmp_path):
     def start(*args):
         env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"])
         log = tmp_path / f"{args[0]}.log"
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args],
-                                env=env, stdout=subprocess.DEVNULL,
-                                stderr=log.open("w"))
+        with log.open("w") as stderr:  # the child keeps its own copy of the handle
+            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         started.append(proc)
         return log
 
