@@ -124,6 +124,19 @@ def register_commands(app: Flask) -> None:
         click.echo(f"Ferry demo: open http://127.0.0.1:{port}/ and sign in as "
                    f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
 
+    @app.cli.command("sync")
+    @click.argument("record_type", type=click.Choice(["invoice", "credit_note", "bill"]))
+    def sync_command(record_type):
+        """Run one sync cycle of RECORD_TYPE in the foreground and print its counts."""
+        from jobs.cycle import describe, run_cycle
+        from jobs.cycle_lock import CycleBusy
+        with db.connection_context():
+            try:
+                run = run_cycle(record_type, trigger="cli")
+            except CycleBusy:
+                raise click.ClickException(f"A {record_type} cycle is already running.")
+            click.echo(describe(run))
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst):

@@ -19,11 +19,13 @@ PERIODIC_JOBS: list[tuple[str, str, int]] = [
 
 def register_schedule(connection) -> list[str]:
     scheduler = Scheduler(connection=connection)
-    wanted = {job_id for job_id, _, _ in PERIODIC_JOBS}
+    from jobs.cycle import cycle_entries     # the sync cycles, at their set intervals
+    entries = PERIODIC_JOBS + cycle_entries()
+    wanted = {job_id for job_id, _, _ in entries}
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
             scheduler.cancel(job)
-    for job_id, func, interval in PERIODIC_JOBS:
+    for job_id, func, interval in entries:
         if job_id in scheduler:
             scheduler.cancel(job_id)
         scheduler.schedule(

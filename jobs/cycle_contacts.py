@@ -1,0 +1,98 @@
+"""The Xero contact of each CW company a cycle writes documents for, in one org.
+
+A company Ferry linked before is used as linked, and updated when its details changed
+(the hash of what Ferry would send differs from the one stored). A new company is looked
+up by ContactNumber, then by name (sync.contacts decides; a name clash is never merged);
+what is still unknown is created. Lookups and writes go 40 and 50 at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from connectors.xero import NUMBERS_PER_CALL, where_equals
+from connectors.xero_batches import MAX_ELEMENTS
+from models import Connection, ContactLink
+from sync.contacts import changed_fields, contact_payload, resolve_contact
+from sync.versions import version_hash
+
+
+@dataclass(frozen=True)
+class Company:
+    """A CW company and its billing contact, as read for this cycle."""
+    record: Mapping
+    billing_contact: Mapping | None = None
+
+
+@dataclass(frozen=True)
+class ContactOutcome:
+    contact_id: str | None
+    sentence: str | None = None     # why the company has no usable contact
+
+
+def ensure_contacts(client, org: Connection, companies: dict[int, Company],
+                    side: str) -> dict[int, ContactOutcome]:
+    outcomes: dict[int, ContactOutcome] = {}
+    wanted: dict[int, dict] = {}
+    for cid, company in companies.items():
+        try:
+            wanted[cid] = contact_payload(company.record, company.billing_contact, side)
+        except ValueError as exc:
+            outcomes[cid] = ContactOutcome(None, str(exc))
+    links = {link.cw_company_id: link for link in ContactLink.select().where(
+        (ContactLink.org == org) & ContactLink.cw_company_id.in_(list(wanted)))}
+    writes: list[tuple[int, dict]] = []
+    for cid, link in links.items():
+        outcomes[cid] = ContactOutcome(link.xero_contact_id)
+        if link.details_hash != version_hash(wanted[cid]):
+            writes.append((cid, {"ContactID": link.xero_contact_id, **wanted[cid]}))
+    new = [cid for cid in wanted if cid not in links]
+    found = _candidates(client, [companies[cid].record for cid in new])
+    for cid in new:
+        record = companies[cid].record
+        decision = resolve_contact(record, found, org.name)
+        if decision.action == "clash":
+            outcomes[cid] = ContactOutcome(None, decision.sentence)
+        elif decision.action == "use":
+            existing = next(c for c in found if c["ContactID"] == decision.contact_id)
+            _link(org, cid, decision.contact_id, None)
+            outcomes[cid] = ContactOutcome(decision.contact_id)
+            if changed_fields(wanted[cid], existing):
+                writes.append((cid, {"ContactID": decision.contact_id, **wanted[cid]}))
+            else:
+                _link(org, cid, decision.contact_id, version_hash(wanted[cid]))
+        else:
+            writes.append((cid, wanted[cid]))
+    for start in range(0, len(writes), MAX_ELEMENTS):
+        part = writes[start:start + MAX_ELEMENTS]
+        for (cid, payload), result in zip(part, client.save_contacts([p for _c, p in part])):
+            if result.ok:
+                _link(org, cid, result.id, version_hash(wanted[cid]))
+                outcomes[cid] = ContactOutcome(result.id)
+            elif "ContactID" not in payload:
+                outcomes[cid] = ContactOutcome(None, "Xero refused the contact for "
+                                               f"{companies[cid].record.get('name')}: "
+                                               + " ".join(result.errors))
+    return outcomes
+
+
+def _candidates(client, records: list[Mapping]) -> list[dict]:
+    """Xero contacts that may be these companies: same ContactNumber or same name."""
+    numbers = [(r.get("identifier") or "").strip() for r in records]
+    found = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
+    taken = {(c.get("ContactNumber") or "").strip() for c in found}
+    names = sorted({(r.get("name") or "").strip() for r in records
+                    if (r.get("identifier") or "").strip() not in taken and r.get("name")})
+    for start in range(0, len(names), NUMBERS_PER_CALL):
+        answer = client.call("GET", "/Contacts", params={
+            "where": where_equals("Name", names[start:start + NUMBERS_PER_CALL])})
+        found += (answer or {}).get("Contacts", [])
+    return found
+
+
+def _link(org: Connection, cw_company_id: int, contact_id: str, details: str | None) -> None:
+    ContactLink.insert(org=org, cw_company_id=cw_company_id, xero_contact_id=contact_id,
+                       details_hash=details).on_conflict(
+        conflict_target=[ContactLink.org, ContactLink.cw_company_id],
+        update={ContactLink.xero_contact_id: contact_id,
+                ContactLink.details_hash: details}).execute()

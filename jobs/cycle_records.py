@@ -1,0 +1,38 @@
+"""What a cycle reads from ConnectWise, per record, before it is routed and mapped."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Mapping
+
+from jobs.cycle_contacts import Company
+from sync.documents import Mapped, Unmapped
+from sync.routing import RoutingFacts
+
+
+@dataclass
+class Candidate:
+    """One CW record to bring into Xero.
+
+    `build(contact_ref, mappings)` maps it once its org and contact are known; `number`
+    is what finds it in Xero (the CW invoice number, or a bill's reference marker);
+    `gl_entry_ids` are what posting it in a CW accounting batch names."""
+    record_type: str
+    cw_id: int
+    number: str
+    label: str
+    updated_at: datetime | None
+    facts: RoutingFacts
+    company: Company
+    build: Callable[[Mapping, object], Mapped | Unmapped]
+    apply_to_id: int | None = None
+    date: str | None = None
+    gl_entry_ids: list[int] = field(default_factory=list)
+    problem: str | None = None       # known unmappable before routing (bad CW data)
+
+
+def cw_time(value: str | None) -> datetime | None:
+    """CW's "2026-10-31T12:00:00Z" as naive UTC, as Ferry stores times."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)

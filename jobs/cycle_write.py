@@ -1,0 +1,255 @@
+"""Writing one org's share of a cycle to Xero, never twice and never lost.
+
+Per record: map it, compare its version with what Xero last accepted, and either skip
+it, create it, update it, or raise an exception. Before each batch goes out its records
+are marked in flight (committed first); a record still in flight at the start of a
+later cycle may or may not have reached Xero, so it is looked up there (ACCREC and
+credit notes by number, bills by Ferry's reference marker) and adopted if found, never
+created a second time. Records never in flight are new to Xero, so a first sync costs
+no look-ups; a duplicate ACCREC number would be refused by Xero anyway.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from connectors.xero_batches import MAX_ELEMENTS
+from jobs.cycle_records import Candidate
+from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
+from sync.contacts import contact_ref
+from sync.credit_notes import allocation
+from sync.documents import Mapped, Unmapped
+from sync.updates import StoredState, XeroState, as_update, decide
+from sync.versions import version_hash
+
+
+@dataclass(frozen=True)
+class DocKind:
+    id_key: str
+    save: str
+    by_ids: str
+
+
+DOC_KINDS = {"invoice": DocKind("InvoiceID", "save_invoices", "invoices_by_ids"),
+             "credit_note": DocKind("CreditNoteID", "save_credit_notes",
+                                    "credit_notes_by_ids"),
+             "bill": DocKind("InvoiceID", "save_invoices", "invoices_by_ids")}
+
+
+@dataclass
+class Counts:
+    written: int = 0
+    skipped: int = 0
+    exceptions: int = 0
+
+
+@dataclass
+class Work:
+    candidate: Candidate
+    record: SyncRecord
+    mapped: Mapped
+    version: str
+
+
+class OrgWriter:
+    def __init__(self, run, client, org, mappings, counts: Counts, forced: bool,
+                 after_batch=lambda: None):
+        self.run, self.client, self.org, self.mappings = run, client, org, mappings
+        self.counts, self.forced, self.after_batch = counts, forced, after_batch
+
+    # -- the steps -----------------------------------------------------------------------
+    def sync(self, candidates: list[Candidate], contacts: dict, records: dict) -> None:
+        creates, lookups, checks = [], [], []
+        for cand in candidates:
+            record = records[cand.cw_id]
+            outcome = contacts.get(cand.company.record.get("id"))
+            if outcome is not None and outcome.sentence:
+                self.exception(record, [outcome.sentence])
+                continue
+            result = cand.build(contact_ref(outcome.contact_id if outcome else None,
+                                            cand.company.record), self.mappings)
+            if isinstance(result, Unmapped):
+                self.exception(record, result.sentences, version=None)
+                continue
+            work = Work(cand, record, result, version_hash(result.payload))
+            if record.state == "in_flight" and not record.xero_id:
+                lookups.append(work)
+            elif not record.xero_id:
+                creates.append(work)
+            elif (not self.forced and record.state == "synced"
+                  and work.version == record.synced_hash):
+                self.counts.skipped += 1
+            elif (not self.forced and record.state == "exception"
+                  and record.version_hash == work.version):
+                self.counts.skipped += 1      # Xero refused this very version before
+            else:
+                checks.append(work)
+        creates += self.look_up(lookups, checks)
+        updates = self.check(checks)
+        self.write(creates, create_only=True)
+        self.write(updates, create_only=False)
+
+    def look_up(self, lookups: list[Work], checks: list[Work]) -> list[Work]:
+        """Records whose last write may have reached Xero: adopt what Xero has."""
+        if not lookups:
+            return []
+        found = self.find_existing([w.candidate for w in lookups])
+        creates = []
+        for work in lookups:
+            doc = found.get(work.candidate.number)
+            if doc is None:
+                creates.append(work)
+                continue
+            record = work.record
+            record.xero_id = doc[DOC_KINDS[record.record_type].id_key]
+            if record.version_hash == work.version:
+                self.synced(work, "found", "Found in Xero after an interrupted write; "
+                            "adopted, not written again.", count=False)
+                self.counts.skipped += 1
+            else:
+                record.save()
+                checks.append(work)
+        return creates
+
+    def check(self, checks: list[Work]) -> list[tuple[Work, dict]]:
+        """Changed records already in Xero: update what Xero still allows."""
+        if not checks:
+            return []
+        kind = DOC_KINDS[checks[0].record.record_type]
+        ids = [w.record.xero_id for w in checks]
+        docs = {d[kind.id_key]: d for d in getattr(self.client, kind.by_ids)(ids)}
+        updates = []
+        for work in checks:
+            doc = docs.get(work.record.xero_id)
+            state = None if doc is None else XeroState(
+                doc.get("Status", ""), Decimal(str(doc.get("AmountPaid") or 0)),
+                Decimal(str(doc.get("AmountCredited") or 0)),
+                bool(doc.get("Allocations") or doc.get("Payments")))
+            stored = StoredState(work.record.xero_id, work.record.synced_hash)
+            decision = decide(work.candidate.label, work.version, stored, state, self.forced)
+            if decision.action == "update":
+                payload = as_update(work.mapped.payload, kind.id_key, work.record.xero_id,
+                                    doc.get("LineItems") or ())
+                updates.append((work, payload))
+            elif decision.action == "skip":
+                self.counts.skipped += 1
+                if work.record.state != "synced":
+                    self.synced(work, "note", decision.sentence, count=False)
+            else:
+                self.exception(work.record, [decision.sentence], version=work.version)
+        return updates
+
+    def write(self, items, create_only: bool) -> None:
+        if not items:
+            return
+        items = [(w, w.mapped.payload) if isinstance(w, Work) else w for w in items]
+        kind = DOC_KINDS[items[0][0].record.record_type]
+        save = getattr(self.client, kind.save)
+        for start in range(0, len(items), MAX_ELEMENTS):
+            batch = items[start:start + MAX_ELEMENTS]
+            with db.atomic():                 # committed before the call goes out
+                for work, _payload in batch:
+                    SyncRecord.update(state="in_flight", version_hash=work.version,
+                                      last_run=self.run, updated_at=utcnow()).where(
+                        SyncRecord.id == work.record.id).execute()
+                    work.record.state, work.record.version_hash = "in_flight", work.version
+            results = save([payload for _w, payload in batch], create_only=create_only)
+            allocations = []
+            with db.atomic():
+                for (work, _payload), result in zip(batch, results):
+                    if result.ok:
+                        work.record.xero_id = result.id
+                        self.synced(work, "created" if create_only else "updated",
+                                    ("Written to Xero." if create_only else
+                                     "Changed in ConnectWise; Xero updated."))
+                        if create_only and work.candidate.apply_to_id:
+                            allocations.append((work, result.element or {}))
+                    else:
+                        self.exception(work.record, [
+                            f"Xero refused {work.candidate.label}: " + " ".join(result.errors)],
+                            version=work.version)
+            self.allocate(allocations)
+            self.after_batch()
+
+    def allocate(self, written: list[tuple[Work, dict]]) -> None:
+        """Credit notes to the invoice CW says they credit, when Ferry wrote it and Xero
+        still has something owing on it; otherwise a note in the record's history."""
+        if not written:
+            return
+        invoices = {r.cw_id: r for r in SyncRecord.select().where(
+            (SyncRecord.record_type == "invoice") &
+            SyncRecord.cw_id.in_([w.candidate.apply_to_id for w, _e in written]))}
+        ids = [r.xero_id for r in invoices.values() if r.xero_id and r.org_id == self.org.id]
+        docs = {d["InvoiceID"]: d for d in self.client.invoices_by_ids(ids)} if ids else {}
+        for work, element in written:
+            invoice = invoices.get(work.candidate.apply_to_id)
+            doc = docs.get(invoice.xero_id) if invoice is not None else None
+            reason = None
+            if doc is None:
+                reason = "the invoice it credits is not in this Xero organisation (yet)"
+            elif doc.get("Status") != "AUTHORISED" or element.get("Status") != "AUTHORISED":
+                reason = (f"the invoice is {str(doc.get('Status')).lower()} and the credit "
+                          f"note {str(element.get('Status')).lower()} in Xero; only approved "
+                          "documents can be allocated")
+            else:
+                body = allocation(Decimal(str(element.get("RemainingCredit",
+                                                          element.get("Total", 0)))),
+                                  doc["InvoiceID"], Decimal(str(doc.get("AmountDue", 0))),
+                                  work.candidate.date or utcnow().date())
+                if body is None:
+                    reason = "the invoice it credits has nothing left to pay"
+                else:
+                    results = self.client.allocate_credit_note(work.record.xero_id, [body])
+                    if all(r.ok for r in results):
+                        self.event(work.record, "allocated", (
+                            f"Allocated {body['Amount']} to invoice {invoice.cw_number}."))
+                        continue
+                    reason = "Xero refused the allocation: " + " ".join(
+                        e for r in results for e in r.errors)
+            self.event(work.record, "note", f"Credit left unallocated: {reason}.")
+
+    # -- Xero look-ups -------------------------------------------------------------------
+    def find_existing(self, candidates: list[Candidate]) -> dict[str, dict]:
+        record_type = candidates[0].record_type
+        numbers = [c.number for c in candidates]
+        if record_type == "invoice":
+            docs = [d for d in self.client.invoices_by_numbers(numbers)
+                    if d.get("Type") == "ACCREC"]
+            return {d["InvoiceNumber"]: d for d in docs}
+        if record_type == "credit_note":
+            return {d["CreditNoteNumber"]: d
+                    for d in self.client.credit_notes_by_numbers(numbers)}
+        found = {}
+        for marker in numbers:
+            for doc in self.client.invoices(
+                    where=f'Type=="ACCPAY" AND Reference.Contains("{marker}")'):
+                found[marker] = doc
+        return found
+
+    # -- outcomes ------------------------------------------------------------------------
+    def synced(self, work: Work, kind: str, message: str, count: bool = True) -> None:
+        record = work.record
+        record.state, record.problems = "synced", None
+        record.version_hash = record.synced_hash = work.version
+        record.cw_total, record.rounding = work.mapped.cw_total, work.mapped.rounding
+        record.last_run = self.run
+        record.save()
+        self.event(record, kind, message)
+        MeteredVersion.insert(record_type=record.record_type, cw_id=record.cw_id,
+                              version_hash=work.version, month=utcnow().strftime("%Y-%m")
+                              ).on_conflict_ignore().execute()
+        if count:
+            self.counts.written += 1
+
+    def exception(self, record: SyncRecord, sentences: list[str], version="keep") -> None:
+        self.counts.exceptions += 1
+        if version != "keep":
+            record.version_hash = version
+        changed = record.state != "exception" or record.problems != sentences
+        record.state, record.problems, record.last_run = "exception", sentences, self.run
+        record.save()
+        if changed:
+            self.event(record, "exception", " ".join(sentences))
+
+    def event(self, record: SyncRecord, kind: str, message: str) -> None:
+        RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
