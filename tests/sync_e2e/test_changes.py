@@ -1,0 +1,93 @@
+"""What happens after the first sync: edits in CW, payments in Xero, credit memos,
+name clashes and mappings fixed later."""
+from decimal import Decimal
+
+from jobs.cycle import run_cycle
+from models import AccountMapping, Connection, RecordEvent, SyncRecord
+
+from .helpers import action, duplicates, orgs
+
+
+def synced_invoice(org_name: str) -> SyncRecord:
+    org = Connection.get(Connection.name == org_name)
+    return (SyncRecord.select().where((SyncRecord.org == org) &
+                                      (SyncRecord.record_type == "invoice") &
+                                      (SyncRecord.state == "synced"))
+            .order_by(SyncRecord.cw_id).first())
+
+
+SYDNEY = "Sydney IT Services Pty Ltd"
+
+
+def test_an_edit_in_connectwise_updates_the_same_xero_invoice(ferry, cw, xero):
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    before = orgs(xero)[SYDNEY].invoices[record.xero_id.lower()]["Total"]
+    action(cw, f"invoices/{record.cw_id}/edit", {"line": 0, "itemPrice": "1234.50"})
+    run = run_cycle("invoice")
+    assert run.written == 1
+    org = orgs(xero)[SYDNEY]
+    doc = org.invoices[record.xero_id.lower()]
+    assert doc["Total"] != before
+    assert doc["Total"] == cw.app.sandbox.store.table("finance/invoices")[record.cw_id]["total"]
+    assert duplicates(org) == {}
+    assert [e.kind for e in SyncRecord.get_by_id(record.id).events] == ["created", "updated"]
+
+
+def test_paid_in_xero_then_edited_in_cw_is_an_exception_and_xero_is_left_alone(
+        ferry, cw, xero):
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    action(xero, "xero/pay", {"org": SYDNEY, "invoice_id": record.xero_id})
+    paid = dict(orgs(xero)[SYDNEY].invoices[record.xero_id.lower()])
+    action(cw, f"invoices/{record.cw_id}/edit", {"line": 0, "itemPrice": "999.00"})
+    run = run_cycle("invoice")
+    record = SyncRecord.get_by_id(record.id)
+    assert run.written == 0 and record.state == "exception"
+    assert "it is paid in Xero" in record.problems[0]
+    after = orgs(xero)[SYDNEY].invoices[record.xero_id.lower()]
+    assert (after["Total"], after["Status"]) == (paid["Total"], "PAID")
+
+
+def test_a_credit_memo_is_allocated_to_the_invoice_it_credits(ferry, cw, xero):
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    memo = action(cw, f"invoices/{record.cw_id}/credit-memo", {"amount": "50.00"})
+    run = run_cycle("credit_note")
+    assert run.status == "done"
+    note = SyncRecord.get((SyncRecord.record_type == "credit_note") &
+                          (SyncRecord.cw_id == memo["id"]))
+    assert note.state == "synced"
+    assert note.events.where(RecordEvent.kind == "allocated").count() == 1
+    invoice = orgs(xero)[SYDNEY].invoices[record.xero_id.lower()]
+    assert invoice["AmountCredited"] == Decimal("55.00")   # 50.00 plus GST
+
+
+def test_a_name_already_taken_in_xero_is_an_exception_never_a_merge(ferry, cw, xero):
+    from sandbox.catalog import CLASH_COMPANY
+    made = action(cw, "invoices", {"companyName": CLASH_COMPANY["name"],
+                                   "identifier": CLASH_COMPANY["identifier"],
+                                   "location": "Sydney", "amount": "300.00"})
+    run_cycle("invoice")
+    record = SyncRecord.get(SyncRecord.cw_id == made["id"])
+    assert record.state == "exception"
+    assert record.problems == [
+        f"A Xero contact named {CLASH_COMPANY['name']} already exists in org {SYDNEY} with "
+        f"contact number {CLASH_COMPANY['xero_contact_number']}; ConnectWise company "
+        f"{CLASH_COMPANY['identifier']} was not merged. Link it in Mappings or rename one "
+        "of them."]
+    assert all(d["InvoiceNumber"] != made["invoiceNumber"]
+               for d in orgs(xero)[SYDNEY].invoices.values())
+
+
+def test_a_missing_mapping_fixed_later_is_written_on_the_next_cycle(ferry, cw, xero):
+    run_cycle("invoice")
+    stuck = [r for r in SyncRecord.select().where(SyncRecord.state == "exception")
+             if "GL account 4900" in r.problems[0]]
+    assert stuck
+    for org in Connection.select().where(Connection.kind == "xero"):
+        AccountMapping.create(org=org, cw_account="4900", xero_code="260")
+    run = run_cycle("invoice")
+    assert run.written == len(stuck)
+    assert {SyncRecord.get_by_id(r.id).state for r in stuck} == {"synced"}
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
