@@ -25,14 +25,19 @@ static/vendor/htmx.min.js: package.json package-lock.json
 
 assets: static/vendor/htmx.min.js
 
+# The demo's sandboxes keep their data in memory, so the demo starts afresh each time:
+# its own instance folder (database, key, private Redis) is rebuilt on every start.
+DEMO_DIR := $(CURDIR)/instance/demo
+
 demo: install assets
-	flask --app app db upgrade
-	flask --app app demo-setup
-	honcho -f Procfile.demo start
+	-@[ -f $(DEMO_DIR)/redis.pid ] && kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; true
+	rm -rf $(DEMO_DIR)
+	FERRY_INSTANCE_DIR=$(DEMO_DIR) flask --app app db upgrade
+	FERRY_INSTANCE_DIR=$(DEMO_DIR) honcho -f Procfile.demo start
 
 test: install assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-demo:
-	-[ -f instance/redis.pid ] && kill $$(cat instance/redis.pid)
-	rm -rf instance
+	-@[ -f $(DEMO_DIR)/redis.pid ] && kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; true
+	rm -rf $(DEMO_DIR)

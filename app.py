@@ -1,5 +1,6 @@
 """Ferry's application factory: configuration, database, blueprints, CLI commands."""
 import os
+import time
 
 import click
 from flask import Flask
@@ -113,13 +114,23 @@ def register_commands(app: Flask) -> None:
         click.echo(("Created " if created else "Updated password of ") + email)
 
     @app.cli.command("demo-setup")
-    def demo_setup():
-        """Prepare the demo: a known administrator when nobody can sign in yet."""
+    @click.option("--wait", is_flag=True,
+                  help="Wait for the demo's sandboxes and connect Ferry to them.")
+    def demo_setup(wait):
+        """Prepare the demo: a known administrator, and (with --wait) connections to the
+        ConnectWise and Xero sandboxes with mappings for the synthetic MSP."""
         from blueprints.auth import save_user
         from models import User
         with db.connection_context():
             if User.select().count() == 0:
                 save_user(DEMO_EMAIL, DEMO_PASSWORD)
+            if wait:
+                from jobs.demo import connect_demo
+                click.echo(connect_demo(
+                    f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_CW_PORT', '8201')}",
+                    f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_XERO_PORT', '8202')}"))
+                # The demo's scheduler waits for this before its first cycles.
+                (config.instance_dir() / "demo-ready").touch()
         port = os.environ.get("FERRY_DEMO_PORT", "5000")
         click.echo(f"Ferry demo: open http://127.0.0.1:{port}/ and sign in as "
                    f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
@@ -136,6 +147,17 @@ def register_commands(app: Flask) -> None:
             except CycleBusy:
                 raise click.ClickException(f"A {record_type} cycle is already running.")
             click.echo(describe(run))
+
+    @app.cli.command("demo-ready")
+    @click.option("--timeout", default=120, help="Seconds to wait.")
+    def demo_ready(timeout):
+        """Wait until `demo-setup --wait` has connected the demo's sandboxes."""
+        marker = config.instance_dir() / "demo-ready"
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                raise click.ClickException("The demo was not set up in time; see the web log.")
+            time.sleep(0.5)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
