@@ -1,9 +1,11 @@
 """The periodic jobs rq-scheduler starts, registered idempotently at start-up.
 
 Each entry has a fixed job id, so registering again (every scheduler start, and after a
-settings change) replaces the old entry instead of adding a second one.
+settings change) replaces the old entry instead of adding a second one. An entry whose
+interval is unchanged keeps its next run time, so saving the settings does not start
+every cycle at once; one whose interval changed next runs a new interval from now.
 """
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from rq_scheduler import Scheduler
 
@@ -18,18 +20,36 @@ PERIODIC_JOBS: list[tuple[str, str, int]] = [
 
 
 def register_schedule(connection) -> list[str]:
+    """Needs an open DB connection: the cycles' intervals are settings."""
     scheduler = Scheduler(connection=connection)
     from jobs.cycle import cycle_entries     # the sync cycles, at their set intervals
     entries = PERIODIC_JOBS + cycle_entries()
     wanted = {job_id for job_id, _, _ in entries}
+    existing = {}
     for job in scheduler.get_jobs():
-        if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+        if not job.id.startswith(JOB_PREFIX):
+            continue
+        if job.id in wanted:
+            existing[job.id] = job
+        else:
             scheduler.cancel(job)
+    now = datetime.now(timezone.utc)
     for job_id, func, interval in entries:
-        if job_id in scheduler:
-            scheduler.cancel(job_id)
-        scheduler.schedule(
-            scheduled_time=datetime.now(timezone.utc), func=func, interval=interval,
-            repeat=None, id=job_id, result_ttl=interval * 2,
-        )
+        job = existing.get(job_id)
+        if job is not None and job.func_name == func and \
+                job.meta.get("interval") == interval:
+            continue
+        first_run = now if job is None else now + timedelta(seconds=interval)
+        if job is not None:
+            scheduler.cancel(job)
+        scheduler.schedule(scheduled_time=first_run, func=func, interval=interval,
+                           repeat=None, id=job_id, result_ttl=interval * 2)
     return sorted(wanted)
+
+
+def next_runs(connection) -> dict[str, datetime]:
+    """Job id -> when rq-scheduler next starts it (UTC)."""
+    key = Scheduler(connection=connection).scheduled_jobs_key
+    return {job_id.decode(): datetime.fromtimestamp(score, timezone.utc)
+            for job_id, score in connection.zrange(key, 0, -1, withscores=True)
+            if job_id.decode().startswith(JOB_PREFIX)}

@@ -1,14 +1,27 @@
-"""The periodic jobs are registered once each, however often the scheduler starts."""
-from datetime import datetime, timezone
+"""The periodic jobs are registered once each, however often the scheduler starts, and a
+changed interval moves only that cycle's next run."""
+from datetime import datetime, timedelta, timezone
 
+import pytest
 import redis
 from rq_scheduler import Scheduler
 
-from jobs.schedule import PERIODIC_JOBS, register_schedule
+from jobs.cycle import INTERVAL_HOURS, cycle_entries
+from jobs.schedule import PERIODIC_JOBS, next_runs, register_schedule
+from models import Setting, db
 
 
-def test_registering_twice_keeps_one_entry_per_job_and_drops_stale_ones(redis_url):
-    connection = redis.Redis.from_url(redis_url)
+@pytest.fixture
+def connection(app, redis_url):
+    with app.app_context(), db.connection_context():
+        yield redis.Redis.from_url(redis_url)
+
+
+def _wanted_ids():
+    return sorted(job_id for job_id, _, _ in PERIODIC_JOBS + cycle_entries())
+
+
+def test_registering_twice_keeps_one_entry_per_job_and_drops_stale_ones(connection):
     scheduler = Scheduler(connection=connection)
     # A job an older Ferry registered and this one no longer has.
     scheduler.schedule(scheduled_time=datetime.now(timezone.utc),
@@ -16,5 +29,34 @@ def test_registering_twice_keeps_one_entry_per_job_and_drops_stale_ones(redis_ur
     register_schedule(connection)
     register_schedule(connection)
     ids = sorted(job.id for job in scheduler.get_jobs())
-    assert ids == sorted(job_id for job_id, _, _ in PERIODIC_JOBS)
+    assert ids == _wanted_ids()
     assert "ferry-audit-retention" in ids
+    assert "ferry-cycle-credit-note" in ids
+    assert all(c.isalnum() or c in "_-" for job_id in ids for c in job_id)
+
+
+def test_an_unchanged_interval_keeps_its_next_run(connection):
+    register_schedule(connection)
+    # As if the scheduler had already run each job once and set its next run.
+    key = Scheduler(connection=connection).scheduled_jobs_key
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    for job_id in _wanted_ids():
+        connection.zadd(key, {job_id: int(later.timestamp())})
+    register_schedule(connection)
+    assert set(next_runs(connection).values()) == {later.replace(microsecond=0)}
+
+
+def test_a_changed_interval_next_runs_one_new_interval_from_now(connection):
+    register_schedule(connection)
+    before = next_runs(connection)
+    Setting.set_value(INTERVAL_HOURS.format("bill"), 2)
+    start = datetime.now(timezone.utc)
+    register_schedule(connection)
+    after = next_runs(connection)
+    moved = after["ferry-cycle-bill"] - start
+    assert timedelta(hours=2) - timedelta(seconds=2) <= moved <= timedelta(hours=2, seconds=2)
+    job = Scheduler(connection=connection).job_class.fetch("ferry-cycle-bill",
+                                                          connection=connection)
+    assert job.meta["interval"] == 2 * 3600
+    unchanged = {k: v for k, v in after.items() if k != "ferry-cycle-bill"}
+    assert unchanged == {k: v for k, v in before.items() if k != "ferry-cycle-bill"}
