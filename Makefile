@@ -35,7 +35,9 @@ demo: install assets
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) flask --app app db upgrade
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) honcho -f Procfile.demo start
 
+# ruff's F rules catch undefined names and unused imports before the suite runs.
 test: install assets
+	$(BIN)/ruff check --quiet --select F,E9 .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-demo:

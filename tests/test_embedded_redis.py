@@ -1,5 +1,4 @@
 """With no REDIS_URL Ferry starts a private Redis on a unix socket in instance/."""
-import os
 import subprocess
 from pathlib import Path
 

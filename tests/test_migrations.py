@@ -1,6 +1,5 @@
 """Migrations take an empty database to the head of models.py, on SQLite and PostgreSQL."""
 import pytest
-from peewee import Model
 
 import migrations
 import models
