@@ -14,7 +14,8 @@ def index():
     connections = list(Connection.select().order_by(Connection.kind, Connection.name))
     return render_template("dashboard/index.html", connections=connections,
                            budgets=_xero_budgets(connections), health=_health(),
-                           runs=_recent_runs(), month=_this_month())
+                           runs=_recent_runs(), month=_this_month(),
+                           sync_types=RECORD_TYPE_LABELS)
 
 
 @bp.route("/dashboard/health")

@@ -1,0 +1,148 @@
+"""Sync runs: the recent ones, one run live while it works, and force-sync.
+
+A forced sync is an RQ job; its run exists only once a worker starts it. So "Sync now"
+leads to the job's page, which waits for the worker and then hands over to the run's
+own page. A run page polls every 2 seconds while the run works and stops (286) when
+it is over.
+"""
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+import redis
+from flask import (
+    Blueprint, abort, flash, redirect, render_template, request, url_for,
+)
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from jobs.force import force_sync
+from jobs.queue import RedisUnavailable, get_redis
+from models import SyncRun, utcnow
+
+bp = Blueprint("runs", __name__, url_prefix="/runs")
+
+TYPE_LABELS = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills"}
+STATUS_BADGES = {"done": "ok", "running": "pending", "failed": "failed",
+                 "stopped": "warning"}
+STOP_POLLING = 286
+QUEUE_DOWN = ("Ferry could not start the sync because its queue (Redis) is not "
+              "answering. Start Ferry's background services (make demo, or honcho start "
+              "in production) and press the button again; nothing was sent.")
+
+
+def _partial_or_page(partial: str, page: str, status: int = 200, **context):
+    if request.headers.get("HX-Request"):
+        return render_template(partial, **context), status
+    return render_template(page, **context), status
+
+
+def seconds_taken(run: SyncRun) -> float:
+    return ((run.finished_at or utcnow()) - run.started_at).total_seconds()
+
+
+@bp.app_context_processor
+def _labels():
+    return {"run_type_labels": TYPE_LABELS, "run_badges": STATUS_BADGES,
+            "seconds_taken": seconds_taken}
+
+
+@bp.route("/")
+def index():
+    runs = list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+                .limit(50))
+    return render_template("runs/index.html", runs=runs)
+
+
+@bp.route("/<int:run_id>")
+def detail(run_id):
+    run = SyncRun.get_or_none(SyncRun.id == run_id)
+    if run is None:
+        abort(404)
+    running = run.status == "running"
+    status = STOP_POLLING if request.headers.get("HX-Request") and not running else 200
+    return _partial_or_page("runs/_run.html", "runs/detail.html", status, run=run,
+                            running=running)
+
+
+@bp.post("/force")
+def force():
+    """Sync now: a whole record type (`record_type`), or the records ticked
+    (`record` = "type:cw_id", as many as chosen)."""
+    wanted: dict[str, list[int] | None] = {}
+    for value in request.form.getlist("record"):
+        kind, _, cw_id = value.partition(":")
+        if kind in TYPE_LABELS and cw_id.isdigit():
+            wanted.setdefault(kind, []).append(int(cw_id))
+    if not wanted:
+        kind = request.form.get("record_type", "")
+        if kind not in TYPE_LABELS:
+            return _sentence("Tick at least one record (or choose a record type) and "
+                             "press Sync again.", 422)
+        wanted[kind] = None
+    try:
+        jobs = [force_sync(kind, ids) for kind, ids in wanted.items()]
+    except (RedisUnavailable, redis.RedisError, OSError):
+        return _sentence(QUEUE_DOWN, 503)
+    if len(jobs) > 1:
+        flash(f"{len(jobs)} syncs are queued, one per record type; they appear here "
+              "as they start.")
+        return redirect(url_for("runs.index"), 303)
+    return redirect(url_for("runs.job", job_id=jobs[0].id), 303)
+
+
+def _sentence(text: str, status: int):
+    return _partial_or_page("runs/_problem.html", "runs/problem.html", status,
+                            problem=text)
+
+
+@bp.route("/job/<job_id>")
+def job(job_id):
+    """A queued force-sync: wait for the worker, then go to the run it started."""
+    try:
+        queued = Job.fetch(job_id, connection=get_redis())
+        state = queued.get_status()
+    except NoSuchJobError:
+        abort(404)
+    except (RedisUnavailable, redis.RedisError, OSError):
+        return _sentence("Ferry's queue (Redis) is not answering, so it cannot tell how "
+                         "this sync is doing. Start Ferry's background services and "
+                         "reload this page.", 503)
+    kind = queued.args[0] if queued.args else ""
+    run = _run_of(queued, state)
+    if run is not None:
+        target = url_for("runs.detail", run_id=run.id)
+        if request.headers.get("HX-Request"):
+            return "", 200, {"HX-Redirect": target}
+        return redirect(target)
+    if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        result = queued.latest_result()
+        busy = "CycleBusy" in ((result and result.exc_string) or "")
+        problem = (f"A sync of {TYPE_LABELS.get(kind, kind).lower()} was already "
+                   "running, so this one did not start. Its results are under Recent "
+                   "runs; press Sync now again once it has finished." if busy else
+                   "The sync could not start. The worker's log says why; fix that and "
+                   "press Sync now again.")
+        status = STOP_POLLING if request.headers.get("HX-Request") else 200
+        return _partial_or_page("runs/_waiting.html", "runs/waiting.html", status,
+                                job_id=job_id, kind=kind, problem=problem)
+    return _partial_or_page("runs/_waiting.html", "runs/waiting.html", job_id=job_id,
+                            kind=kind, problem=None)
+
+
+def _run_of(queued: Job, state) -> SyncRun | None:
+    """The run a force-sync job started. When it has finished, its result names it;
+    while it works, it is the forced run of its type that started after the job did
+    (two cycles of one type never overlap)."""
+    if state == JobStatus.FINISHED:
+        run_id = queued.return_value()
+        return SyncRun.get_or_none(SyncRun.id == run_id) if run_id else None
+    if state != JobStatus.STARTED or queued.started_at is None:
+        return None
+    started = queued.started_at
+    if started.tzinfo is not None:
+        started = started.astimezone(timezone.utc).replace(tzinfo=None)
+    return (SyncRun.select()
+            .where((SyncRun.record_type == queued.args[0]) & (SyncRun.trigger == "force")
+                   & (SyncRun.started_at >= started - timedelta(seconds=1)))
+            .order_by(SyncRun.id).first())
