@@ -21,7 +21,7 @@ from connectors.errors import ApiError
 from connectors.xero import open_client
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
-from jobs import cycle_bills, cycle_sales
+from jobs import cycle_allocations, cycle_bills, cycle_sales
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
@@ -166,6 +166,8 @@ def _read(cw, record_type, since, only_ids, names):
         return cycle_bills.read_bills(cw, since, retry, only_ids, names)
     ids = list(only_ids) if only_ids is not None else (
         cycle_sales.changed_ids(cw, record_type, since) + [r.cw_id for r in unsettled])
+    if record_type == "credit_note" and only_ids is None:
+        ids += cycle_allocations.awaiting_ids()
     return cycle_sales.read_sales(cw, record_type, ids, names)
 
 
@@ -211,7 +213,10 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
     try:
         with client.transport.bind(run_id=run.id):
             rates, base = xero_reference(client)
-            mappings = org_mappings(org, rates, base)
+            # Only an org with foreign-currency documents to write needs its currencies.
+            foreign = any(c.currency and c.currency != base for c in candidates)
+            enabled = frozenset(c["Code"] for c in client.currencies()) if foreign else None
+            mappings = org_mappings(org, rates, base, enabled)
             companies = {c.company.record["id"]: c.company for c in candidates}
             contacts = ensure_contacts(client, org, companies, SIDES[record_type])
             OrgWriter(run, client, org, mappings, counts, forced, lock.extend).sync(

@@ -79,7 +79,8 @@ def read_bills(cw, since: datetime | None, retry_markers: set[str], only_ids,
             updated_at=max(cw_time(r["_info"]["lastUpdated"]) for r in group),
             facts=facts, company=company,
             build=partial(_build, po, slip, tuple(items), facts, accounts),
-            gl_entry_ids=[r["id"] for r in group]))
+            gl_entry_ids=[r["id"] for r in group],
+            currency=(po.get("currency") or {}).get("currencyCode")))
     return out
 
 

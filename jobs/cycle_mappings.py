@@ -36,7 +36,8 @@ def default_org() -> str | None:
 
 
 def org_mappings(org: Connection, tax_rates: dict[str, Decimal],
-                 base_currency: str | None) -> OrgMappings:
+                 base_currency: str | None,
+                 currencies: frozenset[str] | None = None) -> OrgMappings:
     taxes = {"sales": {}, "purchases": {}}
     for row in TaxMapping.select().where(TaxMapping.org == org):
         taxes[row.side][row.cw_tax_code] = row.xero_tax_type
@@ -60,7 +61,7 @@ def org_mappings(org: Connection, tax_rates: dict[str, Decimal],
         settings={r.record_type: RecordSettings(r.status, r.line_amount_types)
                   for r in OrgRecordSetting.select().where(OrgRecordSetting.org == org)},
         rounding_account=extra.get("rounding_account"),
-        base_currency=base_currency)
+        base_currency=base_currency, currencies=currencies)
 
 
 def xero_reference(client) -> tuple[dict[str, Decimal], str | None]:

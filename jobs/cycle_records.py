@@ -28,6 +28,7 @@ class Candidate:
     apply_to_id: int | None = None
     date: str | None = None
     gl_entry_ids: list[int] = field(default_factory=list)
+    currency: str | None = None      # its currency code, as CW holds it
     problem: str | None = None       # known unmappable before routing (bad CW data)
 
 

@@ -67,6 +67,7 @@ def read_sales(cw, record_type: str, ids: list[int], names: dict) -> list[Candid
             build=partial(_build, txn, invoice, facts,
                           original.get("invoiceNumber") if original else None),
             apply_to_id=invoice.get("applyToId"), date=txn.get("documentDate"),
+            currency=(txn.get("currency") or {}).get("currencyCode"),
             gl_entry_ids=[int(e) for e in str(txn.get("glEntryIds") or "").split(",") if e]))
     return out
 

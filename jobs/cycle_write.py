@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from connectors.xero_batches import MAX_ELEMENTS
+from jobs import cycle_allocations
 from jobs.cycle_records import Candidate
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
-from sync.credit_notes import allocation
 from sync.documents import Mapped, Unmapped
 from sync.updates import StoredState, XeroState, as_update, decide
 from sync.versions import version_hash
@@ -56,6 +56,7 @@ class OrgWriter:
                  after_batch=lambda: None):
         self.run, self.client, self.org, self.mappings = run, client, org, mappings
         self.counts, self.forced, self.after_batch = counts, forced, after_batch
+        self.allocated: set[int] = set()      # records whose allocation this cycle tried
 
     # -- the steps -----------------------------------------------------------------------
     def sync(self, candidates: list[Candidate], contacts: dict, records: dict) -> None:
@@ -88,6 +89,16 @@ class OrgWriter:
         updates = self.check(checks)
         self.write(creates, create_only=True)
         self.write(updates, create_only=False)
+        self.allocate_leftovers(candidates, records)
+
+    def allocate_leftovers(self, candidates: list[Candidate], records: dict) -> None:
+        """Credit notes written earlier whose allocation is still not settled."""
+        due = [records[c.cw_id] for c in candidates if c.record_type == "credit_note"
+               and records[c.cw_id].state == "synced" and records[c.cw_id].xero_id
+               and records[c.cw_id].id not in self.allocated]
+        by_id = {c.cw_id: c for c in candidates}
+        cycle_allocations.allocate(self, [(by_id[r.cw_id], r, None)
+                                          for r in cycle_allocations.unsettled(due)])
 
     def look_up(self, lookups: list[Work], checks: list[Work]) -> list[Work]:
         """Records whose last write may have reached Xero: adopt what Xero has."""
@@ -162,51 +173,18 @@ class OrgWriter:
                         self.synced(work, "created" if create_only else "updated",
                                     ("Written to Xero." if create_only else
                                      "Changed in ConnectWise; Xero updated."))
-                        if create_only and work.candidate.apply_to_id:
-                            allocations.append((work, result.element or {}))
+                        for note in work.mapped.notes:
+                            self.event(work.record, "note", note)
+                        if create_only and work.record.record_type == "credit_note":
+                            self.allocated.add(work.record.id)
+                            allocations.append((work.candidate, work.record,
+                                                result.element or None))
                     else:
                         self.exception(work.record, [
                             f"Xero refused {work.candidate.label}: " + " ".join(result.errors)],
                             version=work.version)
-            self.allocate(allocations)
+            cycle_allocations.allocate(self, allocations)
             self.after_batch()
-
-    def allocate(self, written: list[tuple[Work, dict]]) -> None:
-        """Credit notes to the invoice CW says they credit, when Ferry wrote it and Xero
-        still has something owing on it; otherwise a note in the record's history."""
-        if not written:
-            return
-        invoices = {r.cw_id: r for r in SyncRecord.select().where(
-            (SyncRecord.record_type == "invoice") &
-            SyncRecord.cw_id.in_([w.candidate.apply_to_id for w, _e in written]))}
-        ids = [r.xero_id for r in invoices.values() if r.xero_id and r.org_id == self.org.id]
-        docs = {d["InvoiceID"]: d for d in self.client.invoices_by_ids(ids)} if ids else {}
-        for work, element in written:
-            invoice = invoices.get(work.candidate.apply_to_id)
-            doc = docs.get(invoice.xero_id) if invoice is not None else None
-            reason = None
-            if doc is None:
-                reason = "the invoice it credits is not in this Xero organisation (yet)"
-            elif doc.get("Status") != "AUTHORISED" or element.get("Status") != "AUTHORISED":
-                reason = (f"the invoice is {str(doc.get('Status')).lower()} and the credit "
-                          f"note {str(element.get('Status')).lower()} in Xero; only approved "
-                          "documents can be allocated")
-            else:
-                body = allocation(Decimal(str(element.get("RemainingCredit",
-                                                          element.get("Total", 0)))),
-                                  doc["InvoiceID"], Decimal(str(doc.get("AmountDue", 0))),
-                                  work.candidate.date or utcnow().date())
-                if body is None:
-                    reason = "the invoice it credits has nothing left to pay"
-                else:
-                    results = self.client.allocate_credit_note(work.record.xero_id, [body])
-                    if all(r.ok for r in results):
-                        self.event(work.record, "allocated", (
-                            f"Allocated {body['Amount']} to invoice {invoice.cw_number}."))
-                        continue
-                    reason = "Xero refused the allocation: " + " ".join(
-                        e for r in results for e in r.errors)
-            self.event(work.record, "note", f"Credit left unallocated: {reason}.")
 
     # -- Xero look-ups -------------------------------------------------------------------
     def find_existing(self, candidates: list[Candidate]) -> dict[str, dict]:

@@ -52,7 +52,8 @@ TAX_CODES = [
 ]
 
 CURRENCIES = [
-    # code, name, rate to AUD as CW records it on the invoice (AUD per unit)
+    # code, name, and the Xero sandbox's day rate (AUD per unit) that Xero applies to a
+    # document sent without CurrencyRate. ConnectWise records no exchange rate at all.
     ("AUD", "Australian Dollar", "1"),
     ("NZD", "New Zealand Dollar", "0.9120"),
     ("USD", "US Dollar", "1.5310"),

@@ -85,13 +85,13 @@ def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
         cw_tax += tax
     if not lines:
         problems.append(MissingMapping("data", label, f"CW {label} has no received lines"))
-    currency, currency_problems = currency_fields(po.get("currency"), source.currency_rate,
-                                                  mappings, label)
+    on = xero_date(po.get("vendorInvoiceDate") or _last_received(source.line_items)
+                   or po.get("poDate"))
+    currency, currency_problems, notes = currency_fields(
+        po.get("currency"), source.currency_rate, mappings, label, on)
     problems += currency_problems
     header = {
-        "Type": "ACCPAY", "Contact": dict(source.contact),
-        "Date": xero_date(po.get("vendorInvoiceDate") or _last_received(source.line_items)
-                          or po.get("poDate")),
+        "Type": "ACCPAY", "Contact": dict(source.contact), "Date": on,
         "Reference": bill_reference(str(po.get("poNumber")), po["id"], source.packing_slip),
         **currency}
     if po.get("vendorInvoiceNumber"):
@@ -99,7 +99,8 @@ def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
     if source.due_date:
         header["DueDate"] = xero_date(source.due_date)
     cw_total = sum((line.total for line in lines), ZERO) + cw_tax
-    draft = Draft(label, "bill", "purchases", header, lines, cw_total, cw_tax, problems)
+    draft = Draft(label, "bill", "purchases", header, lines, cw_total, cw_tax, problems,
+                  notes)
     return finish(draft, source.facts, mappings)
 
 

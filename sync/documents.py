@@ -26,6 +26,7 @@ class Mapped:
     unitdp: int
     rounding: Decimal
     cw_total: Decimal
+    notes: tuple[str, ...] = ()      # for the record's history once Xero accepts it
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Draft:
     cw_total: Decimal
     cw_tax: Decimal
     problems: list[Problem]
+    notes: tuple[str, ...] = ()
 
 
 def xero_date(value) -> str | None:
@@ -79,24 +81,33 @@ def tracking_for(facts: RoutingFacts, mappings: OrgMappings) -> tuple[list[dict]
 
 
 def currency_fields(currency: Mapping | None, cw_rate: Decimal | None,
-                    mappings: OrgMappings, label: str) -> tuple[dict, list[Problem]]:
-    """CurrencyCode, and CurrencyRate when the document is in a foreign currency.
+                    mappings: OrgMappings, label: str, on: str | None = None
+                    ) -> tuple[dict, list[Problem], tuple[str, ...]]:
+    """CurrencyCode, CurrencyRate when a rate is known, and a note for the history.
 
-    CW records the rate as base currency per unit of the document's currency
-    (1 USD = 1.5310 AUD); Xero wants the inverse, units of the document's currency per
-    unit of the base currency, to 6 dp."""
+    ConnectWise records no exchange rate on its documents, so a foreign-currency
+    document normally goes without CurrencyRate and Xero applies its own day rate for
+    the document's date (`on`). A known rate is base currency per unit of the
+    document's currency (1 USD = 1.5310 AUD); Xero wants the inverse, to 6 dp. A
+    currency the org has not enabled is a problem, when the caller knows the org's
+    currencies (`mappings.currencies`)."""
     code = (currency or {}).get("currencyCode")
     if not code:
-        return {}, []
+        return {}, [], ()
     fields: dict = {"CurrencyCode": code}
     if mappings.base_currency is None or code == mappings.base_currency:
-        return fields, []
-    if cw_rate is None or to_decimal(cw_rate) <= 0:
-        sentence = (f"No exchange rate recorded in ConnectWise for {code} {label}; Ferry "
-                    f"will not let org {mappings.org_name} pick its own day rate")
-        return fields, [MissingMapping("data", code, sentence)]
-    fields["CurrencyRate"] = (Decimal(1) / to_decimal(cw_rate)).quantize(XERO_RATE_PLACES)
-    return fields, []
+        return fields, [], ()
+    if mappings.currencies is not None and code not in mappings.currencies:
+        sentence = (f"{label[0].upper()}{label[1:]} is in {code}, which is not enabled in "
+                    f"Xero org {mappings.org_name}; enable {code} in Xero (Settings, "
+                    "Currencies) and Ferry writes it on the next cycle")
+        return fields, [MissingMapping("currency", code, sentence)], ()
+    if cw_rate is not None and to_decimal(cw_rate) > 0:
+        fields["CurrencyRate"] = (Decimal(1) / to_decimal(cw_rate)).quantize(XERO_RATE_PLACES)
+        return fields, [], ()
+    note = (f"Xero applied its own {code} rate for {on or 'the document date'}: "
+            "ConnectWise records no exchange rate")
+    return fields, [], (note,)
 
 
 def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped | Unmapped:
@@ -126,7 +137,7 @@ def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped |
     rounded = with_rounding_line(payload, draft.cw_total, mappings.tax_rates,
                                  mappings.rounding_account or "", mappings.rounding_tax_type)
     return Mapped(rounded.payload, 4 if built.needs_unitdp4 else 2, rounded.difference,
-                  cents(draft.cw_total))
+                  cents(draft.cw_total), draft.notes)
 
 
 def _mismatch(draft: Draft, totals, difference: Decimal, mappings: OrgMappings) -> TaxMismatch:

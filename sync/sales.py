@@ -28,8 +28,8 @@ class SalesSource:
 
     `transaction` is the GLExport transaction; `invoice` the CW Invoice record (for
     customerPO and applyToId); `contact` the Xero contact reference to write, e.g.
-    {"ContactID": "..."}; `currency_rate` CW's rate, base currency per unit of the
-    invoice's currency; `applies_to_number` the CW number of the invoice a credit memo
+    {"ContactID": "..."}; `currency_rate` a known rate, base currency per unit of the
+    invoice's currency (CW records none, so None lets Xero apply its day rate); `applies_to_number` the CW number of the invoice a credit memo
     credits, when CW says which."""
     transaction: Mapping
     invoice: Mapping
@@ -64,13 +64,13 @@ def draft_from_transaction(source: SalesSource, mappings: OrgMappings, record_ty
                                        f"CW {label} has no lines to write to Xero"))
     default_code = (txn.get("taxCode") or {}).get("name")
     lines = [_source_line(d, default_code, sign) for d in revenue]
-    currency, currency_problems = currency_fields(txn.get("currency"), source.currency_rate,
-                                                  mappings, label)
+    on = xero_date(txn.get("documentDate"))
+    currency, currency_problems, notes = currency_fields(
+        txn.get("currency"), source.currency_rate, mappings, label, on)
     problems += currency_problems
-    header = {"Contact": dict(source.contact), "Date": xero_date(txn.get("documentDate")),
-              **currency}
+    header = {"Contact": dict(source.contact), "Date": on, **currency}
     return Draft(label, record_type, "sales", header, lines, total * sign, cw_tax * sign,
-                 problems)
+                 problems, notes)
 
 
 def _is_control(line: Mapping, txn: Mapping) -> bool:

@@ -70,6 +70,8 @@ class OrgMappings:
     rounding_account: str | None = None
     rounding_tax_type: str = "BASEXCLUDED"
     base_currency: str | None = None     # the org's base currency, from GET /Organisation
+    # Currency codes the org has enabled (GET /Currencies); None when not read.
+    currencies: frozenset[str] | None = None
 
     def __post_init__(self):
         if len(self.tracking) > 2:

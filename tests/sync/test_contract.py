@@ -31,6 +31,8 @@ def sales_payloads():
                                tax_line("160.00")]), {}),
         (transaction("10401", [line("4200", "Consulting", "3", "150", taxCode=export)],
                      currency=USD, tax_code=export), {"currency_rate": D("1.5310")}),
+        (transaction("10403", [line("4200", "Consulting", "3", "150", taxCode=export)],
+                     currency=USD, tax_code=export), {}),
         (transaction("10402", [line("4200", "Credit", "1", "-82.50"), tax_line("-8.25")],
                      doc_type="CREDIT MEMO"), {"applies_to_number": "10231"}),
     ]

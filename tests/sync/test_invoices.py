@@ -92,7 +92,7 @@ def test_item_codes_are_mapped_when_known():
     assert "ItemCode" not in items[1]
 
 
-def test_multi_currency_uses_cw_rate_inverted_for_xero():
+def test_a_known_rate_is_sent_inverted_for_xero():
     export = {"id": 4, "name": "EXPORT"}
     txn = transaction("10240", [line("4200", "Consulting", "10", "150.00",
                                      taxCode=export)], currency=USD, tax_code=export)
@@ -100,14 +100,35 @@ def test_multi_currency_uses_cw_rate_inverted_for_xero():
     assert result.payload["CurrencyCode"] == "USD"
     assert result.payload["CurrencyRate"] == D("0.653168")
     assert result.payload["LineItems"][0]["TaxType"] == "EXEMPTEXPORT"
+    assert result.notes == ()
 
 
-def test_foreign_currency_without_a_cw_rate_is_not_written():
-    txn = transaction("10241", [line("4200", "Consulting", "1", "100.00")], currency=USD)
-    result = map_invoice(source(txn), mappings())
+def test_without_a_cw_rate_xero_applies_its_day_rate_and_the_history_says_so():
+    export = {"id": 4, "name": "EXPORT"}
+    txn = transaction("10241", [line("4200", "Consulting", "1", "100.00", taxCode=export)],
+                      currency=USD, tax_code=export)
+    result = map_invoice(source(txn), mappings(currencies=frozenset({"AUD", "USD"})))
+    assert result.payload["CurrencyCode"] == "USD"
+    assert "CurrencyRate" not in result.payload
+    assert result.notes == (f"Xero applied its own USD rate for {result.payload['Date']}: "
+                            "ConnectWise records no exchange rate",)
+
+
+def test_a_currency_the_org_has_not_enabled_says_to_enable_it():
+    export = {"id": 4, "name": "EXPORT"}
+    txn = transaction("10241", [line("4200", "Consulting", "1", "100.00", taxCode=export)],
+                      currency=USD, tax_code=export)
+    result = map_invoice(source(txn), mappings(currencies=frozenset({"AUD", "NZD"})))
     assert result.sentences == [
-        "No exchange rate recorded in ConnectWise for USD invoice 10241; Ferry will not "
-        f"let org {ORG} pick its own day rate"]
+        f"Invoice 10241 is in USD, which is not enabled in Xero org {ORG}; enable USD in "
+        "Xero (Settings, Currencies) and Ferry writes it on the next cycle"]
+
+
+def test_the_base_currency_carries_no_rate_and_no_note():
+    result = map_invoice(source(transaction("10244", [line("4000", "Support", "1", "100.00"),
+                                                      tax_line("10.00")])), mappings())
+    assert result.payload["CurrencyCode"] == "AUD"
+    assert "CurrencyRate" not in result.payload and result.notes == ()
 
 
 def test_untaxed_line_uses_the_untaxed_tax_type():

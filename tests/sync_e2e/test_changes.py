@@ -91,3 +91,51 @@ def test_a_missing_mapping_fixed_later_is_written_on_the_next_cycle(ferry, cw, x
     assert run.written == len(stuck)
     assert {SyncRecord.get_by_id(r.id).state for r in stuck} == {"synced"}
     assert all(duplicates(o) == {} for o in orgs(xero).values())
+
+
+def test_a_credit_note_left_unallocated_by_a_failure_is_allocated_next_cycle_once(
+        ferry, cw, xero):
+    from .helpers import fault
+    run_cycle("invoice")
+    fault(xero, kind="500", method="PUT", path="/api.xro/2.0/CreditNotes/*/Allocations", nth=1)
+    stopped = run_cycle("credit_note")
+    assert stopped.status == "stopped" and "Xero answered HTTP 500" in stopped.message
+    left = [n for n in SyncRecord.select().where((SyncRecord.record_type == "credit_note") &
+                                                 (SyncRecord.state == "synced"))
+            if not [e for e in n.events if e.kind in ("allocated", "unallocated")]]
+    assert left                           # written to Xero, but the allocation failed
+
+    assert run_cycle("credit_note").status == "done"
+    allocated = 0
+    for note in left:
+        kinds = [e.kind for e in SyncRecord.get_by_id(note.id).events]
+        assert kinds.count("allocated") + kinds.count("unallocated") <= 1, kinds
+        if "allocated" in kinds:
+            allocated += 1
+            org = orgs(xero)[note.org.name]
+            assert len(org.credit_notes[note.xero_id.lower()]["_allocations"]) == 1
+    assert allocated
+    events = RecordEvent.select().count()
+    run_cycle("credit_note")
+    assert RecordEvent.select().count() == events       # settled: never allocated twice
+    for note in left:
+        credit = orgs(xero)[note.org.name].credit_notes[note.xero_id.lower()]
+        assert len(credit.get("_allocations", [])) <= 1
+
+
+def test_an_allocation_that_reached_xero_before_a_crash_is_adopted_not_repeated(
+        ferry, cw, xero):
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    memo = action(cw, f"invoices/{record.cw_id}/credit-memo", {"amount": "50.00"})
+    run_cycle("credit_note")
+    note = SyncRecord.get((SyncRecord.record_type == "credit_note") &
+                          (SyncRecord.cw_id == memo["id"]))
+    # As if the worker died after Xero allocated but before the history was written.
+    RecordEvent.delete().where((RecordEvent.record == note) &
+                               (RecordEvent.kind == "allocated")).execute()
+    run_cycle("credit_note")
+    assert [e.message for e in note.events if e.kind == "allocated"] == [
+        f"Found allocated to invoice {record.cw_number} in Xero; not allocated again."]
+    credit = orgs(xero)[SYDNEY].credit_notes[note.xero_id.lower()]
+    assert len(credit["_allocations"]) == 1

@@ -18,11 +18,6 @@ def cw_invoices(cw) -> dict[str, dict]:
 
 
 def expected_sentence(invoice, org: str) -> str:
-    number, code = invoice["invoiceNumber"], invoice["currency"]["currencyCode"]
-    if code != "AUD":
-        return (f"No exchange rate recorded in ConnectWise for {code} "
-                f"{'credit memo' if invoice['type'] == 'CreditMemo' else 'invoice'} "
-                f"{number}; Ferry will not let org {org} pick its own day rate")
     if invoice["taxCode"]["name"] == "VAT20":
         return f"No Xero tax type for CW tax code VAT20 in org {org}"
     return f"No Xero account for CW GL account 4900 in org {org}"
@@ -40,23 +35,25 @@ def test_first_sync_matches_connectwise_to_the_cent_then_writes_nothing(ferry, c
     for number, invoice in invoices.items():
         org = ORG_OF_LOCATION[invoice["locationId"]]
         record = records[number]
-        troublesome = (invoice["currency"]["currencyCode"] != "AUD"
-                       or invoice["taxCode"]["name"] == "VAT20"
+        troublesome = (invoice["taxCode"]["name"] == "VAT20"
                        or any(line.account == "4900" for line in lines[invoice["id"]]))
         if troublesome:
             assert record.state == "exception"
             assert record.problems == [expected_sentence(invoice, org)]
             continue
         assert record.state == "synced", (number, record.problems)
-        cw_totals[org, invoice["taxCode"]["name"]] += abs(money(invoice["total"]))
+        key = (org, invoice["taxCode"]["name"], invoice["currency"]["currencyCode"])
+        cw_totals[key] += abs(money(invoice["total"]))
     for name, org in orgs(xero).items():
         assert duplicates(org) == {}
         docs = list(org.invoices.values()) + list(org.credit_notes.values())
         for doc in docs:
             number = doc.get("InvoiceNumber") or doc.get("CreditNoteNumber")
-            xero_totals[name, invoices[number]["taxCode"]["name"]] += money(doc["Total"])
+            xero_totals[name, invoices[number]["taxCode"]["name"], doc["CurrencyCode"]] += \
+                money(doc["Total"])
     assert xero_totals == cw_totals
-    assert len(cw_totals) >= 4                            # both orgs, several tax codes
+    assert {code for _o, _t, code in cw_totals} == {"AUD", "NZD", "USD"}
+    assert len(cw_totals) >= 6                            # both orgs, taxes, currencies
 
     written = RecordEvent.select().count()
     again = [run_cycle(kind) for kind in ("invoice", "credit_note")]
@@ -92,3 +89,41 @@ def test_bills_one_per_packing_slip_as_drafts_suppliers_linked_not_merged(ferry,
     assert sum(money(b["Total"]) for b in bills) == sum(money(r["total"]) for r in receipts)
     assert all(duplicates(org) == {} for org in orgs(xero).values())
     assert run_cycle("bill").written == 0
+
+
+def test_foreign_currency_goes_at_xeros_day_rate_and_the_history_says_so(ferry, cw, xero):
+    run_cycle("invoice")
+    foreign = [i for i in cw_invoices(cw).values()
+               if i["currency"]["currencyCode"] != "AUD" and i["type"] != "CreditMemo"
+               and SyncRecord.get(SyncRecord.cw_id == i["id"]).state == "synced"]
+    assert foreign
+    for invoice in foreign:
+        record = SyncRecord.get(SyncRecord.cw_id == invoice["id"])
+        code, day = invoice["currency"]["currencyCode"], invoice["date"][:10]
+        doc = orgs(xero)[ORG_OF_LOCATION[invoice["locationId"]]].invoices[record.xero_id.lower()]
+        assert doc["CurrencyCode"] == code and doc["CurrencyRate"] != 1
+        assert [e.message for e in record.events if e.kind == "note"] == [
+            f"Xero applied its own {code} rate for {day}: ConnectWise records no exchange rate"]
+
+
+def test_a_currency_the_org_has_not_enabled_is_an_exception_saying_to_enable_it(
+        ferry, cw, xero):
+    for org in orgs(xero).values():
+        org.currencies = [c for c in org.currencies if c["Code"] != "NZD"]
+    run_cycle("invoice")
+    nzd = [i for i in cw_invoices(cw).values()
+           if i["currency"]["currencyCode"] == "NZD" and i["type"] != "CreditMemo"]
+    only_currency = []
+    for invoice in nzd:
+        record = SyncRecord.get(SyncRecord.cw_id == invoice["id"])
+        sentence = (f"Invoice {invoice['invoiceNumber']} is in NZD, which is not enabled in "
+                    f"Xero org {ORG_OF_LOCATION[invoice['locationId']]}; enable NZD in Xero "
+                    "(Settings, Currencies) and Ferry writes it on the next cycle")
+        assert record.state == "exception" and sentence in record.problems
+        if record.problems == [sentence]:
+            only_currency.append(record.id)
+    assert only_currency
+    for org in orgs(xero).values():
+        org.currencies.append({"Code": "NZD", "Description": "New Zealand Dollar"})
+    assert run_cycle("invoice").written == len(only_currency)
+    assert {SyncRecord.get_by_id(i).state for i in only_currency} == {"synced"}
