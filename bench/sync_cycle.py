@@ -6,7 +6,9 @@ floor, Ferry's CPU seconds per 1,000 records, and peak memory.
 Both sandboxes run in child processes (their CPU is not Ferry's). Xero's minute limit is
 lifted in the sandbox and Ferry's governor runs on a moved clock, so the figures measure
 Ferry's work, not waiting. The floor is ⌈documents/50⌉ writes + ⌈new contacts/50⌉ + the
-reference reads (tax rates and organisation, per org).
+reference reads (tax rates, organisation and currencies, per org). After a second cycle
+(which should write nothing) it counts duplicates in the Xero sandbox: invoice numbers
+held twice, and contact numbers held by two contacts.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,12 +97,13 @@ def main() -> None:
             orgs = len({r.org_id for r in SyncRecord.select(SyncRecord.org)
                         if r.org_id is not None})
             second = run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))
+            duplicates = count_duplicates()
     finally:
         cw.terminate()
         xero.terminate()
         if not os.environ.get("REDIS_URL"):       # the private Redis this run started
             get_redis().shutdown(nosave=True)
-    floor = math.ceil(synced / 50) + math.ceil(contacts / 50) + 2 * orgs
+    floor = math.ceil(synced / 50) + math.ceil(contacts / 50) + 3 * orgs
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"first cycle: {run.status}; read {run.read}, written {run.written}, "
           f"exceptions {run.exceptions}; {wall:.1f} s wall")
@@ -113,6 +117,38 @@ def main() -> None:
     print(f"peak memory (max RSS of the Ferry process): {peak_mb:.0f} MB")
     print(f"second cycle: written {second.written}, Xero calls {second.xero_calls}, "
           f"ConnectWise calls {second.cw_calls}")
+    print(f"duplicates in Xero: {duplicates['invoices']} invoice numbers, "
+          f"{duplicates['contacts']} contact numbers")
+
+
+def count_duplicates() -> Counter:
+    """Read every org's invoices and contacts back from the Xero sandbox."""
+    from flask import current_app
+
+    from connectors.audit import ListSink
+    from connectors.xero import open_client
+    from connectors.xero_governor import Governor
+    from connectors.xero_oauth import TokenKeeper, load_app
+    from jobs.queue import get_redis
+    from models import Connection
+    found = Counter()
+    app = load_app(current_app.config["BASE_URL"])
+    for org in Connection.select().where(Connection.kind == "xero"):
+        client = open_client(app, org, sink=ListSink(),
+                             tokens=TokenKeeper(app, redis=get_redis()),
+                             governor=Governor(get_redis()))
+        try:
+            numbers = Counter(d.get("InvoiceNumber") for d in
+                              client.call("GET", "/Invoices")["Invoices"]
+                              if d.get("Type") == "ACCREC")
+            contacts = Counter(c.get("ContactNumber") for c in
+                               client.call("GET", "/Contacts")["Contacts"]
+                               if c.get("ContactNumber"))
+        finally:
+            client.transport.close()
+        found["invoices"] += sum(1 for n in numbers.values() if n > 1)
+        found["contacts"] += sum(1 for n in contacts.values() if n > 1)
+    return found
 
 
 if __name__ == "__main__":

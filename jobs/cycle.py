@@ -229,6 +229,10 @@ def _post_batch(cw, run, record_type, candidates, records) -> None:
     """The setting "post synced records as a batch in ConnectWise": what this cycle
     settled in Xero leaves CW's unposted lists."""
     synced = [c for c in candidates if records[c.cw_id].state == "synced"]
+    # A credit note still to be allocated stays unposted: the next cycle reads it there.
+    waiting = {r.id for r in cycle_allocations.unsettled(
+        [records[c.cw_id] for c in synced if c.record_type == "credit_note"])}
+    synced = [c for c in synced if records[c.cw_id].id not in waiting]
     entries = sorted({e for c in synced for e in c.gl_entry_ids})
     if entries:
         cw.create_accounting_batch({"batchIdentifier": f"FERRY-{record_type[:4].upper()}"

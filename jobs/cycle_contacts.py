@@ -47,11 +47,19 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company],
         if link.details_hash != version_hash(wanted[cid]):
             writes.append((cid, {"ContactID": link.xero_contact_id, **wanted[cid]}))
     new = [cid for cid in wanted if cid not in links]
-    found = _candidates(client, [companies[cid].record for cid in new])
+    found, claimed = _candidates(client, org, [companies[cid].record for cid in new])
     for cid in new:
         record = companies[cid].record
         decision = resolve_contact(record, found, org.name)
-        if decision.action == "clash":
+        taken = next((c for c in claimed if (c.get("ContactNumber") or "").strip()
+                      == wanted[cid]["ContactNumber"]), None)
+        if decision.action == "create" and taken is not None:
+            outcomes[cid] = ContactOutcome(None, (
+                f"The Xero contact {taken.get('Name')} in org {org.name} already carries "
+                f"contact number {wanted[cid]['ContactNumber']} for another ConnectWise "
+                f"company; ConnectWise company {record.get('name')} was not merged. Give one "
+                "of them another identifier in ConnectWise, or link it in Mappings."))
+        elif decision.action == "clash":
             outcomes[cid] = ContactOutcome(None, decision.sentence)
         elif decision.action == "use":
             existing = next(c for c in found if c["ContactID"] == decision.contact_id)
@@ -76,18 +84,27 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company],
     return outcomes
 
 
-def _candidates(client, records: list[Mapping]) -> list[dict]:
-    """Xero contacts that may be these companies: same ContactNumber or same name."""
+def _candidates(client, org: Connection, records: list[Mapping]
+                ) -> tuple[list[dict], list[dict]]:
+    """Xero contacts that may be these (unlinked) companies, by ContactNumber or name;
+    and apart, those found by number that Ferry already linked to another CW company
+    (an identifier given to a new company after the old one's changed): never theirs."""
     numbers = [(r.get("identifier") or "").strip() for r in records]
-    found = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
+    by_number = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
+    linked = {link.xero_contact_id for link in ContactLink.select().where(
+        (ContactLink.org == org) &
+        ContactLink.xero_contact_id.in_([c["ContactID"] for c in by_number]))
+              } if by_number else set()
+    found = [c for c in by_number if c["ContactID"] not in linked]
+    claimed = [c for c in by_number if c["ContactID"] in linked]
     taken = {(c.get("ContactNumber") or "").strip() for c in found}
     names = sorted({(r.get("name") or "").strip() for r in records
                     if (r.get("identifier") or "").strip() not in taken and r.get("name")})
     for start in range(0, len(names), NUMBERS_PER_CALL):
         answer = client.call("GET", "/Contacts", params={
             "where": where_equals("Name", names[start:start + NUMBERS_PER_CALL])})
-        found += (answer or {}).get("Contacts", [])
-    return found
+        found += [c for c in (answer or {}).get("Contacts", []) if c["ContactID"] not in linked]
+    return found, claimed
 
 
 def _link(org: Connection, cw_company_id: int, contact_id: str, details: str | None) -> None:

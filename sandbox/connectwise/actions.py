@@ -119,6 +119,26 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
             sandbox.learn("finance/invoices", invoice)
             return json_response(invoice, 201)
 
+    @app.post("/_sandbox/companies/<int:company_id>/edit")
+    def edit_company(company_id: int):
+        """{"identifier": "NewId", "name": "..."}: change a company's identifier or name;
+        an identifier another company holds is refused, as CW does."""
+        args, store = body(), sandbox.store
+        with store.lock:
+            companies = store.table("company/companies")
+            company = companies.get(company_id)
+            if company is None:
+                raise not_found("Company", company_id)
+            ident = str(args.get("identifier") or company["identifier"])
+            if any(c["identifier"].lower() == ident.lower() and c["id"] != company_id
+                   for c in companies.values()):
+                raise ApiError(400, "ObjectExists", f"identifier {ident} is already in use")
+            company["identifier"] = ident
+            company["name"] = str(args.get("name") or company["name"])
+            company["_info"]["lastUpdated"] = store.touch(sandbox.now())
+            sandbox.learn("company/companies", company)
+            return json_response(company)
+
     @app.post("/_sandbox/purchaseorders/<int:po_id>/lineitems/<int:line_id>/receive")
     def receive(po_id: int, line_id: int):
         """{"quantity": 1, "packingSlip": "PS-123"}: receive stock on one PO line."""

@@ -319,6 +319,7 @@ class Generator:
                                             office=sydney, currency="AUD", tax="GST",
                                             entered=entered))
         used.add(clash["name"])
+        idents = {clash["identifier"].lower()}      # CW keeps company identifiers unique
         total = 150 * self.s.scale
         while len(self.customers) < total:
             name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}"
@@ -327,6 +328,9 @@ class Generator:
             used.add(name)
             ident = "".join(w for w in name.replace("&", "And").split()
                             if w not in ("Pty", "Ltd"))[:25]
+            if ident.lower() in idents:
+                continue
+            idents.add(ident.lower())
             n = len(self.customers)
             currency = "NZD" if n % 19 == 5 else "USD" if n % 29 == 7 else "AUD"
             tax = "EXPORT" if currency != "AUD" else ("GST-FREE" if n % 37 == 3 else "GST")

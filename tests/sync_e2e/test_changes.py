@@ -139,3 +139,34 @@ def test_an_allocation_that_reached_xero_before_a_crash_is_adopted_not_repeated(
         f"Found allocated to invoice {record.cw_number} in Xero; not allocated again."]
     credit = orgs(xero)[SYDNEY].credit_notes[note.xero_id.lower()]
     assert len(credit["_allocations"]) == 1
+
+
+def test_an_identifier_whose_xero_contact_belongs_to_another_company_is_never_merged(
+        ferry, cw, xero):
+    # The condition behind the scale-20 re-writes: a Xero contact found by ContactNumber
+    # that Ferry linked to another CW company. Here the identifier moved in CW.
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    invoice = cw.app.sandbox.store.table("finance/invoices")[record.cw_id]
+    old = cw.app.sandbox.store.table("company/companies")[invoice["company"]["id"]]
+    ident = old["identifier"]
+    action(cw, f"companies/{old['id']}/edit", {"identifier": ident + "Old"})
+    made = action(cw, "invoices", {"companyName": "Newcomer Dental Pty Ltd",
+                                   "identifier": ident, "location": "Sydney"})
+    contact = next(c for c in orgs(xero)[SYDNEY].contacts.values()
+                   if c.get("ContactNumber") == ident)
+    before = dict(contact)
+    run = run_cycle("invoice")
+    newcomer = SyncRecord.get(SyncRecord.cw_id == made["id"])
+    assert run.written == 0 and newcomer.state == "exception"
+    assert newcomer.problems == [
+        f"The Xero contact {before['Name']} in org {SYDNEY} already carries contact number "
+        f"{ident} for another ConnectWise company; ConnectWise company Newcomer Dental Pty "
+        "Ltd was not merged. Give one of them another identifier in ConnectWise, or link it "
+        "in Mappings."]
+    assert contact["Name"] == before["Name"]
+    assert all(d["InvoiceNumber"] != made["invoiceNumber"]
+               for d in orgs(xero)[SYDNEY].invoices.values())
+    events = RecordEvent.select().count()
+    again = run_cycle("invoice")
+    assert again.written == 0 and RecordEvent.select().count() == events

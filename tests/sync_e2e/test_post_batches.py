@@ -1,0 +1,46 @@
+"""The setting "post synced records as a batch in ConnectWise" (sync.post_batches): off,
+ConnectWise's unposted lists are left alone; on, what Xero accepted leaves them, and what
+Xero refused (or Ferry could not map) stays there to be fixed."""
+from jobs.cycle import POST_BATCHES, run_cycle
+from models import Setting, SyncRecord
+
+from .helpers import orgs
+
+
+def unposted(cw) -> set[int]:
+    return set(cw.app.sandbox.store.unposted["invoices"])
+
+
+def batches(cw) -> list[dict]:
+    return list(cw.app.sandbox.store.table("finance/accounting/batches").values())
+
+
+def test_off_by_default_nothing_is_posted_in_connectwise(ferry, cw, xero):
+    before = unposted(cw)
+    run = run_cycle("invoice")
+    assert run.written > 0
+    assert unposted(cw) == before and batches(cw) == []
+
+
+def test_on_what_xero_accepted_is_posted_and_what_it_refused_stays_unposted(
+        ferry, cw, xero):
+    Setting.set_value(POST_BATCHES, True)
+    for org in orgs(xero).values():           # someone archived an account in Xero
+        org.account_by_code("230")["Status"] = "ARCHIVED"
+    before = unposted(cw)
+    run = run_cycle("invoice")
+    records = list(SyncRecord.select())
+    synced = {r.cw_id for r in records if r.state == "synced"}
+    refused = {r.cw_id for r in records if r.state == "exception"
+               and r.problems[0].startswith("Xero refused")}
+    unmapped = {r.cw_id for r in records if r.state == "exception"} - refused
+    assert synced and refused and unmapped
+    assert all("Account code '230' is not a valid code" in SyncRecord.get(
+        SyncRecord.cw_id == i).problems[0] for i in refused)
+    assert unposted(cw) == before - synced
+    assert refused | unmapped <= unposted(cw)
+    assert [b["batchIdentifier"] for b in batches(cw)] == [f"FERRY-INVO-{run.id}"]
+
+    again = run_cycle("invoice")                  # nothing new settled: no empty batch
+    assert again.status == "done" and again.written == 0
+    assert len(batches(cw)) == 1 and unposted(cw) == before - synced
