@@ -34,12 +34,15 @@ def register_schedule(connection) -> list[str]:
         else:
             scheduler.cancel(job)
     now = datetime.now(timezone.utc)
-    for job_id, func, interval in entries:
+    for position, (job_id, func, interval) in enumerate(entries):
         job = existing.get(job_id)
         if job is not None and job.func_name == func and \
                 job.meta.get("interval") == interval:
             continue
-        first_run = now if job is None else now + timedelta(seconds=interval)
+        # New entries start in list order, 30 s apart: invoices reach Xero before the
+        # credit memos that apply to them (jobs due together run in id order otherwise).
+        first_run = (now + timedelta(seconds=30 * position) if job is None
+                     else now + timedelta(seconds=interval))
         if job is not None:
             scheduler.cancel(job)
         scheduler.schedule(scheduled_time=first_run, func=func, interval=interval,

@@ -60,3 +60,10 @@ def test_a_changed_interval_next_runs_one_new_interval_from_now(connection):
     assert job.meta["interval"] == 2 * 3600
     unchanged = {k: v for k, v in after.items() if k != "ferry-cycle-bill"}
     assert unchanged == {k: v for k, v in before.items() if k != "ferry-cycle-bill"}
+
+
+def test_first_registration_runs_invoices_before_credit_notes(connection):
+    register_schedule(connection)
+    runs = next_runs(connection)
+    assert runs["ferry-cycle-invoice"] < runs["ferry-cycle-credit-note"]
+    assert runs["ferry-cycle-credit-note"] < runs["ferry-cycle-bill"]
