@@ -3,7 +3,8 @@
 A company Ferry linked before is used as linked, and updated when its details changed
 (the hash of what Ferry would send differs from the one stored). A new company is looked
 up by ContactNumber, then by name (sync.contacts decides; a name clash is never merged);
-what is still unknown is created. Lookups and writes go 40 and 50 at a time.
+what is still unknown is created. Lookups go 40 to a call (or, for many companies, the
+org's whole list is read 1,000 to a page); writes go 50 at a time.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from connectors.xero_batches import MAX_ELEMENTS
 from models import Connection, ContactLink
 from sync.contacts import changed_fields, contact_payload, resolve_contact
 from sync.versions import version_hash
+
+# A first sync meets many companies at once: reading the org's contact list 1,000 a page
+# then costs less than looking each up by number and name, 40 to a call.
+LIST_PAGE = 1000
+MIN_LOOKUPS_FOR_LIST = 4
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,12 @@ def _candidates(client, org: Connection, records: list[Mapping]
     and apart, those found by number that Ferry already linked to another CW company
     (an identifier given to a new company after the old one's changed): never theirs."""
     numbers = [(r.get("identifier") or "").strip() for r in records]
-    by_number = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
+    everyone = _whole_list(client, 2 * -(-len(records) // NUMBERS_PER_CALL))
+    if everyone is not None:
+        wanted = set(numbers) - {""}
+        by_number = [c for c in everyone if (c.get("ContactNumber") or "").strip() in wanted]
+    else:
+        by_number = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
     linked = {link.xero_contact_id for link in ContactLink.select().where(
         (ContactLink.org == org) &
         ContactLink.xero_contact_id.in_([c["ContactID"] for c in by_number]))
@@ -100,11 +111,36 @@ def _candidates(client, org: Connection, records: list[Mapping]
     taken = {(c.get("ContactNumber") or "").strip() for c in found}
     names = sorted({(r.get("name") or "").strip() for r in records
                     if (r.get("identifier") or "").strip() not in taken and r.get("name")})
+    if everyone is not None:
+        folded = {_fold(n) for n in names}
+        found += [c for c in everyone if _fold(c.get("Name")) in folded
+                  and c["ContactID"] not in linked and c not in by_number]
+        return found, claimed
     for start in range(0, len(names), NUMBERS_PER_CALL):
         answer = client.call("GET", "/Contacts", params={
             "where": where_equals("Name", names[start:start + NUMBERS_PER_CALL])})
         found += [c for c in (answer or {}).get("Contacts", []) if c["ContactID"] not in linked]
     return found, claimed
+
+
+def _whole_list(client, lookups: int) -> list[dict] | None:
+    """The org's whole contact list, when reading it page by page costs fewer calls than
+    the `lookups` by number and name would; None (and at most that many calls spent)
+    when the list is longer."""
+    if lookups <= MIN_LOOKUPS_FOR_LIST:
+        return None
+    everyone: list[dict] = []
+    for page in range(1, lookups):
+        rows = (client.call("GET", "/Contacts", params={"page": page, "pageSize": LIST_PAGE})
+                or {}).get("Contacts", [])
+        everyone += rows
+        if len(rows) < LIST_PAGE:
+            return everyone
+    return None
+
+
+def _fold(value) -> str:
+    return " ".join(str(value or "").split()).casefold()
 
 
 def _link(org: Connection, cw_company_id: int, contact_id: str, details: str | None) -> None:

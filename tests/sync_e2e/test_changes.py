@@ -3,7 +3,7 @@ name clashes and mappings fixed later."""
 from decimal import Decimal
 
 from jobs.cycle import run_cycle
-from models import AccountMapping, Connection, RecordEvent, SyncRecord
+from models import AccountMapping, Connection, ContactLink, RecordEvent, SyncRecord
 
 from .helpers import action, duplicates, orgs
 
@@ -170,3 +170,19 @@ def test_an_identifier_whose_xero_contact_belongs_to_another_company_is_never_me
     events = RecordEvent.select().count()
     again = run_cycle("invoice")
     assert again.written == 0 and RecordEvent.select().count() == events
+
+
+def test_reading_the_whole_contact_list_finds_the_same_clash(ferry, cw, xero, monkeypatch):
+    # What a first sync of many companies does: one list read instead of look-ups.
+    from jobs import cycle_contacts
+    from sandbox.catalog import CLASH_COMPANY
+    monkeypatch.setattr(cycle_contacts, "MIN_LOOKUPS_FOR_LIST", 0)
+    made = action(cw, "invoices", {"companyName": CLASH_COMPANY["name"],
+                                   "identifier": CLASH_COMPANY["identifier"],
+                                   "location": "Sydney", "amount": "300.00"})
+    run = run_cycle("invoice")
+    record = SyncRecord.get(SyncRecord.cw_id == made["id"])
+    assert record.state == "exception" and "was not merged" in record.problems[0]
+    assert run.written > 0 and all(duplicates(o) == {} for o in orgs(xero).values())
+    assert ContactLink.select().count() > 0
+    assert run_cycle("invoice").written == 0
