@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 
+from connectors import cw_conditions as cond
 from connectors.connectwise import ConnectWise, CWSettings
 from connectors.errors import ApiError
 from connectors.xero import open_client
@@ -29,13 +31,12 @@ from jobs.cycle_lock import CycleLock
 from jobs.cycle_mappings import default_org, org_mappings, routing_rules, xero_reference
 from jobs.cycle_write import Counts, OrgWriter
 from jobs.queue import get_redis
-from models import Connection, Setting, SyncRecord, SyncRun, utcnow
+from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, utcnow
 from sync.routing import Unroutable, route
 
 log = logging.getLogger("ferry.cycle")
 
 RECORD_TYPES = ("invoice", "credit_note", "bill")
-SIDES = {"invoice": "sales", "credit_note": "sales", "bill": "purchases"}
 WATERMARK = "sync.watermark.{}"
 OVERLAP_MINUTES = "sync.watermark_overlap_minutes"
 INTERVAL_HOURS = "sync.interval_hours.{}"
@@ -137,6 +138,8 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         for org_id, group in by_org.items():
             _sync_org(run, record_type, Connection.get_by_id(org_id), group, records,
                       counts, forced, sink, pacing, lock)
+        if record_type == "invoice" and since is not None:
+            _refresh_changed_contacts(cw, run, since, sink, pacing)
         if Setting.get_value(POST_BATCHES, False):
             _post_batch(cw, run, record_type, candidates, records)
     finally:
@@ -203,8 +206,9 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
-def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, pacing,
-              lock) -> None:
+@contextmanager
+def _xero(org, run, sink, pacing):
+    """A Xero client for one org, its calls counted against this run."""
     app = load_app(current_app.config["BASE_URL"])
     redis = get_redis()
     client = open_client(app, org, sink=sink, tokens=TokenKeeper(app, redis=redis, sink=sink),
@@ -212,17 +216,48 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
                          sleep=pacing.sleep)
     try:
         with client.transport.bind(run_id=run.id):
-            rates, base = xero_reference(client)
-            # Only an org with foreign-currency documents to write needs its currencies.
-            foreign = any(c.currency and c.currency != base for c in candidates)
-            enabled = frozenset(c["Code"] for c in client.currencies()) if foreign else None
-            mappings = org_mappings(org, rates, base, enabled)
-            companies = {c.company.record["id"]: c.company for c in candidates}
-            contacts = ensure_contacts(client, org, companies, SIDES[record_type])
-            OrgWriter(run, client, org, mappings, counts, forced, lock.extend).sync(
-                candidates, contacts, records)
+            yield client
     finally:
         client.transport.close()
+
+
+def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, pacing,
+              lock) -> None:
+    with _xero(org, run, sink, pacing) as client:
+        rates, base = xero_reference(client)
+        # Only an org with foreign-currency documents to write needs its currencies.
+        foreign = any(c.currency and c.currency != base for c in candidates)
+        enabled = frozenset(c["Code"] for c in client.currencies()) if foreign else None
+        mappings = org_mappings(org, rates, base, enabled)
+        companies = {c.company.record["id"]: c.company for c in candidates}
+        contacts = ensure_contacts(client, org, companies)
+        OrgWriter(run, client, org, mappings, counts, forced, lock.extend).sync(
+            candidates, contacts, records)
+
+
+def _refresh_changed_contacts(cw, run, since, sink, pacing) -> None:
+    """A company edited in CW (name, address, phone, billing contact) reaches the Xero
+    contacts Ferry made for it even when no new document comes with the edit: the
+    invoice cycle reads the companies and contacts changed since its watermark and
+    updates the linked Xero contacts whose details differ (ensure_contacts compares)."""
+    changed = {c["id"] for c in cw.companies(cond.gt("_info/lastUpdated", since))}
+    changed |= {(c.get("company") or {}).get("id")
+                for c in cw.contacts(cond.gt("_info/lastUpdated", since))}
+    changed.discard(None)
+    if not changed:
+        return
+    by_org: dict[int, set[int]] = {}
+    for link in ContactLink.select().where(ContactLink.cw_company_id.in_(sorted(changed))):
+        by_org.setdefault(link.org_id, set()).add(link.cw_company_id)
+    if not by_org:
+        return
+    companies = cycle_sales.read_companies(cw, set().union(*by_org.values()))
+    for org_id, ids in by_org.items():
+        org = Connection.get_by_id(org_id)
+        if org.status != "active":
+            continue
+        with _xero(org, run, sink, pacing) as client:
+            ensure_contacts(client, org, {i: companies[i] for i in ids if i in companies})
 
 
 def _post_batch(cw, run, record_type, candidates, records) -> None:

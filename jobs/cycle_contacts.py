@@ -36,13 +36,13 @@ class ContactOutcome:
     sentence: str | None = None     # why the company has no usable contact
 
 
-def ensure_contacts(client, org: Connection, companies: dict[int, Company],
-                    side: str) -> dict[int, ContactOutcome]:
+def ensure_contacts(client, org: Connection, companies: dict[int, Company]
+                    ) -> dict[int, ContactOutcome]:
     outcomes: dict[int, ContactOutcome] = {}
     wanted: dict[int, dict] = {}
     for cid, company in companies.items():
         try:
-            wanted[cid] = contact_payload(company.record, company.billing_contact, side)
+            wanted[cid] = contact_payload(company.record, company.billing_contact)
         except ValueError as exc:
             outcomes[cid] = ContactOutcome(None, str(exc))
     links = {link.cw_company_id: link for link in ContactLink.select().where(

@@ -18,11 +18,10 @@ _COMPARED = ("Name", "ContactNumber", "AccountNumber", "FirstName", "LastName",
              "EmailAddress")
 
 
-def contact_payload(company: Mapping, billing_contact: Mapping | None = None,
-                    side: str = "sales") -> dict:
-    """The Xero Contact for a CW Company; `side` is "sales" (a customer) or
-    "purchases" (a supplier). IsCustomer/IsSupplier are sent for the side, though Xero
-    also sets them itself once documents exist."""
+def contact_payload(company: Mapping, billing_contact: Mapping | None = None) -> dict:
+    """The Xero Contact for a CW Company. IsCustomer/IsSupplier are left out: Xero sets
+    them itself from the documents and refuses them on PUT and POST (its spec says so),
+    so the same payload serves a customer and a supplier."""
     identifier = (company.get("identifier") or "").strip()
     if not identifier or len(identifier) > CONTACT_NUMBER_LIMIT:
         raise ValueError(f"CW company identifier {identifier!r} cannot be a Xero "
@@ -45,7 +44,6 @@ def contact_payload(company: Mapping, billing_contact: Mapping | None = None,
     phones = _phones(company, billing_contact)
     if phones:
         payload["Phones"] = phones
-    payload["IsCustomer" if side == "sales" else "IsSupplier"] = True
     return payload
 
 

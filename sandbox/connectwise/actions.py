@@ -14,6 +14,10 @@ from . import data
 from .api import ApiError, Sandbox, _amount, json_response, not_found, parse_day
 
 
+# What the company edit action may change besides identifier and name.
+EDITABLE_COMPANY_FIELDS = ("phoneNumber", "faxNumber", "addressLine1", "addressLine2", "city",
+                           "state", "zip", "accountNumber")
+
 def register_actions(app: Flask, sandbox: Sandbox) -> None:
     def body() -> dict:
         value = request.get_json(silent=True)
@@ -121,8 +125,10 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
 
     @app.post("/_sandbox/companies/<int:company_id>/edit")
     def edit_company(company_id: int):
-        """{"identifier": "NewId", "name": "..."}: change a company's identifier or name;
-        an identifier another company holds is refused, as CW does."""
+        """{"identifier": "NewId", "name": "...", "phoneNumber": "...", "addressLine1":
+        "...", ...}: change a company's identifier, name, phone, address or account number
+        as a person would in CW; an identifier another company holds is refused, as CW
+        does."""
         args, store = body(), sandbox.store
         with store.lock:
             companies = store.table("company/companies")
@@ -135,6 +141,9 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
                 raise ApiError(400, "ObjectExists", f"identifier {ident} is already in use")
             company["identifier"] = ident
             company["name"] = str(args.get("name") or company["name"])
+            for field in EDITABLE_COMPANY_FIELDS:
+                if args.get(field):
+                    company[field] = str(args[field])
             company["_info"]["lastUpdated"] = store.touch(sandbox.now())
             sandbox.learn("company/companies", company)
             return json_response(company)

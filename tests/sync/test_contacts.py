@@ -35,16 +35,15 @@ def test_company_and_billing_contact_make_an_exact_contact():
         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "02 9123 4567"},
                    {"PhoneType": "FAX", "PhoneNumber": "02 9123 4568"},
                    {"PhoneType": "DDI", "PhoneNumber": "02 9123 4500"},
-                   {"PhoneType": "MOBILE", "PhoneNumber": "0412 345 678"}],
-        "IsCustomer": True}
+                   {"PhoneType": "MOBILE", "PhoneNumber": "0412 345 678"}]}
 
 
-def test_supplier_side_and_company_email_fallback():
+def test_company_email_fallback_and_no_customer_or_supplier_flags():
+    # Xero sets IsCustomer/IsSupplier itself and refuses them on PUT and POST.
     payload = contact_payload({"identifier": "IngramMicro", "name": " Ingram Micro ",
-                               "invoiceToEmailAddress": "ap@ingram.example"}, None,
-                              side="purchases")
+                               "invoiceToEmailAddress": "ap@ingram.example"}, None)
     assert payload == {"Name": "Ingram Micro", "ContactNumber": "IngramMicro",
-                       "EmailAddress": "ap@ingram.example", "IsSupplier": True}
+                       "EmailAddress": "ap@ingram.example"}
 
 
 def test_identifier_longer_than_xero_allows_is_refused():

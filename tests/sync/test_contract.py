@@ -66,7 +66,7 @@ def test_update_payload_fits_the_spec(schemas):
 
 def test_contact_payloads_fit_the_spec(schemas):
     check(contact_payload(COMPANY, BILLING), {"$ref": "Contact"}, schemas)
-    check(contact_payload({"identifier": "V1", "name": "Vendor"}, None, "purchases"),
+    check(contact_payload({"identifier": "V1", "name": "Vendor"}, None),
           {"$ref": "Contact"}, schemas)
 
 

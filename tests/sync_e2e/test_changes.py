@@ -167,9 +167,18 @@ def test_an_identifier_whose_xero_contact_belongs_to_another_company_is_never_me
     assert contact["Name"] == before["Name"]
     assert all(d["InvoiceNumber"] != made["invoiceNumber"]
                for d in orgs(xero)[SYDNEY].invoices.values())
-    events = RecordEvent.select().count()
+    # The same cycle carried the old company's new identifier to its own Xero contact,
+    # which frees the number: the next cycle gives the newcomer a contact of its own.
+    contact = orgs(xero)[SYDNEY].contacts[contact["ContactID"].lower()]
+    assert contact["ContactNumber"] == ident + "Old"
     again = run_cycle("invoice")
-    assert again.written == 0 and RecordEvent.select().count() == events
+    newcomer = SyncRecord.get_by_id(newcomer.id)
+    assert again.written == 1 and newcomer.state == "synced"
+    written = orgs(xero)[SYDNEY].invoices[newcomer.xero_id.lower()]
+    assert written["_contact_id"] != contact["ContactID"]     # the store's own field
+    mine = orgs(xero)[SYDNEY].contacts[written["_contact_id"].lower()]
+    assert (mine["Name"], mine["ContactNumber"]) == ("Newcomer Dental Pty Ltd", ident)
+    assert duplicates(orgs(xero)[SYDNEY]) == {}
 
 
 def test_reading_the_whole_contact_list_finds_the_same_clash(ferry, cw, xero, monkeypatch):
@@ -186,3 +195,26 @@ def test_reading_the_whole_contact_list_finds_the_same_clash(ferry, cw, xero, mo
     assert run.written > 0 and all(duplicates(o) == {} for o in orgs(xero).values())
     assert ContactLink.select().count() > 0
     assert run_cycle("invoice").written == 0
+
+
+def test_a_company_edited_in_cw_updates_its_xero_contact_once(ferry, cw, xero):
+    run_cycle("invoice")
+    link = ContactLink.select().join(Connection).where(Connection.name == SYDNEY).first()
+    company = dict(cw.app.sandbox.store.table("company/companies")[link.cw_company_id])
+    # The next scheduled cycle looks back from its watermark: edits made now are after it.
+    cw.app.kit.clock.advance(3600)
+    action(cw, f"companies/{company['id']}/edit", {
+        "name": company["name"] + " (Parramatta)", "phoneNumber": "02 9999 0000",
+        "addressLine1": "1 Church Street", "city": "Parramatta"})
+    before = len(xero.app.xero.kit.journal.entries(method="POST", path="/api.xro/2.0/Contacts"))
+    run_cycle("invoice")
+    contact = orgs(xero)[SYDNEY].contacts[link.xero_contact_id.lower()]
+    assert contact["Name"] == company["name"] + " (Parramatta)"
+    assert any(a.get("AddressLine1") == "1 Church Street" and a.get("City") == "Parramatta"
+               for a in contact["Addresses"])
+    assert any("9999 0000" in (p.get("PhoneNumber") or "") for p in contact["Phones"])
+    writes = xero.app.xero.kit.journal.entries(method="POST", path="/api.xro/2.0/Contacts")
+    assert len(writes) == before + 1
+    run_cycle("invoice")        # nothing changed since: no second write
+    assert len(xero.app.xero.kit.journal.entries(
+        method="POST", path="/api.xro/2.0/Contacts")) == before + 1
