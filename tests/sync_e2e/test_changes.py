@@ -218,3 +218,21 @@ def test_a_company_edited_in_cw_updates_its_xero_contact_once(ferry, cw, xero):
     run_cycle("invoice")        # nothing changed since: no second write
     assert len(xero.app.xero.kit.journal.entries(
         method="POST", path="/api.xro/2.0/Contacts")) == before + 1
+
+
+def test_voided_in_xero_then_edited_in_cw_is_an_exception_and_never_recreated(
+        ferry, cw, xero):
+    run_cycle("invoice")
+    record = synced_invoice(SYDNEY)
+    action(xero, "xero/void", {"org": SYDNEY, "invoice_id": record.xero_id})
+    action(cw, f"invoices/{record.cw_id}/edit", {"line": 0, "itemPrice": "777.00"})
+    run = run_cycle("invoice")
+    record = SyncRecord.get_by_id(record.id)
+    assert run.written == 0 and record.state == "exception"
+    assert "void" in record.problems[0].lower()
+    org = orgs(xero)[SYDNEY]
+    assert org.invoices[record.xero_id.lower()]["Status"] == "VOIDED"
+    # Never recreated behind the person's back: still one document for that number.
+    number = org.invoices[record.xero_id.lower()]["InvoiceNumber"]
+    assert [d["Status"] for d in org.invoices.values()
+            if d["InvoiceNumber"] == number] == ["VOIDED"]
