@@ -4,6 +4,7 @@ from flask import Blueprint, render_template
 from peewee import fn
 
 from blueprints.health import database_state, queue_state
+from blueprints.labels import MANY
 from models import Connection, MeteredVersion, SyncRun, utcnow
 
 bp = Blueprint("dashboard", __name__)
@@ -15,7 +16,7 @@ def index():
     return render_template("dashboard/index.html", connections=connections,
                            budgets=_xero_budgets(connections), health=_health(),
                            runs=_recent_runs(), month=_this_month(),
-                           sync_types=RECORD_TYPE_LABELS)
+                           sync_types=MANY)
 
 
 @bp.route("/dashboard/health")
@@ -30,7 +31,6 @@ def _health() -> dict:
             "Scheduler": scheduler}
 
 
-RECORD_TYPE_LABELS = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills"}
 
 
 def _recent_runs(limit: int = 10) -> list[SyncRun]:
@@ -41,12 +41,12 @@ def _recent_runs(limit: int = 10) -> list[SyncRun]:
 def _this_month() -> dict:
     """Records written to Xero this calendar month (UTC), each version counted once."""
     month = utcnow().strftime("%Y-%m")
-    counts = {label: 0 for label in RECORD_TYPE_LABELS.values()}
+    counts = {label: 0 for label in MANY.values()}
     rows = (MeteredVersion.select(MeteredVersion.record_type,
                                   fn.COUNT(MeteredVersion.id).alias("n"))
             .where(MeteredVersion.month == month).group_by(MeteredVersion.record_type))
     for row in rows:
-        counts[RECORD_TYPE_LABELS.get(row.record_type, row.record_type)] = row.n
+        counts[MANY.get(row.record_type, row.record_type)] = row.n
     return {"month": utcnow().strftime("%B %Y"), "counts": counts}
 
 

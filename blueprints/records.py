@@ -2,12 +2,12 @@
 from flask import Blueprint, abort, render_template, request
 from peewee import JOIN
 
+from blueprints.labels import ONE
 from models import Connection, RecordEvent, SyncRecord
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
 PAGE_SIZE = 100
-RECORD_TYPE_LABELS = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill"}
 STATE_LABELS = {"pending": "waiting", "in_flight": "being written", "synced": "in Xero",
                 "exception": "exception", "excluded": "excluded"}
 
@@ -20,7 +20,7 @@ def index():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     query = (SyncRecord.select(SyncRecord, Connection)
              .join(Connection, JOIN.LEFT_OUTER, on=(SyncRecord.org == Connection.id)))
-    if record_type in RECORD_TYPE_LABELS:
+    if record_type in ONE:
         query = query.where(SyncRecord.record_type == record_type)
     if state in STATE_LABELS:
         query = query.where(SyncRecord.state == state)
@@ -30,7 +30,7 @@ def index():
                 .paginate(page, PAGE_SIZE + 1))
     context = {"records": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "page": page,
                "record_type": record_type, "state": state, "number": number,
-               "types": RECORD_TYPE_LABELS, "states": STATE_LABELS}
+               "types": ONE, "states": STATE_LABELS}
     if request.headers.get("HX-Request"):
         return render_template("records/_table.html", **context)
     return render_template("records/index.html", **context)
@@ -43,4 +43,4 @@ def detail(record_id):
         abort(404)
     events = record.events.order_by(RecordEvent.at.desc(), RecordEvent.id.desc())
     return render_template("records/detail.html", record=record, events=events,
-                           types=RECORD_TYPE_LABELS, states=STATE_LABELS)
+                           types=ONE, states=STATE_LABELS)

@@ -11,18 +11,24 @@ from datetime import timedelta, timezone
 
 import redis
 from flask import (
-    Blueprint, abort, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from blueprints.labels import MANY
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
 from models import SyncRun, utcnow
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
-TYPE_LABELS = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills"}
 STATUS_BADGES = {"done": "ok", "running": "pending", "failed": "failed",
                  "stopped": "warning"}
 STOP_POLLING = 286
@@ -43,7 +49,7 @@ def seconds_taken(run: SyncRun) -> float:
 
 @bp.app_context_processor
 def _labels():
-    return {"run_type_labels": TYPE_LABELS, "run_badges": STATUS_BADGES,
+    return {"run_type_labels": MANY, "run_badges": STATUS_BADGES,
             "seconds_taken": seconds_taken}
 
 
@@ -72,11 +78,11 @@ def force():
     wanted: dict[str, list[int] | None] = {}
     for value in request.form.getlist("record"):
         kind, _, cw_id = value.partition(":")
-        if kind in TYPE_LABELS and cw_id.isdigit():
+        if kind in MANY and cw_id.isdigit():
             wanted.setdefault(kind, []).append(int(cw_id))
     if not wanted:
         kind = request.form.get("record_type", "")
-        if kind not in TYPE_LABELS:
+        if kind not in MANY:
             return _sentence("Tick at least one record (or choose a record type) and "
                              "press Sync again.", 422)
         wanted[kind] = None
@@ -118,7 +124,7 @@ def job(job_id):
     if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
         result = queued.latest_result()
         busy = "CycleBusy" in ((result and result.exc_string) or "")
-        problem = (f"A sync of {TYPE_LABELS.get(kind, kind).lower()} was already "
+        problem = (f"A sync of {MANY.get(kind, kind).lower()} was already "
                    "running, so this one did not start. Its results are under Recent "
                    "runs; press Sync now again once it has finished." if busy else
                    "The sync could not start. The worker's log says why; fix that and "
