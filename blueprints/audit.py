@@ -6,6 +6,7 @@ written (connectors/audit.py), so nothing here needs hiding.
 """
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
@@ -15,6 +16,7 @@ from models import AuditEntry, utcnow
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE_SIZE = 50
+RECORD_REF = re.compile(r"^[a-z_]+:\d+$")
 OUTCOMES = {
     "ok": "Succeeded (2xx)",
     "client_error": "Refused (4xx)",
@@ -56,7 +58,10 @@ class Search:
             q = q.where(AuditEntry.status >= 500)
         elif self.outcome == "no_answer":
             q = q.where(AuditEntry.status.is_null())
-        if self.text:
+        if RECORD_REF.match(self.text):
+            # "invoice:5" means that record, not invoice:50; and the index finds it.
+            q = q.where(AuditEntry.record_ref == self.text)
+        elif self.text:
             like = f"%{self.text}%"
             q = q.where(AuditEntry.url.ilike(like) | AuditEntry.record_ref.ilike(like)
                         | AuditEntry.error.ilike(like))

@@ -76,3 +76,16 @@ def test_bad_dates_get_a_sentence_and_unknown_entries_404(client, auth):
     page = client.get("/audit/?from=21/11/2026").get_data(as_text=True)
     assert "is not a date like 2026-11-21" in page
     assert client.get("/audit/999999").status_code == 404
+
+
+def test_a_record_reference_finds_that_record_only(app, client, auth):
+    from models import AuditEntry, utcnow
+    with app.app_context(), db.connection_context():
+        for ref in ("invoice:5", "invoice:50", "bill:5"):
+            AuditEntry.create(at=utcnow(), api="xero", method="PUT", status=200,
+                              url=f"https://api.xero.com/api.xro/2.0/Invoices#{ref}",
+                              duration_ms=10.0, record_ref=ref)
+    auth.login()
+    page = client.get("/audit/?q=invoice:5").get_data(as_text=True)
+    assert "Invoices#invoice:5" in page
+    assert "Invoices#invoice:50" not in page and "Invoices#bill:5" not in page
