@@ -70,7 +70,7 @@ REDIS_DB = 13
 def xero_redis_url(redis_url):
     parts = urlsplit(redis_url)
     if parts.scheme == "unix":
-        return urlunsplit(parts._replace(query=f"db={REDIS_DB}"))
+        return f"unix://{parts.path}?db={REDIS_DB}"   # urlunsplit would drop the //
     return urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
 
 
