@@ -410,6 +410,7 @@ def blueprint(sandbox) -> Blueprint:
         return listing("Payments", "Payment", rows, set(PAYMENT_FIELDS))
 
     @bp.put("/Payments")
+    @bp.post("/Payments")      # createPayment: one Payment object (or the wrapper)
     @guarded("payments")
     def create_payments(org):
         results = [payments.create(org, raw, g.now, store.new_id)

@@ -68,3 +68,17 @@ def test_payments_where_and_page(xero, adelaide, customer):
                                               "page": "1"}).json()
     assert found["pagination"]["itemCount"] == 2
     assert all(p["Invoice"]["Contact"]["ContactID"] == customer["ContactID"] for p in found["Payments"])
+
+
+def test_post_payments_creates_one_payment_as_the_spec_s_create_payment(adelaide, customer):
+    """POST /Payments is createPayment in Xero's spec (one Payment object); the official
+    SDK's `create_payment` sends it. It answers like PUT, in the Payments envelope."""
+    target = _authorised(adelaide, customer["ContactID"])
+    answer = adelaide.post("/Payments", {
+        "Invoice": {"InvoiceID": target["InvoiceID"]}, "Account": {"Code": "090"},
+        "Date": "2026-10-10", "Amount": Decimal("30.00"), "Reference": "EFT 2"})
+    assert answer.status_code == 200, answer.text
+    payment = answer.json()["Payments"][0]
+    assert (payment["PaymentType"], payment["Amount"]) == ("ACCRECPAYMENT", 30)
+    after = decimals(adelaide.get(f"/Invoices/{target['InvoiceID']}"))["Invoices"][0]
+    assert after["AmountDue"] == Decimal("80.00")
