@@ -20,6 +20,7 @@ clientId, Accept application/vnd.connectwise.com+json; version=YYYY.N optional):
        finance/invoices, procurement/purchaseorders, expense/entries, system/callbacks,
        finance/accounting/batches   (+ /count and /{id})
   GET  finance/accounting/unpostedinvoices | unpostedprocurement | unpostedexpenses
+       (+ /count and /{id})
   GET|POST finance/invoices/{id}/payments, GET|DELETE .../payments/{paymentId}
   GET  procurement/purchaseorders/{id}/lineitems (+ /count, /{lineId})
   POST finance/accounting/export   ExportAccountingBatchRequest -> GLExport (preview)

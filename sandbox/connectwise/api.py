@@ -30,6 +30,9 @@ TABLES = ["company/companies", "company/contacts", "system/locations", "system/d
 UNPOSTED = {"finance/accounting/unpostedinvoices": "invoices",
             "finance/accounting/unpostedprocurement": "procurement",
             "finance/accounting/unpostedexpenses": "expenses"}
+UNPOSTED_NAMES = {"finance/accounting/unpostedinvoices": "UnpostedInvoice",
+                  "finance/accounting/unpostedprocurement": "UnpostedProcurement",
+                  "finance/accounting/unpostedexpenses": "UnpostedExpense"}
 # Areas a member without finance rights may not read (the read-only key pair).
 FINANCE_AREAS = ("finance/", "procurement/", "expense/")
 # The CW object name used in error messages, by table.
@@ -256,6 +259,14 @@ def dispatch(sandbox: Sandbox, path: str) -> Response:
     if base in UNPOSTED and method == "GET":
         return serve_list(sandbox, base, glexport.unposted(store, UNPOSTED[base]), path,
                           counting)
+    m = re.fullmatch(r"(finance/accounting/unposted\w+)/(\d+)", path)
+    if m and m.group(1) in UNPOSTED and method == "GET":
+        record_id = int(m.group(2))
+        found = next((r for r in glexport.unposted(store, UNPOSTED[m.group(1)])
+                      if r.get("id") == record_id), None)
+        if found is None:
+            raise not_found(UNPOSTED_NAMES[m.group(1)], record_id)
+        return json_response(found)
     if path == "finance/accounting/export" and method == "POST":
         return export(sandbox)
     if path == "finance/accounting/batches" and method == "POST":

@@ -143,3 +143,20 @@ def test_callbacks_register_once_and_delete(fresh):
     assert fresh.client.post("system/callbacks", json=hook).status_code == 400
     assert fresh.client.delete(f"system/callbacks/{made.json()['id']}").status_code == 204
     assert fresh.client.get("system/callbacks/count").json() == {"count": 0}
+
+
+def test_each_unposted_record_answers_by_id_until_posted(fresh):
+    """GET finance/accounting/unposted{invoices,procurement,expenses}/{id}, as in CW's
+    schema (pyconnectwise's `unpostedinvoices.id(n).get()`): the list's record, then 404
+    once a batch has posted it."""
+    client = fresh.client
+    for kind in ("invoices", "procurement", "expenses"):
+        first = get_all(client, f"finance/accounting/unposted{kind}")[0]
+        one = client.get(f"finance/accounting/unposted{kind}/{first['id']}")
+        assert one.status_code == 200 and body(one) == first
+        missing = client.get(f"finance/accounting/unposted{kind}/999999999")
+        assert missing.status_code == 404 and body(missing)["code"] == "NotFound"
+    record = get_all(client, "finance/accounting/unpostedexpenses")[0]
+    assert client.post("finance/accounting/batches", json={
+        "batchIdentifier": "FERRY-BY-ID", "processedRecordIds": [record["id"]]}).status_code == 201
+    assert client.get(f"finance/accounting/unpostedexpenses/{record['id']}").status_code == 404
