@@ -3,7 +3,9 @@
 Supported: `Field=="x"` (also `=`), `!=`, `<`, `<=`, `>`, `>=`, `AND`/`&&`, `OR`/`||`,
 `NOT`/`!`, parentheses, dotted paths (`Contact.ContactID`), `Field.Contains("x")`,
 `.StartsWith("x")`, `.EndsWith("x")`, `Guid("...")`, `DateTime(2026, 10, 31[, h, m, s])`,
-numbers, `true`, `false`, `null`. Strings compare case-insensitively (Xero's filters run
+numbers, `true`, `false`, `null`. Like Xero's (Dynamic LINQ) parser, the literal
+keywords ignore case: `guid("...")`, `GUID("...")` and `datetime(...)` are accepted, as
+clients written against the real API send them. Strings compare case-insensitively (Xero's filters run
 in its database, which does). A predicate receives the record as Xero serialises it.
 A filter that does not parse raises `WhereError`, which the API turns into Xero's
 `QueryParseException` (ErrorNumber 16).
@@ -144,14 +146,14 @@ class _Parser:
                 return lowered == "true"
             if lowered == "null":
                 return None
-            if text == "Guid":
+            if lowered == "guid":
                 self.take("(")
                 kind, raw = self.take()
                 self.take(")")
                 if kind != "string":
                     raise WhereError("Guid() needs a quoted value")
                 return raw[1:-1].lower()
-            if text == "DateTime":
+            if lowered == "datetime":
                 return self.datetime_literal()
         raise WhereError(f"Unexpected '{text}' in where clause")
 

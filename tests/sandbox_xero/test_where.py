@@ -32,6 +32,10 @@ def names(where):
     ('Name.StartsWith("Tel")', ["Telstra Corporation"]),
     ('Name.EndsWith("Group")', ["Harbour Dental Group"]),
     ('Contact.ContactID==Guid("2f6a3b1c-0000-4000-8000-000000000001")', ["Harbour Dental Group"]),
+    # Keywords ignore case in Xero's parser; clients send guid(...) and GUID(...).
+    ('Contact.ContactID=guid("2F6A3B1C-0000-4000-8000-000000000002")', ["Telstra Corporation"]),
+    ('Contact.ContactID==GUID("2f6a3b1c-0000-4000-8000-000000000001")', ["Harbour Dental Group"]),
+    ('Date>=datetime(2026, 10, 15)', ["Telstra Corporation"]),
     ('Date>=DateTime(2026, 10, 15)', ["Telstra Corporation"]),
     ('Date<DateTime(2026,10,1,0,0,1)', ["Harbour Dental Group"]),
     ('IsCustomer==true', ["Harbour Dental Group"]),
