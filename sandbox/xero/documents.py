@@ -352,6 +352,10 @@ class _Build:
             record, errors, _ = contacts.write(org, self.pending_contact, "PUT", self.now,
                                                self.new_id)
             doc["_contact_id"] = record["ContactID"]
+        # Xero sets IsCustomer/IsSupplier itself once a contact has a sales/purchase document.
+        contact = org.contacts.get(doc.get("_contact_id"))
+        if contact is not None:
+            contact["IsCustomer" if doc.get("Type") == kind.types[0] else "IsSupplier"] = True
         if self.existing is None:
             doc[kind.id_key] = self.new_id()
         if doc.get("Type") == kind.types[0] and not doc.get(kind.number_key):

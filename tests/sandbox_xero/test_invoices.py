@@ -197,3 +197,19 @@ def test_credit_note_allocation_settles_the_invoice(adelaide, customer):
     assert settled["CreditNotes"][0]["CreditNoteID"] == note["CreditNoteID"]
     note_after = adelaide.get(f"/CreditNotes/{note['CreditNoteID']}").json()["CreditNotes"][0]
     assert (note_after["Status"], note_after["RemainingCredit"]) == ("PAID", 0)
+
+
+def test_a_sales_or_purchase_document_marks_its_contact_customer_or_supplier(adelaide, customer):
+    """Xero sets IsCustomer/IsSupplier itself when an AR/AP document names the contact, so
+    `where=IsCustomer==true` finds the contacts Ferry invoiced."""
+    assert customer["IsCustomer"] is False
+    assert adelaide.put("/Invoices", {"Invoices": [invoice(customer["ContactID"])]}).status_code == 200
+    after = adelaide.get(f"/Contacts/{customer['ContactID']}").json()["Contacts"][0]
+    assert (after["IsCustomer"], after["IsSupplier"]) == (True, False)
+    found = adelaide.get("/Contacts", params={"where": "IsCustomer==true"}).json()["Contacts"]
+    assert customer["ContactID"] in {c["ContactID"] for c in found}
+    bill = invoice(customer["ContactID"], ("Cables", "1", "20.00", "429", "INPUT"), Type="ACCPAY",
+                   InvoiceNumber="SUP-77")
+    assert adelaide.put("/Invoices", {"Invoices": [bill]}).status_code == 200
+    again = adelaide.get(f"/Contacts/{customer['ContactID']}").json()["Contacts"][0]
+    assert (again["IsCustomer"], again["IsSupplier"]) == (True, True)
