@@ -3,7 +3,8 @@
 Everything a deployment sets lives in environment variables (FERRY_*, DATABASE_URL,
 REDIS_URL); anything unset falls back to an embedded default that needs no service:
 SQLite in instance/, a private Redis on a unix socket in instance/, a secret key
-generated on first run, mail kept in the outbox.
+generated on first run. The SMTP settings are read here for the exception e-mails,
+which a later issue sends.
 """
 import os
 import secrets
