@@ -14,7 +14,7 @@ _fernet: Fernet | None = None
 
 
 class SecretUnreadable(Exception):
-    pass
+    """A stored secret cannot be decrypted with the current FERRY_SECRET_KEY."""
 
 
 def configure(secret_key: str) -> None:

@@ -15,7 +15,7 @@ MIN_PASSWORD_LENGTH = 10
 
 
 class PasswordTooShort(ValueError):
-    pass
+    """A password shorter than MIN_PASSWORD_LENGTH."""
 
 
 def save_user(email: str, password: str) -> bool:

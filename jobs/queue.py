@@ -22,7 +22,7 @@ QUEUE_NAMES = ("default",)
 
 
 class RedisUnavailable(Exception):
-    pass
+    """No Redis can be reached or started; the message says what to install."""
 
 
 def embedded_redis_binary() -> str | None:

@@ -21,7 +21,7 @@ from .dates import parse_timestamp
 
 
 class WhereError(ValueError):
-    pass
+    """A `where` filter the sandbox cannot read (Xero answers QueryParseException)."""
 
 
 _TOKEN = re.compile(r"""
