@@ -284,3 +284,35 @@ class AuditEntry(BaseModel):
     error = TextField(null=True)
     run_id = IntegerField(null=True, index=True)
     record_ref = CharField(null=True, index=True)
+
+
+# --- Alerts and the outbox (jobs/outbox.py, jobs/alerts.py; migration 0008_alerts) ------
+class OutboxMail(BaseModel):
+    """Every e-mail Ferry sends, written here before any attempt to send it.
+
+    `key` names what the mail announces ("run:12", "digest:2026-11-29", "incident:3:open")
+    so the same news is never queued twice; test mails and resends have none."""
+    key = CharField(null=True, unique=True)
+    kind = CharField(index=True)                 # exceptions | digest | incident | resolved | test
+    recipients = JSONTextField(default=list)
+    subject = CharField(max_length=300)
+    text = TextField()
+    html = TextField(null=True)
+    status = CharField(default="pending", index=True)   # pending | sending | sent | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow, index=True)
+    claimed_at = DateTimeField(null=True)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+    sent_at = DateTimeField(null=True)
+
+
+class AlertIncident(BaseModel):
+    """A failure that needs a person (a connection to reconnect, a day limit, cycles
+    failing in a row, a worker or scheduler gone): mailed once when it opens, and once
+    more when it clears."""
+    key = CharField(index=True)                  # what failed, e.g. "reconnect:xero:4"
+    title = TextField()
+    detail = TextField()
+    opened_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True, index=True)
