@@ -316,3 +316,34 @@ class AlertIncident(BaseModel):
     detail = TextField()
     opened_at = DateTimeField(default=utcnow)
     resolved_at = DateTimeField(null=True, index=True)
+
+
+# --- Mappings in the browser (migrations/0007_mappings.py) -----------------------------
+class RecordProblem(BaseModel):
+    """What one exception is keyed on: a CW value with no mapping in an org (kind
+    "account", "tax type", "tracking option", "contact", "routing"...). Written with the
+    exception; only records still in exception count."""
+    record = ForeignKeyField(SyncRecord, backref="problem_keys", on_delete="CASCADE",
+                             index=True)
+    org = ForeignKeyField(Connection, null=True, on_delete="CASCADE")
+    kind = CharField()
+    cw_value = CharField()
+    label = CharField(null=True)                 # the CW name, when the key is an id
+    amount = DecimalField(max_digits=16, decimal_places=2, null=True)   # the record's total
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "cw_value"), False),)
+
+
+class ChoiceList(BaseModel):
+    """A choice list of the mapping screens as the API last gave it (jobs/choices.py)."""
+    source = CharField()                         # connectwise | xero
+    org_id = CharField(default="")               # the Xero org's connection id, or ""
+    kind = CharField()
+    items = JSONTextField()                      # [{"value":..., "label":..., "active":...}]
+    fetched_at = DateTimeField(default=utcnow)
+    error = TextField(null=True)
+
+    class Meta:
+        indexes = ((("source", "org_id", "kind"), True),)
