@@ -1,6 +1,6 @@
 """Mappings in the browser: what each exception is keyed on (so the Unmapped view and
-"re-sync what this mapping fixes" are exact), the cached choice lists of the mapping
-screens, and a Xero name kept per contact link (a clash resolved with another name)."""
+"re-sync what this mapping fixes" are exact), and the cached choice lists of the
+mapping screens."""
 from peewee import (
     CharField, DateTimeField, DecimalField, ForeignKeyField, Model, TextField,
 )
