@@ -3,7 +3,8 @@
 The suite uses the real services when it can reach them (PostgreSQL at 127.0.0.1:5432,
 Redis at 127.0.0.1:6379, or FERRY_TEST_POSTGRES_URL / FERRY_TEST_REDIS_URL) and the
 embedded defaults otherwise (SQLite files, a private redis-server); its header says
-which. Every test that takes `app` runs once per database available.
+which. Every test that takes `app` runs once per database available. A run claims a Redis
+database number of its own (RedisClaim), so suites sharing one Redis never collide.
 """
 import os
 import re
@@ -39,15 +40,109 @@ def _postgres_available() -> bool:
     return _reachable(POSTGRES_URL, 5432)
 
 
+class RedisClaim:
+    """One Redis database number owned by this test run, so two suites on one Redis (a
+    developer's and CI's) never flush each other's keys or hold each other's cycle locks.
+
+    The run claims a database with an expiring key (SET NX EX) and renews it from a
+    daemon thread while it lives; a run that dies leaves a claim that expires, and the next
+    run may take that database over (it then holds only test keys: the `used` marker says
+    so). A database holding keys that no test run marked is never touched. The preferred
+    number is the one in FERRY_TEST_REDIS_URL; the others are tried after it.
+    """
+    CLAIM = "ferry-test:claim"
+    USED = "ferry-test:used"
+    TTL = 90
+    _RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+              "return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0")
+
+    def __init__(self, base_url: str):
+        from urllib.parse import urlparse
+        self.base = urlparse(base_url)
+        self.preferred = int((self.base.path or "/0").lstrip("/") or 0)
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.db: int | None = None
+        self._stop = None
+
+    def url(self, db: int) -> str:
+        return self.base._replace(path=f"/{db}").geturl()
+
+    def _client(self, db: int):
+        import redis
+        return redis.Redis.from_url(self.url(db))
+
+    def acquire(self) -> str:
+        client0 = self._client(self.preferred)
+        databases = int(client0.config_get("databases").get("databases", 16))
+        # Fall back from the top: engineers and CI set low numbers of their own.
+        order = [self.preferred] + [n for n in range(databases - 1, 0, -1) if n != self.preferred]
+        for db in order:
+            client = self._client(db)
+            if not client.set(self.CLAIM, self.token, nx=True, ex=self.TTL):
+                continue                        # another live run owns it
+            if client.dbsize() > 1 and not client.exists(self.USED):
+                client.delete(self.CLAIM)       # someone's data (a demo?): leave it alone
+                continue
+            client.set(self.USED, "1")
+            self.db = db
+            self.flush_own()                    # a dead run's leftovers
+            self._start_renewing(client)
+            return self.url(db)
+        raise RuntimeError(f"No free Redis database on {self.base.netloc} for this test run.")
+
+    def _start_renewing(self, client) -> None:
+        import threading
+        self._stop = threading.Event()
+
+        def renew():
+            while not self._stop.wait(self.TTL / 3):
+                try:
+                    client.eval(self._RENEW, 1, self.CLAIM, self.token, self.TTL)
+                except Exception:       # Redis restarted (chaos): renew on the next tick
+                    pass
+        threading.Thread(target=renew, name="ferry-test-redis-claim", daemon=True).start()
+
+    def flush_own(self) -> None:
+        """Every key of this run's database but the claim and its marker."""
+        client = self._client(self.db)
+        keep = {self.CLAIM.encode(), self.USED.encode()}
+        batch = [k for k in client.scan_iter(count=1000) if k not in keep]
+        for start in range(0, len(batch), 500):
+            client.delete(*batch[start:start + 500])
+
+    def release(self) -> None:
+        if self.db is None:
+            return
+        if self._stop:
+            self._stop.set()
+        try:
+            self.flush_own()
+            self._client(self.db).eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                "return redis.call('DEL', KEYS[1]) end return 0", 1, self.CLAIM, self.token)
+        except Exception:
+            pass
+
+
+REDIS_CLAIM: RedisClaim | None = None
+
+
 def _resolve_redis() -> str:
+    global REDIS_CLAIM
     if _reachable(REDIS_URL, 6379):
-        return REDIS_URL
+        REDIS_CLAIM = RedisClaim(REDIS_URL)
+        return REDIS_CLAIM.acquire()
     from jobs.queue import ensure_embedded_redis
-    return ensure_embedded_redis()
+    return ensure_embedded_redis()      # private to this run's instance folder
 
 
 DATABASES = ["sqlite"] + (["postgresql"] if _postgres_available() else [])
 os.environ["REDIS_URL"] = _resolve_redis()
+
+
+def pytest_unconfigure(config):
+    if REDIS_CLAIM is not None:
+        REDIS_CLAIM.release()
 
 
 def pytest_report_header(config):
@@ -143,7 +238,10 @@ def database_url(request, tmp_path):
 def redis_url():
     import redis
     url = os.environ["REDIS_URL"]
-    redis.Redis.from_url(url).flushdb()
+    if REDIS_CLAIM is not None:
+        REDIS_CLAIM.flush_own()         # this run's database only, claim kept
+    else:
+        redis.Redis.from_url(url).flushdb()
     return url
 
 
