@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 
 from peewee import (
-    BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, FloatField,
+    BooleanField, CharField, DatabaseProxy, DateField, DateTimeField, DecimalField, FloatField,
     ForeignKeyField, IntegerField, Model,
     TextField,
 )
@@ -347,3 +347,16 @@ class ChoiceList(BaseModel):
 
     class Meta:
         indexes = ((("source", "org_id", "kind"), True),)
+
+
+# --- Record facts for the pages (migrations/0009_record_facts.py) ----------------------
+# Columns on SyncRecord that the records pages show, filter and sort by: added here,
+# beside their migration, so the class above stays as the sync engine wrote it.
+for _name, _field in (
+        ("party_name", CharField(null=True, index=True)),      # customer or vendor
+        ("doc_date", DateField(null=True, index=True)),        # the document's own date
+        ("currency", CharField(max_length=3, null=True)),
+        ("xero_status", CharField(null=True)),                 # DRAFT, AUTHORISED, PAID...
+        ("amount_due", DecimalField(max_digits=16, decimal_places=2, null=True)),
+        ("amount_paid", DecimalField(max_digits=16, decimal_places=2, null=True))):
+    SyncRecord._meta.add_field(_name, _field)
