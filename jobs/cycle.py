@@ -23,7 +23,7 @@ from connectors.errors import ApiError
 from connectors.xero import open_client
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
-from jobs import cycle_allocations, cycle_bills, cycle_sales
+from jobs import cycle_allocations, cycle_bills, cycle_sales, problem_keys
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
@@ -194,7 +194,10 @@ def _route(run, record_type, candidates, counts):
             record.save()
         routed = route(cand.facts, rules, fallback)
         if isinstance(routed, Unroutable):
-            writer.exception(record, [routed.sentence])
+            loc = cand.facts.location
+            writer.exception(record, [routed.sentence], keys=[problem_keys.Key(
+                "routing", str(loc.id) if loc and loc.id is not None else "",
+                loc.name if loc else None)])
             continue
         org_id = int(routed.org)
         if record.xero_id and record.org_id not in (None, org_id):

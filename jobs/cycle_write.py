@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from connectors.xero_batches import MAX_ELEMENTS
-from jobs import cycle_allocations
+from jobs import cycle_allocations, problem_keys
 from jobs.cycle_records import Candidate
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
@@ -65,12 +65,15 @@ class OrgWriter:
             record = records[cand.cw_id]
             outcome = contacts.get(cand.company.record.get("id"))
             if outcome is not None and outcome.sentence:
-                self.exception(record, [outcome.sentence])
+                company = cand.company.record
+                self.exception(record, [outcome.sentence], keys=[problem_keys.Key(
+                    "contact", str(company.get("id")), company.get("name"))])
                 continue
             result = cand.build(contact_ref(outcome.contact_id if outcome else None,
                                             cand.company.record), self.mappings)
             if isinstance(result, Unmapped):
-                self.exception(record, result.sentences, version=None)
+                self.exception(record, result.sentences, version=None,
+                               keys=result.problems, total=result.cw_total)
                 continue
             work = Work(cand, record, result, version_hash(result.payload))
             if record.state == "in_flight" and not record.xero_id:
@@ -219,13 +222,17 @@ class OrgWriter:
         if count:
             self.counts.written += 1
 
-    def exception(self, record: SyncRecord, sentences: list[str], version="keep") -> None:
+    def exception(self, record: SyncRecord, sentences: list[str], version="keep",
+                  keys=(), total=None) -> None:
+        """`keys`: what the exception is keyed on (jobs/problem_keys.py), for the
+        Unmapped view and re-syncing what a mapping change fixes."""
         self.counts.exceptions += 1
         if version != "keep":
             record.version_hash = version
         changed = record.state != "exception" or record.problems != sentences
         record.state, record.problems, record.last_run = "exception", sentences, self.run
         record.save()
+        problem_keys.store(record, self.org.id if self.org else record.org_id, keys, total)
         if changed:
             self.event(record, "exception", " ".join(sentences))
 

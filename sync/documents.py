@@ -32,6 +32,7 @@ class Mapped:
 @dataclass(frozen=True)
 class Unmapped:
     problems: tuple[Problem, ...]
+    cw_total: Decimal | None = None   # CW's total: what the problems hold back
 
     @property
     def sentences(self) -> list[str]:
@@ -118,7 +119,7 @@ def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped |
                                          settings.line_amount_types)
     problems += built.problems
     if problems:
-        return Unmapped(tuple(problems))
+        return Unmapped(tuple(problems), cents(draft.cw_total))
     payload = dict(draft.header)
     payload["Status"] = settings.status
     payload["LineAmountTypes"] = settings.line_amount_types
@@ -129,11 +130,13 @@ def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped |
     # means the tax mapping charges a different rate than CW did.
     tolerance = Decimal("0.01") * (len(built.line_items) + 1)
     if abs(difference) > tolerance:
-        return Unmapped((_mismatch(draft, totals, difference, mappings),))
+        return Unmapped((_mismatch(draft, totals, difference, mappings),),
+                        cents(draft.cw_total))
     if difference != 0 and not mappings.rounding_account:
         sentence = (f"No rounding account set in org {mappings.org_name}: {draft.label} "
                     f"needs a rounding line of {difference}")
-        return Unmapped((MissingMapping("setting", "rounding account", sentence),))
+        return Unmapped((MissingMapping("setting", "rounding account", sentence),),
+                        cents(draft.cw_total))
     rounded = with_rounding_line(payload, draft.cw_total, mappings.tax_rates,
                                  mappings.rounding_account or "", mappings.rounding_tax_type)
     return Mapped(rounded.payload, 4 if built.needs_unitdp4 else 2, rounded.difference,
