@@ -360,3 +360,47 @@ for _name, _field in (
         ("amount_due", DecimalField(max_digits=16, decimal_places=2, null=True)),
         ("amount_paid", DecimalField(max_digits=16, decimal_places=2, null=True))):
     SyncRecord._meta.add_field(_name, _field)
+
+
+# --- Payment back-sync (migrations/0006_payments.py) -----------------------------------
+class PaymentLedger(BaseModel):
+    """What Ferry applied in ConnectWise on one CW invoice, written before (`intent`) and
+    after (`applied`, `cw_payment_id`) each CW call: an intent left behind by a lost
+    answer or a crash is settled by reading CW's payments first, never by re-applying."""
+    org = ForeignKeyField(Connection, null=True, on_delete="SET NULL")
+    cw_invoice_id = IntegerField(unique=True)
+    cw_number = CharField(null=True)
+    xero_invoice_id = CharField(null=True, index=True)
+    match_rule = CharField(null=True)            # ferry_wrote | number_customer_amount
+    cw_payment_id = IntegerField(null=True)      # CW allows one payment per invoice
+    applied = DecimalField(max_digits=16, decimal_places=2, default=0)
+    intent = DecimalField(max_digits=16, decimal_places=2, null=True)
+    intent_at = DateTimeField(null=True)
+    applied_at = DateTimeField(null=True)
+    xero_received = DecimalField(max_digits=16, decimal_places=2, null=True)
+    currency = CharField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    def save(self, *args, **kwargs):
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+
+class XeroPaymentSeen(BaseModel):
+    """A Xero payment (or overpayment/prepayment allocation) on an invoice, as Ferry last
+    read it, and when its amount reached ConnectWise (for the record page)."""
+    org = ForeignKeyField(Connection, null=True, on_delete="CASCADE")
+    xero_id = CharField()                        # PaymentID / OverpaymentID / PrepaymentID
+    kind = CharField()                           # payment | overpayment | prepayment
+    xero_invoice_id = CharField(null=True, index=True)
+    cw_invoice_id = IntegerField(null=True, index=True)
+    date = DateField(null=True)
+    amount = DecimalField(max_digits=16, decimal_places=2)
+    status = CharField()                         # AUTHORISED | DELETED
+    cw_payment_id = IntegerField(null=True)
+    applied_at = DateTimeField(null=True)
+    seen_at = DateTimeField(default=utcnow)
+    note = TextField(null=True)
+
+    class Meta:
+        indexes = ((("org", "xero_id", "xero_invoice_id"), True),)
