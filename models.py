@@ -404,3 +404,28 @@ class XeroPaymentSeen(BaseModel):
 
     class Meta:
         indexes = ((("org", "xero_id", "xero_invoice_id"), True),)
+
+
+# --- Lean and live cycles (jobs/reference_cache.py, jobs/cycle.py; 0005_cycle_live) ---
+class XeroReference(BaseModel):
+    """One org's Xero reference data of one kind (tax_rates, accounts,
+    tracking_categories, currencies, organisation) as Xero last gave it; exact JSON
+    (Decimal kept). jobs/reference_cache.py refreshes it."""
+    org = ForeignKeyField(Connection, backref="reference_data", on_delete="CASCADE")
+    kind = CharField()
+    data = TextField()
+    fetched_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "kind"), True),)
+
+
+# A running cycle's live progress, read by the dashboard: `total` records to do, `done`
+# so far, `waiting_until` while it waits for Xero's minute limit, `heartbeat_at` renewed
+# while its worker lives (a stale one means the worker died: status "interrupted").
+for _name, _field in (
+        ("total", IntegerField(null=True)),
+        ("done", IntegerField(default=0)),
+        ("waiting_until", DateTimeField(null=True)),
+        ("heartbeat_at", DateTimeField(null=True))):
+    SyncRun._meta.add_field(_name, _field)
