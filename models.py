@@ -429,3 +429,12 @@ for _name, _field in (
         ("waiting_until", DateTimeField(null=True)),
         ("heartbeat_at", DateTimeField(null=True))):
     SyncRun._meta.add_field(_name, _field)
+
+
+# --- Sign-in security (blueprints/auth.py; migration 0010_sessions) --------------------
+class SessionVersion(BaseModel):
+    """A user's session version: every session carries the number it was signed in
+    under, and one that differs is over. Signing out, a password change and "sign out
+    everywhere" bump it, which ends every copy of that user's session cookie at once."""
+    user = ForeignKeyField(User, primary_key=True, on_delete="CASCADE")
+    version = IntegerField(default=0)
