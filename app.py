@@ -79,7 +79,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def _wait_for_schema(app: Flask) -> None:
+    """Worker and scheduler start with the web process, which migrates: wait for it
+    with a line in the log instead of crashing on a table that is not there yet."""
+    from admin.logs import configure_logging
+    log = configure_logging(app)
+    try:
+        migrations.wait_for_schema(db, app.config["SCHEMA_WAIT_SECONDS"], log=log.warning)
+    except migrations.SchemaNotReady as exc:
+        raise click.ClickException(str(exc))
+
+
 def register_commands(app: Flask) -> None:
+    from admin import register_admin_commands
+    register_admin_commands(app)
+
     @app.cli.group("db")
     def db_group():
         """Database schema commands."""
@@ -166,6 +180,7 @@ def register_commands(app: Flask) -> None:
         from rq import Worker
 
         from jobs.queue import QUEUE_NAMES, get_redis
+        _wait_for_schema(app)
         Worker(list(QUEUE_NAMES), connection=get_redis()).work(
             with_scheduler=True, burst=burst)
 
@@ -177,6 +192,7 @@ def register_commands(app: Flask) -> None:
 
         from jobs.queue import get_redis
         from jobs.schedule import register_schedule
+        _wait_for_schema(app)
         connection = get_redis()
         with db.connection_context():
             register_schedule(connection)

@@ -8,6 +8,7 @@ which a later issue sends.
 """
 import os
 import secrets
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parent
 
 def instance_dir() -> Path:
     path = Path(os.environ.get("FERRY_INSTANCE_DIR") or ROOT / "instance")
-    path.mkdir(parents=True, exist_ok=True)
+    # Only Ferry's user may look inside: it holds the key, the database and Redis's dump.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -34,7 +36,14 @@ def secret_key() -> str:
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)           # a key file copied in with looser rights
+    for _ in range(100):            # the process that created it may still be writing
+        key = path.read_text().strip()
+        if key:
+            break
+        time.sleep(0.02)
+    return key
 
 
 def database_url() -> str:
@@ -54,13 +63,24 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": int(os.environ.get("FERRY_SESSION_HOURS", "12")) * 3600,
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
+        # How long a worker or the scheduler waits at start for the web process's
+        # migrations before it gives up with a sentence (never a crash loop).
+        "SCHEMA_WAIT_SECONDS": int(os.environ.get("FERRY_SCHEMA_WAIT_SECONDS", "600")),
         "SMTP_HOST": os.environ.get("FERRY_SMTP_HOST") or None,
         "SMTP_PORT": int(os.environ.get("FERRY_SMTP_PORT", "587")),
         "SMTP_USERNAME": os.environ.get("FERRY_SMTP_USERNAME") or None,
         "SMTP_PASSWORD": os.environ.get("FERRY_SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": os.environ.get("FERRY_SMTP_STARTTLS", "1") == "1",
         "MAIL_FROM": os.environ.get("FERRY_MAIL_FROM", "ferry@localhost"),
-        # Login throttling: this many failures within the window lock the account/IP.
+        # Proxies whose X-Forwarded-For Ferry believes (with FERRY_PROXY_FIX=1); anyone
+        # else reaching the port directly is taken at their own address.
+        "PROXY_TRUSTED": [p.strip() for p in os.environ.get(
+            "FERRY_PROXY_TRUSTED", "127.0.0.0/8,::1").split(",") if p.strip()],
+        # Sign-in throttling per (e-mail, address): this many failures are free, then each
+        # further one doubles the wait (2 s, 4 s, 8 s … up to the window). One address
+        # failing LOGIN_ADDRESS_LIMIT times in the window waits the window out, whatever
+        # e-mails it tries. Nobody elsewhere is locked out.
         "LOGIN_MAX_FAILURES": int(os.environ.get("FERRY_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_WINDOW_MINUTES": int(os.environ.get("FERRY_LOGIN_WINDOW_MINUTES", "15")),
+        "LOGIN_ADDRESS_LIMIT": int(os.environ.get("FERRY_LOGIN_ADDRESS_LIMIT", "50")),
     }

@@ -1,0 +1,46 @@
+"""Commands for the person who runs Ferry: `check` (is this installation healthy and
+safely configured?), `backup` and `restore`. Registered on the Flask CLI by app.py."""
+import sys
+
+import click
+
+
+def register_admin_commands(app) -> None:
+    @app.cli.command("check")
+    def check_command():
+        """Check this installation's configuration and say what to fix."""
+        from admin.checks import run_checks
+        results = run_checks(app)
+        for result in results:
+            click.echo(result.line())
+        problems = [r for r in results if r.level == "problem"]
+        click.echo("")
+        if problems:
+            click.echo(f"{len(problems)} problem(s) to fix.")
+            sys.exit(1)
+        click.echo("No problems found.")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=True, file_okay=False))
+    def backup_command(path):
+        """Write a consistent copy of Ferry's database to the folder PATH."""
+        from admin.backup import BackupError, write_backup
+        try:
+            summary = write_backup(app, path)
+        except BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(summary)
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=True, file_okay=False))
+    @click.option("--yes", is_flag=True, help="Replace the current database without asking.")
+    def restore_command(path, yes):
+        """Restore the backup in the folder PATH into this installation's (empty) database."""
+        from admin.backup import BackupError, restore_backup
+        if not yes:
+            click.confirm("Restore replaces this installation's database. Go on?", abort=True)
+        try:
+            summary = restore_backup(app, path)
+        except BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(summary)

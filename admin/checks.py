@@ -1,0 +1,254 @@
+"""`flask --app app check`: is this installation ready for production, in sentences.
+
+Each check answers ok, a note (worth knowing, not wrong) or a problem (with what to do);
+any problem makes the command exit 1, so a deploy script can stop on it. Checks that
+talk to a service (database, Redis, SMTP, ConnectWise) use short timeouts.
+"""
+import math
+import os
+import smtplib
+import ssl
+from collections import Counter
+from dataclasses import dataclass
+
+import migrations
+from models import db
+
+MARK = {"ok": "ok     ", "note": "note   ", "problem": "PROBLEM"}
+
+
+@dataclass
+class Result:
+    level: str        # ok | note | problem
+    subject: str
+    sentence: str
+
+    def line(self) -> str:
+        return f"{MARK[self.level]} {self.subject}: {self.sentence}"
+
+
+def ok(subject, sentence):
+    return Result("ok", subject, sentence)
+
+
+def note(subject, sentence):
+    return Result("note", subject, sentence)
+
+
+def problem(subject, sentence):
+    return Result("problem", subject, sentence)
+
+
+def run_checks(app) -> list[Result]:
+    results = [check_secret_key(app), check_base_url(app), check_proxy(app)]
+    database = check_database(app)
+    results.append(database)
+    results.append(check_redis(app))
+    results.append(check_smtp(app))
+    if database.level == "ok":
+        with app.app_context(), db.connection_context():
+            results.append(check_stored_secrets())
+            results.append(check_xero())
+            results.append(check_connectwise())
+        with app.app_context():
+            results.extend(check_processes())
+    return results
+
+
+def key_entropy_bits(key: str) -> float:
+    """A cautious estimate: length × log2 of the alphabet the key draws from, capped by
+    Shannon's estimate of the characters it actually uses (so 'aaaa…' scores low)."""
+    if not key:
+        return 0.0
+    alphabet = 0
+    if any(c.islower() for c in key):
+        alphabet += 26
+    if any(c.isupper() for c in key):
+        alphabet += 26
+    if any(c.isdigit() for c in key):
+        alphabet += 10
+    if any(not c.isalnum() for c in key):
+        alphabet += 33
+    counts = Counter(key)
+    shannon = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    return len(key) * min(math.log2(max(alphabet, 2)), shannon)
+
+
+def check_secret_key(app) -> Result:
+    key = app.config["SECRET_KEY"]
+    subject = "Secret key"
+    if key_entropy_bits(key) < 256:
+        return problem(subject, "FERRY_SECRET_KEY is too weak to sign sessions and encrypt "
+                       "the stored secrets. Generate one with `python3 -c \"import secrets; "
+                       "print(secrets.token_urlsafe(48))\"` and put it in /etc/ferry.env "
+                       "(stored ConnectWise and Xero credentials must then be entered again).")
+    if not os.environ.get("FERRY_SECRET_KEY"):
+        return note(subject, "generated into the instance folder (instance/secret_key). Fine "
+                    "for one machine; with more hosts set the same FERRY_SECRET_KEY on each, "
+                    "and keep a copy apart from the backups.")
+    return ok(subject, "strong, and set in the environment.")
+
+
+def check_base_url(app) -> Result:
+    base = app.config["BASE_URL"]
+    if base.startswith("https://"):
+        return ok("Base URL", f"{base} (https: session cookies are marked Secure).")
+    return problem("Base URL", f"FERRY_BASE_URL is {base}. Serve Ferry over https behind a "
+                   "reverse proxy (see deploy/) and set FERRY_BASE_URL=https://your-host, "
+                   "or sessions and the Xero sign-in travel unencrypted.")
+
+
+def check_proxy(app) -> Result:
+    from jobs.queue import get_redis
+    seen = None
+    try:
+        seen = get_redis().get("ferry:proxy:forwarded_seen")
+    except Exception:  # Redis is checked on its own line
+        pass
+    if app.config["PROXY_FIX"]:
+        return ok("Reverse proxy", "FERRY_PROXY_FIX=1: client addresses are taken from "
+                  "X-Forwarded-For. Make sure Ferry's port is reachable only from the proxy "
+                  "(the units in deploy/ bind 127.0.0.1).")
+    if seen:
+        return problem("Reverse proxy", "requests arrive with X-Forwarded-For but "
+                       "FERRY_PROXY_FIX is not 1: every visitor looks like the proxy, so sign-in "
+                       "throttling counts them all together. Set FERRY_PROXY_FIX=1.")
+    return ok("Reverse proxy", "no proxied requests seen; FERRY_PROXY_FIX is off.")
+
+
+def check_database(app) -> Result:
+    url = app.config["DATABASE_URL"]
+    kind = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+    try:
+        with app.app_context(), db.connection_context():
+            db.execute_sql("SELECT 1")
+            waiting = migrations.pending(db)
+    except Exception as exc:
+        return problem("Database", f"{kind} cannot be reached ({type(exc).__name__}: "
+                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}). "
+                       "Check DATABASE_URL and that the database server runs.")
+    if waiting:
+        return problem("Database", f"{kind} is reachable but {len(waiting)} migration(s) are "
+                       "pending. Run `flask --app app db upgrade` (the web process does it on "
+                       "start).")
+    return ok("Database", f"{kind}, reachable, schema up to date.")
+
+
+def check_redis(app) -> Result:
+    from jobs.queue import get_redis
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        return problem("Redis", f"cannot be reached ({type(exc).__name__}). Check REDIS_URL "
+                       "and that redis-server runs.")
+    if not app.config.get("REDIS_URL"):
+        return note("Redis", "Ferry's private redis-server (REDIS_URL unset). Fine on one "
+                    "machine; set REDIS_URL to scale out to more hosts.")
+    return ok("Redis", "reachable.")
+
+
+def check_smtp(app) -> Result:
+    host = app.config.get("SMTP_HOST")
+    if not host:
+        return note("Mail", "no SMTP server set (FERRY_SMTP_HOST): exception e-mails and the "
+                    "daily digest stay in the Outbox until one is.")
+    port = app.config.get("SMTP_PORT", 587)
+    implicit = app.config.get("SMTP_TLS") or port == 465
+    try:
+        context = ssl.create_default_context()
+        if implicit:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=10)
+        with smtp:
+            smtp.ehlo()
+            if not implicit and app.config.get("SMTP_STARTTLS", True):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if app.config.get("SMTP_USERNAME"):
+                smtp.login(app.config["SMTP_USERNAME"], app.config.get("SMTP_PASSWORD") or "")
+    except smtplib.SMTPAuthenticationError:
+        return problem("Mail", f"{host}:{port} refused the username and password. Check "
+                       "FERRY_SMTP_USERNAME and FERRY_SMTP_PASSWORD.")
+    except (OSError, smtplib.SMTPException) as exc:
+        return problem("Mail", f"cannot talk to {host}:{port} ({type(exc).__name__}: {exc}). "
+                       "Check FERRY_SMTP_HOST, FERRY_SMTP_PORT and the TLS settings.")
+    return ok("Mail", f"{host}:{port} answers" +
+              (" and accepted the login." if app.config.get("SMTP_USERNAME") else "."))
+
+
+def check_stored_secrets() -> Result:
+    """Every stored secret must decrypt with this key: a changed key shows here first."""
+    import security
+    from models import Connection, Setting, XeroGrant
+    unreadable = 0
+    for row in Connection.select(Connection.id).where(Connection.secrets.is_null(False)):
+        unreadable += _unreadable(lambda: Connection.get_by_id(row.id).secrets, security)
+    for row in XeroGrant.select(XeroGrant.id).where(XeroGrant.token.is_null(False)):
+        unreadable += _unreadable(lambda: XeroGrant.get_by_id(row.id).token, security)
+    for row in Setting.select(Setting.id).where(Setting.secret.is_null(False)):
+        unreadable += _unreadable(lambda: Setting.get_by_id(row.id).secret, security)
+    if unreadable:
+        return problem("Stored secrets", f"{unreadable} stored secret(s) cannot be decrypted "
+                       "with this FERRY_SECRET_KEY: it is not the key they were saved with. "
+                       "Put the old key back, or enter the credentials again in Settings.")
+    return ok("Stored secrets", "readable with this key.")
+
+
+def _unreadable(read, security) -> int:
+    try:
+        read()
+    except security.SecretUnreadable:
+        return 1
+    return 0
+
+
+def check_xero() -> Result:
+    from flask import current_app
+
+    from connectors.xero_oauth import load_app
+    from models import Connection
+    xero_app = load_app(current_app.config["BASE_URL"])
+    if not xero_app.configured:
+        return problem("Xero", "no Xero app is configured. Create one (README: Adding a Xero "
+                       "app) and enter its client id and secret under Settings → Xero.")
+    orgs = list(Connection.select().where(Connection.kind == "xero"))
+    if not orgs:
+        return problem("Xero", "the Xero app is set but no organisation is connected. Press "
+                       "Connect Xero under Settings.")
+    stale = [o.name for o in orgs if o.status != "active"]
+    if stale:
+        return problem("Xero", f"{', '.join(stale)} need(s) reconnecting: press Connect Xero "
+                       "under Settings and sign in again.")
+    return ok("Xero", f"{len(orgs)} organisation(s) connected: "
+              f"{', '.join(o.name for o in orgs)}.")
+
+
+def check_connectwise() -> Result:
+    from models import Connection
+    connection = Connection.get_or_none(Connection.kind == "connectwise")
+    if connection is None:
+        return problem("ConnectWise", "not set up. Enter the site, company id and API keys "
+                       "under Settings → ConnectWise and press Test connection.")
+    if connection.status != "active" or connection.last_error:
+        return problem("ConnectWise", f"the last call or test failed: {connection.last_error} "
+                       "Fix it under Settings → ConnectWise and press Test connection.")
+    return ok("ConnectWise", f"{connection.settings.get('site')} "
+              f"(company {connection.settings.get('company_id')}), last test passed.")
+
+
+def check_processes() -> list[Result]:
+    from blueprints.health import queue_state
+    redis_state, worker, scheduler = queue_state()
+    if not redis_state["ok"]:
+        return []
+    results = []
+    for name, state, unit in (("Worker", worker, "ferry-worker"),
+                              ("Scheduler", scheduler, "ferry-scheduler")):
+        if state["ok"]:
+            results.append(ok(name, f"{state['count']} running."))
+        else:
+            results.append(problem(name, f"none seen in the last minutes. Start it "
+                                   f"(systemctl start {unit}, see deploy/) and check "
+                                   f"`journalctl -u {unit}`."))
+    return results
