@@ -21,7 +21,8 @@ clientId, Accept application/vnd.connectwise.com+json; version=YYYY.N optional):
        finance/accounting/batches   (+ /count and /{id})
   GET  finance/accounting/unpostedinvoices | unpostedprocurement | unpostedexpenses
        (+ /count and /{id})
-  GET|POST finance/invoices/{id}/payments, GET|DELETE .../payments/{paymentId}
+  GET|POST finance/invoices/{id}/payments (one payment per invoice: a second POST is
+       refused), GET|PUT|PATCH|DELETE .../payments/{paymentId}
   GET  procurement/purchaseorders/{id}/lineitems (+ /count, /{lineId})
   POST finance/accounting/export   ExportAccountingBatchRequest -> GLExport (preview)
   POST finance/accounting/batches  {"processedRecordIds": [GL entry ids]} posts them

@@ -16,6 +16,7 @@ from sandbox.kit import basic_auth
 
 from . import conditions as cond
 from . import data, glexport, jsonout, listing
+from .data import ZERO
 
 CODEBASE = "v4_6_release/"
 API_VERSION = "2025.8"
@@ -329,6 +330,10 @@ def _date_field(value, resource: str, field_: str) -> str:
 
 
 def payments(sandbox: Sandbox, invoice_id: int, tail: str | None) -> Response:
+    """An invoice's payments. ConnectWise keeps one payment per invoice (sandbox/
+    FIDELITY.md, "Payments"): a second POST is refused, and a payment's amount is changed
+    with PUT or PATCH on payments/{id} (pyconnectwise's FinanceInvoicesIdPaymentsIdEndpoint
+    has get, put, patch and delete). The balance follows: total - payments - credits."""
     store, method = sandbox.store, request.method
     invoice = store.table("finance/invoices").get(invoice_id)
     if invoice is None:
@@ -340,22 +345,18 @@ def payments(sandbox: Sandbox, invoice_id: int, tail: str | None) -> Response:
                           tail == "count")
     if method == "POST" and tail is None:
         body = body_json()
+        if rows:
+            raise invalid("payment", "invoice",
+                          f"Invoice {invoice['invoiceNumber']} already has a payment; "
+                          "only one payment is allowed per invoice (update it instead)",
+                          "ObjectExists")
         if body.get("amount") is None:
             raise invalid("payment", "amount", "amount is required", "MissingRequiredField")
-        amount = data.money(_amount(body["amount"], "payment", "amount"))
-        if amount <= 0:
-            raise invalid("payment", "amount", "amount must be greater than zero")
-        if amount > invoice["balance"]:
-            raise invalid("payment", "amount",
-                          f"amount {amount} is more than the balance {invoice['balance']}")
+        amount = _payment_amount(body["amount"], invoice, ZERO)
         day = _date_field(body.get("paymentDate") or data.stamp(sandbox.now()), "payment",
                           "paymentDate")
-        tx = body.get("transactionId")
-        if tx and any(p.get("transactionId") == tx for p in rows):
-            raise invalid("payment", "transactionId",
-                          f"A payment with transactionId {tx} already exists", "ObjectExists")
         when = store.touch(sandbox.now())
-        payment = data.add_payment(store, invoice, amount, day, when, tx)
+        payment = data.add_payment(store, invoice, amount, day, when)
         payment["type"] = body.get("type") or "Payment"
         invoice["_info"]["lastUpdated"] = when
         sandbox.learn(key, payment)
@@ -366,13 +367,59 @@ def payments(sandbox: Sandbox, invoice_id: int, tail: str | None) -> Response:
             raise not_found("Payment", tail)
         if method == "GET":
             return json_response(payment)
+        if method in ("PUT", "PATCH"):
+            changes = _payment_changes(method)
+            amount = payment["amount"]
+            if "amount" in changes:
+                amount = _payment_amount(changes["amount"], invoice, payment["amount"])
+            if "paymentDate" in changes:
+                payment["paymentDate"] = _date_field(changes["paymentDate"], "payment",
+                                                     "paymentDate")
+            if "type" in changes and changes["type"]:
+                payment["type"] = str(changes["type"])
+            when = store.touch(sandbox.now())
+            data.set_payment_amount(invoice, payment, amount, when)
+            invoice["_info"]["lastUpdated"] = when
+            return json_response(payment)
         if method == "DELETE":
             rows.remove(payment)
-            invoice["payments"] -= payment["amount"]
-            invoice["balance"] += payment["amount"]
+            data.set_payment_amount(invoice, payment, ZERO, None)
             invoice["_info"]["lastUpdated"] = store.touch(sandbox.now())
             return Response(status=204)
     raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on payments")
+
+
+def _payment_amount(value, invoice: dict, current: Decimal) -> Decimal:
+    """A payment amount CW accepts: positive and within the balance it may take."""
+    amount = data.money(_amount(value, "payment", "amount"))
+    if amount <= 0:
+        raise invalid("payment", "amount", "amount must be greater than zero")
+    room = invoice["balance"] + current
+    if amount > room:
+        raise invalid("payment", "amount", f"amount {amount} is more than the balance {room}")
+    return amount
+
+
+PAYMENT_WRITABLE = {"amount", "paymentDate", "type"}
+
+
+def _payment_changes(method: str) -> dict:
+    """PUT sends the payment; PATCH sends JSON Patch operations (CW's PatchOperation:
+    op, path, value)."""
+    if method == "PUT":
+        body = body_json()
+        return {k: v for k, v in body.items() if k in PAYMENT_WRITABLE}
+    ops = request.get_json(silent=True)
+    if not isinstance(ops, list):
+        raise ApiError(400, "InvalidObject", "PATCH takes a list of operations")
+    changes = {}
+    for op in ops:
+        path = str((op or {}).get("path") or "").strip("/")
+        if (op or {}).get("op") != "replace" or path not in PAYMENT_WRITABLE:
+            raise invalid("payment", path or "path", f"{path or 'this field'} cannot be "
+                          "changed with this operation")
+        changes[path] = op.get("value")
+    return changes
 
 
 # -- accounting ---------------------------------------------------------------------------

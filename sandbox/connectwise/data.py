@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,6 +49,8 @@ INVOICE_TYPES = ["Agreement", "Standard", "Miscellaneous", "Progress", "DownPaym
                  "CreditMemo"]
 STATUS = {"New": 1, "Sent": 2, "Closed": 3}
 BILLING_TERMS = {"id": 1, "name": "Net 30 days"}
+DUE_DAYS = 30                        # what BILLING_TERMS gives
+_PRODUCT_IDS = uuid.UUID("6f1d3c2a-0b7e-4c55-9a1e-5d8f2b7c4e90")   # unpostedProductId space
 
 _FIRST = ["Olivia", "Jack", "Charlotte", "William", "Amelia", "Noah", "Isla", "Thomas",
           "Mia", "James", "Grace", "Lucas", "Chloe", "Henry", "Ruby", "Oscar", "Zoe",
@@ -468,14 +471,16 @@ class Generator:
             apply_credit(s, original, record)
         if closed:
             close_invoice(s, record, record["_info"]["lastUpdated"])
-            paid_by = self.anchor - timedelta(days=35)
-            if kind != "CreditMemo" and day < paid_by and record["balance"] > 0:
-                when = min(day + timedelta(days=rng.randrange(10, 40)), paid_by)
-                add_payment(s, record, record["balance"], day_stamp(when),
-                            record["_info"]["lastUpdated"], f"EFT{invoice_id}")
             if age > 180:
                 s.posted.update(s.entry_ids[("invoice", invoice_id)])
                 s.unposted["invoices"].pop(invoice_id, None)
+                # Only invoices already posted to the accounting package (by whatever
+                # was used before Ferry) carry payments: a closed, unposted invoice is
+                # open in CW (balance = total) until Ferry applies Xero's payments.
+                if kind != "CreditMemo" and record["balance"] > 0 and rng.random() < 0.85:
+                    when = day + timedelta(days=rng.randrange(10, 40))
+                    add_payment(s, record, record["balance"], day_stamp(when),
+                                record["_info"]["lastUpdated"], applied_by="admin1")
         return record
 
     # -- procurement -------------------------------------------------------------------
@@ -522,13 +527,17 @@ class Generator:
             age = (self.anchor - day).days
             if age > 20:
                 partial = rng.random() < 0.25
+                delivered = None
                 for line in lines:
                     qty = int(line["quantity"])
                     if partial and qty > 1 and line is lines[0]:
                         qty = qty // 2
+                    # One delivery, one packing slip: its receipts make one purchase
+                    # transaction in the GL export (FIDELITY.md 1.3).
                     received = day + timedelta(days=rng.randrange(2, 15))
-                    receipt = receive_line(s, po, line, qty, f"PS{po_id}{line['lineNumber']}",
-                                           received, self.at(received, 14))
+                    delivered = delivered or received
+                    receipt = receive_line(s, po, line, qty, f"PS-{po_id:05d}-1",
+                                           delivered, self.at(delivered, 14))
                     if age > 200:
                         s.posted.update(s.entry_ids[("procurement", receipt["id"])])
                         del s.unposted["procurement"][receipt["id"]]
@@ -582,33 +591,52 @@ def apply_credit(s: Store, original: dict, memo: dict) -> None:
     credit = min(-memo["total"], max(original["balance"], ZERO))
     original["credits"] += credit
     original["balance"] -= credit
+    memo["credits"] = -credit         # applied: the memo's balance = total - credits
     memo["balance"] = memo["total"] + credit
 
 
 def close_invoice(s: Store, record: dict, when: str) -> None:
-    """Closing puts the invoice in the unposted list with one GL entry per export line
-    (the AR line, each revenue line, the sales tax line)."""
+    """Closing puts the invoice in the unposted list. Its ids there are CW's own and
+    opaque to a client (FIDELITY.md 1.1, 1.2): the unposted record's `id` and the export
+    transaction's `id` come from number spaces of their own, never the invoice id. GL
+    entries: the transaction's `glEntryIds` (the AR side) and one per detail line (each
+    revenue line and the sales tax line), disjoint as in the REST sample."""
     record["status"] = {"id": STATUS["Closed"], "name": "Closed"}
-    count = len(s.lines[record["id"]]) + 2
-    s.add_gl_entries("invoice", record["id"], count)
-    s.unposted.setdefault("invoices", {})[record["id"]] = {"closed": when}
+    ar = [s.new_id("glentry", 500001)]
+    detail = [s.new_id("glentry", 500001) for _ in range(len(s.lines[record["id"]]) + 1)]
+    for entry in ar + detail:
+        s.gl_entries[entry] = ("invoice", record["id"])
+    s.entry_ids[("invoice", record["id"])] = ar + detail
+    s.unposted.setdefault("invoices", {})[record["id"]] = {
+        "closed": when, "id": s.new_id("unposted/invoices", 900001),
+        "transaction": s.new_id("gltransaction", 700001), "ar": ar, "detail": detail}
 
 
 def add_payment(s: Store, invoice: dict, amount: Decimal, day: str, when: str,
-                transaction_id: str | None) -> dict:
+                applied_by: str = "ferryapi") -> dict:
+    """The invoice's payment: the fields of CW's Payment model and no others (no
+    external id). CW keeps one per invoice; the API refuses a second."""
     payment = {
         "id": s.new_id("payment", 3001), "type": "Payment", "amount": amount,
         "paymentDate": day, "invoice": {"id": invoice["id"],
                                         "identifier": invoice["invoiceNumber"],
                                         "billingType": invoice["type"],
                                         "applyToType": invoice["applyToType"]},
-        "appliedBy": "ferryapi", "_info": {"lastUpdated": when}}
-    if transaction_id:
-        payment["transactionId"] = transaction_id
+        "appliedBy": applied_by, "_info": {"lastUpdated": when}}
     s.payments[invoice["id"]].append(payment)
     invoice["payments"] += amount
     invoice["balance"] -= amount
     return payment
+
+
+def set_payment_amount(invoice: dict, payment: dict, amount: Decimal, when: str | None
+                       ) -> None:
+    """Change (or, with zero, take back) a payment; the invoice's balance follows."""
+    invoice["payments"] += amount - payment["amount"]
+    invoice["balance"] -= amount - payment["amount"]
+    payment["amount"] = amount
+    if when:
+        payment["_info"]["lastUpdated"] = when
 
 
 def purchase_totals(po: dict, lines: list[dict]) -> None:
@@ -638,6 +666,8 @@ def receive_line(s: Store, po: dict, line: dict, quantity: int, packing_slip: st
     total = money(quantity * line["unitCost"])
     tax = money(total * Decimal("0.10"))
     unposted_id = s.new_id("unposted/procurement", 20001)
+    # The receipt's GL entries: its purchaseDetail line and its purchaseDetailTax line.
+    entries = [s.new_id("glentry", 500001), s.new_id("glentry", 500001)]
     s.unposted.setdefault("procurement", {})[unposted_id] = {
         "id": unposted_id, "purchaseOrder": {"id": po["id"], "name": po["poNumber"]},
         "vendor": dict(po["vendorCompany"]), "customer": dict(po["customerCompany"]),
@@ -646,16 +676,18 @@ def receive_line(s: Store, po: dict, line: dict, quantity: int, packing_slip: st
         "vendorInvoiceDate": po["vendorInvoiceDate"], "vendorAccountNumber":
             f"V{po['vendorCompany']['id']:05d}", "currency": dict(po["currency"]),
         "taxCode": dict(po["taxCode"]), "description": f"{line['description']} x{quantity}",
-        "unpostedProductId": f"{line['id']}-{line['receivedQuantity']}",
+        # CW's value is unknown (FIDELITY.md 1.4): opaque, so no client can parse it.
+        "unpostedProductId": uuid.uuid5(_PRODUCT_IDS, f"{s.seed}:{unposted_id}").hex,
         "total": total + tax, "taxTotal": tax, "freightCost": ZERO, "freightTaxTotal": ZERO,
         "itemTaxableFlag": True, "purchaseOrderTaxableFlag": True, "taxFreightFlag": False,
         "trackingNumber": "", "dateClosed": day_stamp(day),
         "billingTerms": dict(po["terms"]), "_info": {"lastUpdated": when},
-        # not served: the line and quantity this receipt is for
-        "_line": (line["id"], quantity, total)}
-    # Procurement and expense records are their own GL entry: the id a batch posts.
-    s.gl_entries[unposted_id] = ("procurement", unposted_id)
-    s.entry_ids[("procurement", unposted_id)] = [unposted_id]
+        # not served: the line, quantity, net, packing slip and GL entries of the receipt
+        "_receipt": {"line": line["id"], "quantity": quantity, "net": total,
+                     "packingSlip": packing_slip, "detail": entries[0], "tax": entries[1]}}
+    for entry in entries:
+        s.gl_entries[entry] = ("procurement", unposted_id)
+    s.entry_ids[("procurement", unposted_id)] = entries
     return s.unposted["procurement"][unposted_id]
 
 

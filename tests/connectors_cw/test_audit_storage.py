@@ -33,7 +33,7 @@ def test_a_full_flow_leaves_no_secret_in_the_table_or_the_logs(app, cw, caplog):
                 invoice = next(i for i in client.invoices_changed_since(None)
                                if i["balance"] > 5)
                 client.create_invoice_payment(invoice["id"], {
-                    "amount": Decimal("5.00"), "transactionId": "t-1"})
+                    "amount": Decimal("5.00")})
             echo = EchoServer()
             try:
                 oauth = Transport("xero", echo.url, sink=sink)

@@ -46,11 +46,10 @@ def test_a_lost_payment_response_is_not_sent_again(cw):
     cw.fault(kind="lost_response", path=f"*/finance/invoices/{invoice['id']}/payments",
              method="POST", nth=1)
     payment = {"type": "Payment", "amount": Decimal("10.00"),
-               "paymentDate": "2026-02-01T00:00:00Z", "transactionId": "xero-pay-1"}
+               "paymentDate": "2026-02-01T00:00:00Z"}
     with pytest.raises(OutcomeUnknown):
         client.create_invoice_payment(invoice["id"], payment)
-    applied = [p for p in client.invoice_payments(invoice["id"])
-               if p.get("transactionId") == "xero-pay-1"]
+    applied = client.invoice_payments(invoice["id"])
     assert len(applied) == 1 and applied[0]["amount"] == Decimal("10.00")
     with pytest.raises(ObjectExists) as caught:   # a second send is refused, not doubled
         client.create_invoice_payment(invoice["id"], payment)
