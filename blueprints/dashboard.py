@@ -1,22 +1,69 @@
-"""The dashboard: what is connected, each Xero organisation's API budget for the day,
-and how Ferry's parts are doing."""
-from flask import Blueprint, render_template
+"""The dashboard: per record type and per Xero organisation what Ferry is doing now, how
+its last cycle went and when the next one starts; a 30-day chart of what reached Xero;
+and how Ferry's parts are doing. The live part (`/dashboard/live`) is polled by HTMX
+every 2 seconds, so counts move while a cycle runs without reloading the page.
+
+Also here: the error pages (404, 500) drawn inside the layout, and the navigation.
+"""
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, current_app, g, redirect, render_template, url_for
 from peewee import fn
 
 from blueprints.health import database_state, queue_state
-from blueprints.labels import MANY
-from models import Connection, MeteredVersion, SyncRun, utcnow
+from blueprints.labels import DOCUMENT_TYPES, MANY
+from models import AuditEntry, Connection, MeteredVersion, SyncRecord, SyncRun, db, utcnow
 
 bp = Blueprint("dashboard", __name__)
 
+NAVIGATION = [("dashboard.index", "Dashboard"), ("records.index", "Records"),
+              ("runs.index", "Runs"), ("mappings.index", "Mappings"),
+              ("exceptions.index", "Exceptions"), ("audit.index", "Audit"),
+              ("outbox.index", "Outbox"), ("settings.index", "Settings")]
+REFUSED = (401, 403)
+# A running cycle whose heartbeat is older than this has lost its worker.
+HEARTBEAT_STALE = timedelta(minutes=3)
+CHART_DAYS = 30
 
+
+@bp.app_context_processor
+def _navigation():
+    def nav_links():
+        have = current_app.view_functions
+        return [(endpoint, label) for endpoint, label in NAVIGATION if endpoint in have]
+    return {"nav_links": nav_links}
+
+
+# -- error pages inside the layout ------------------------------------------------------
+@bp.app_errorhandler(404)
+def not_found(_error):
+    return render_template("errors/404.html"), 404
+
+
+@bp.app_errorhandler(500)
+def server_error(_error):
+    # The database may be what failed: the page must not need it.
+    if not hasattr(g, "user"):
+        g.user = None
+    return render_template("errors/500.html"), 500
+
+
+# -- the pages --------------------------------------------------------------------------
 @bp.route("/")
 def index():
-    connections = list(Connection.select().order_by(Connection.kind, Connection.name))
-    return render_template("dashboard/index.html", connections=connections,
-                           budgets=_xero_budgets(connections), health=_health(),
-                           runs=_recent_runs(), month=_this_month(),
-                           sync_types=MANY)
+    if _first_run():
+        return redirect(url_for("setup.index"))
+    return render_template("dashboard/index.html", live=live_state(), health=_health(),
+                           chart=chart(), sync_types={t: MANY[t] for t in DOCUMENT_TYPES})
+
+
+@bp.route("/dashboard/live")
+def live():
+    """The live part alone (tiles and recent runs), polled every 2 seconds."""
+    return render_template("dashboard/_live.html", live=live_state())
 
 
 @bp.route("/dashboard/health")
@@ -25,46 +72,268 @@ def health():
     return render_template("dashboard/_health.html", health=_health())
 
 
+def _first_run() -> bool:
+    """Nothing connected and no cycle ever ran: the guided setup is the place to start."""
+    return not Connection.select().exists() and not SyncRun.select().exists()
+
+
 def _health() -> dict:
     redis_state, worker, scheduler = queue_state()
     return {"Database": database_state(), "Redis": redis_state, "Worker": worker,
             "Scheduler": scheduler}
 
 
+# -- the live state ---------------------------------------------------------------------
+def live_state() -> dict:
+    now = utcnow()
+    connections = list(Connection.select().order_by(Connection.kind, Connection.name))
+    runs = _recent_runs()
+    limits = _xero_limits(connections)
+    exceptions = _open_exceptions()
+    metered = _metered_this_month(now)
+    next_runs = _next_runs()
+    types = []
+    record_types = list(DOCUMENT_TYPES) + [t for t in MANY if t not in DOCUMENT_TYPES and
+                                           any(r.record_type == t for r in runs)]
+    for record_type in record_types:
+        mine = [r for r in runs if r.record_type == record_type]
+        current = next((r for r in mine if r.status == "running"), None)
+        last = next((r for r in mine if r.status != "running"), None)
+        types.append({
+            "type": record_type, "label": MANY.get(record_type, record_type),
+            "state": _state_now(current, last, connections, limits, now),
+            "last": last, "current": current,
+            "next_run": next_runs.get(record_type),
+            "exceptions": sum(n for (t, _org), n in exceptions.items() if t == record_type),
+            "metered": metered.get(record_type, 0),
+        })
+    orgs = [_org_tile(c, limits.get(c.id, {}), exceptions) for c in connections]
+    return {"types": types, "orgs": orgs, "runs": runs[:10], "now": now,
+            "month": now.strftime("%B %Y"),
+            "any_running": any(t["current"] for t in types)}
 
 
-def _recent_runs(limit: int = 10) -> list[SyncRun]:
+def _recent_runs(limit: int = 40) -> list[SyncRun]:
     return list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                 .limit(limit))
 
 
-def _this_month() -> dict:
+def _field(run, name, default=None):
+    """A SyncRun column that a later migration adds (total, done, waiting_until,
+    heartbeat_at): read it when it is there."""
+    return getattr(run, name, default) if run is not None else default
+
+
+def _state_now(current, last, connections, limits, now) -> dict:
+    """What a record type is doing now, in words, with the action a person can take."""
+    if current is not None:
+        waiting = _field(current, "waiting_until")
+        if waiting is None:
+            minute = [v["minute_wait"] for v in limits.values() if v.get("minute_wait")]
+            if minute:
+                waiting = now + timedelta(seconds=max(minute))
+        beat = _field(current, "heartbeat_at")
+        if beat is not None and now - beat > HEARTBEAT_STALE:
+            return {"kind": "interrupted", "badge": "warning", "text":
+                    "Its worker stopped answering mid-cycle. The next run picks up where "
+                    "it left off; check that Ferry's worker is running."}
+        if waiting is not None and waiting > now:
+            seconds = max(int((waiting - now).total_seconds()), 1)
+            return {"kind": "waiting", "badge": "pending", "seconds": seconds, "text":
+                    f"Waiting for Xero's one-minute limit: {seconds} s left, then it "
+                    "carries on by itself."}
+        total, done = _field(current, "total"), _field(current, "done")
+        return {"kind": "running", "badge": "pending", "total": total, "done": done,
+                "text": "Running."}
+    if last is not None and last.status in ("stopped", "failed", "interrupted"):
+        return _stopped(last, connections, limits)
+    return {"kind": "idle", "badge": "ok", "text": "Idle."}
+
+
+def _stopped(run, connections, limits) -> dict:
+    message = run.message or ""
+    day = [c for c in connections if limits.get(c.id, {}).get("day_wait")]
+    if day:
+        hours = max(limits[c.id]["day_wait"] for c in day) / 3600
+        return {"kind": "day_limit", "badge": "failed", "text":
+                f"Stopped: Xero's daily API limit is used up. It resumes by itself in "
+                f"about {hours:.1f} hours; nothing is lost meanwhile."}
+    reconnect = [c for c in connections if c.status == "needs_reconnect"]
+    if reconnect or "reconnect" in message.lower() or "connect" in message.lower():
+        return {"kind": "reconnect", "badge": "failed", "action": "settings", "text":
+                f"Stopped: {message or 'a connection needs to be made again.'}"}
+    if run.status == "interrupted":
+        return {"kind": "interrupted", "badge": "warning", "text":
+                "The last cycle was interrupted; the next run picks up where it left off."}
+    return {"kind": "stopped", "badge": "failed",
+            "text": f"Last cycle {run.status}: {message}" if message else
+            f"Last cycle {run.status}."}
+
+
+def _open_exceptions() -> dict[tuple[str, int | None], int]:
+    rows = (SyncRecord.select(SyncRecord.record_type, SyncRecord.org,
+                              fn.COUNT(SyncRecord.id).alias("n"))
+            .where(SyncRecord.state == "exception")
+            .group_by(SyncRecord.record_type, SyncRecord.org).tuples())
+    return {(t, org): n for t, org, n in rows}
+
+
+# The month's counts move only when a batch lands; a few seconds' cache keeps the live
+# endpoint cheap at 100,000 records (per process, keyed by database).
+_metered_cache: dict = {}
+
+
+def _metered_this_month(now: datetime) -> dict[str, int]:
     """Records written to Xero this calendar month (UTC), each version counted once."""
-    month = utcnow().strftime("%Y-%m")
-    counts = {label: 0 for label in MANY.values()}
+    month = now.strftime("%Y-%m")
+    key = (id(db.obj), month)
+    hit = _metered_cache.get(key)
+    if hit and time.monotonic() - hit[0] < 5:
+        return hit[1]
     rows = (MeteredVersion.select(MeteredVersion.record_type,
                                   fn.COUNT(MeteredVersion.id).alias("n"))
-            .where(MeteredVersion.month == month).group_by(MeteredVersion.record_type))
-    for row in rows:
-        counts[MANY.get(row.record_type, row.record_type)] = row.n
-    return {"month": utcnow().strftime("%B %Y"), "counts": counts}
+            .where(MeteredVersion.month == month).group_by(MeteredVersion.record_type)
+            .tuples())
+    counts = dict(rows)
+    _metered_cache.clear()
+    _metered_cache[key] = (time.monotonic(), counts)
+    return counts
 
 
-def _xero_budgets(connections) -> dict[int, dict]:
-    """Per Xero connection: calls Xero says are left today, and whether its day limit has
-    stopped Ferry (with the hours until it lifts). Empty when Redis is unreachable."""
+def _next_runs() -> dict[str, datetime]:
+    """Record type -> when the scheduler next starts its cycle (naive UTC)."""
+    from jobs.queue import get_redis
+    from jobs.schedule import next_runs
+    try:
+        runs = next_runs(get_redis())
+    except Exception:  # Redis down: the parts panel says so
+        return {}
+    found = {}
+    for job_id, when in runs.items():
+        for record_type in MANY:
+            if record_type.replace("_", "-") in job_id:
+                found[record_type] = when.replace(tzinfo=None)
+    return found
+
+
+def _xero_limits(connections) -> dict[int, dict]:
+    """Per Xero connection, what the governor learnt from Xero's headers: calls left
+    today, and any pause (minute or day limit) in force. Empty when Redis is down."""
     from connectors.xero_governor import Governor
     from jobs.queue import get_redis
     orgs = [c for c in connections if c.kind == "xero" and c.tenant_id]
     if not orgs:
         return {}
     try:
-        governor = Governor(get_redis())
-        budgets = {}
+        redis = get_redis()
+        governor = Governor(redis)
+        limits = {}
         for org in orgs:
-            wait = governor.day_limit_wait(org.tenant_id)
-            budgets[org.id] = {"remaining": governor.remaining_today(org.tenant_id),
-                               "stopped_hours": round(wait / 3600, 1) if wait else None}
-        return budgets
-    except Exception:  # the health panel already says Redis is down
+            minute = redis.get(governor._key(org.tenant_id, "pause"))
+            limits[org.id] = {
+                "remaining": governor.remaining_today(org.tenant_id),
+                "day_wait": governor.day_limit_wait(org.tenant_id),
+                "minute_wait": max(float(minute) - time.time(), 0.0) if minute else 0.0}
+        return limits
+    except Exception:  # the parts panel already says Redis is down
         return {}
+
+
+def _org_tile(connection: Connection, limit: dict, exceptions) -> dict:
+    problem, action = connection_problem(connection)
+    day_wait = limit.get("day_wait") or 0
+    return {"connection": connection,
+            "system": "ConnectWise" if connection.kind == "connectwise" else "Xero",
+            "problem": problem, "action": action,
+            "remaining": limit.get("remaining"),
+            "day_hours": round(day_wait / 3600, 1) if day_wait else None,
+            "exceptions": sum(n for (_t, org), n in exceptions.items()
+                              if org == connection.id)}
+
+
+def connection_problem(connection: Connection) -> tuple[str | None, str | None]:
+    """A sentence when the connection does not work, and what to do. Its own status is
+    not enough: ConnectWise stays "active" after refusing its keys, so the last call
+    made with it decides. A refusal counts until a later call succeeds."""
+    if connection.status == "disabled":
+        return ("Disconnected in Ferry's settings; nothing is written to it.", "settings")
+    if connection.status == "needs_reconnect":
+        return (connection.last_error or "Xero no longer accepts Ferry's access: connect "
+                "Xero again in Settings.", "settings")
+    last = (AuditEntry.select(AuditEntry.status, AuditEntry.at, AuditEntry.error)
+            .where((AuditEntry.connection_id == connection.id) &
+                   AuditEntry.status.is_null(False))
+            .order_by(AuditEntry.connection_id.desc(), AuditEntry.at.desc()).first())
+    if last is not None and last.status in REFUSED:
+        system = "ConnectWise" if connection.kind == "connectwise" else "Xero"
+        return (f"{system} refused Ferry's credentials at {last.at:%Y-%m-%d %H:%M} UTC "
+                f"(HTTP {last.status}). Check them in Settings and press Test "
+                "connection; this clears once a call succeeds.", "settings")
+    return None, None
+
+
+# -- the 30-day chart -------------------------------------------------------------------
+_chart_cache: dict = {}
+
+
+def chart(days: int = CHART_DAYS) -> dict:
+    """Records written to Xero per day and type over the last `days` days, as bars of an
+    SVG drawn on the server (no script, nothing from elsewhere)."""
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    key = (id(db.obj), today)
+    hit = _chart_cache.get(key)
+    if hit and time.monotonic() - hit[0] < 30:
+        return hit[1]
+    day = fn.date(MeteredVersion.at)
+    rows = (MeteredVersion.select(day.alias("day"), MeteredVersion.record_type,
+                                  fn.COUNT(MeteredVersion.id))
+            .where(MeteredVersion.at >= datetime.combine(first, datetime.min.time()))
+            .group_by(day, MeteredVersion.record_type).tuples())
+    counts: dict[date, dict[str, int]] = {}
+    for when, record_type, n in rows:
+        when = date.fromisoformat(str(when)[:10])
+        counts.setdefault(when, {})[record_type] = n
+    drawn = _bars(first, days, counts)
+    _chart_cache.clear()
+    _chart_cache[key] = (time.monotonic(), drawn)
+    return drawn
+
+
+def _bars(first: date, days: int, counts) -> dict:
+    width, height, left, bottom = 720, 180, 40, 24
+    plot_h = height - bottom - 8
+    peak = max([sum(v.values()) for v in counts.values()] + [1])
+    scale = _nice(peak)
+    step = (width - left) / days
+    bars = []
+    for i in range(days):
+        day = first + timedelta(days=i)
+        y = height - bottom
+        for record_type in MANY:
+            n = counts.get(day, {}).get(record_type, 0)
+            if not n:
+                continue
+            h = max(n / scale * plot_h, 1)
+            y -= h
+            bars.append({"x": round(left + i * step + 1, 1), "y": round(y, 1),
+                         "w": round(step - 2, 1), "h": round(h, 1), "type": record_type,
+                         "title": f"{day:%d %b}: {n:,} {MANY[record_type].lower()}"})
+    ticks = [{"y": round(height - bottom - plot_h * f, 1), "label": f"{int(scale * f):,}"}
+             for f in (0, 0.5, 1)]
+    labels = [{"x": round(left + i * step + step / 2, 1),
+               "text": f"{first + timedelta(days=i):%d %b}"} for i in range(0, days, 5)]
+    totals = {t: sum(v.get(t, 0) for v in counts.values()) for t in MANY}
+    return {"width": width, "height": height, "bars": bars, "ticks": ticks,
+            "labels": labels, "left": left, "base": height - bottom, "totals": totals,
+            "first": first, "days": days}
+
+
+def _nice(peak: int) -> int:
+    """A round top for the scale (10, 20, 50, 100...) at or above the busiest day."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= peak:
+                return step * magnitude
+        magnitude *= 10

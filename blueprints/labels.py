@@ -1,5 +1,9 @@
 """How record types are named on the pages, in one place."""
 
 # One record ("Invoice 10041") and many ("Invoices written this month").
-ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill"}
-MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills"}
+ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
+       "payment": "Payment"}
+MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
+        "payment": "Payments"}
+# The ConnectWise records a cycle reads (payments flow the other way: Xero to CW).
+DOCUMENT_TYPES = ("invoice", "credit_note", "bill")

@@ -22,7 +22,7 @@ from flask import (
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from blueprints.labels import MANY
+from blueprints.labels import DOCUMENT_TYPES, MANY
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
 from models import SyncRun, utcnow
@@ -30,7 +30,7 @@ from models import SyncRun, utcnow
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
 STATUS_BADGES = {"done": "ok", "running": "pending", "failed": "failed",
-                 "stopped": "warning"}
+                 "stopped": "warning", "interrupted": "warning"}
 STOP_POLLING = 286
 QUEUE_DOWN = ("Ferry could not start the sync because its queue (Redis) is not "
               "answering. Start Ferry's background services (make demo, or honcho start "
@@ -51,6 +51,19 @@ def seconds_taken(run: SyncRun) -> float:
 def _labels():
     return {"run_type_labels": MANY, "run_badges": STATUS_BADGES,
             "seconds_taken": seconds_taken}
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float) -> str:
+    """42.0 s, 3 min 5 s, 1 h 2 min: short enough for a tile, never wrapping."""
+    seconds = max(seconds or 0.0, 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 @bp.route("/")
@@ -78,11 +91,11 @@ def force():
     wanted: dict[str, list[int] | None] = {}
     for value in request.form.getlist("record"):
         kind, _, cw_id = value.partition(":")
-        if kind in MANY and cw_id.isdigit():
+        if kind in DOCUMENT_TYPES and cw_id.isdigit():
             wanted.setdefault(kind, []).append(int(cw_id))
     if not wanted:
         kind = request.form.get("record_type", "")
-        if kind not in MANY:
+        if kind not in DOCUMENT_TYPES:
             return _sentence("Tick at least one record (or choose a record type) and "
                              "press Sync again.", 422)
         wanted[kind] = None
