@@ -4,11 +4,9 @@ Each check answers ok, a note (worth knowing, not wrong) or a problem (with what
 any problem makes the command exit 1, so a deploy script can stop on it. Checks that
 talk to a service (database, Redis, SMTP, ConnectWise) use short timeouts.
 """
-import math
 import os
 import smtplib
 import ssl
-from collections import Counter
 from dataclasses import dataclass
 
 import migrations
@@ -55,29 +53,11 @@ def run_checks(app) -> list[Result]:
     return results
 
 
-def key_entropy_bits(key: str) -> float:
-    """A cautious estimate: length × log2 of the alphabet the key draws from, capped by
-    Shannon's estimate of the characters it actually uses (so 'aaaa…' scores low)."""
-    if not key:
-        return 0.0
-    alphabet = 0
-    if any(c.islower() for c in key):
-        alphabet += 26
-    if any(c.isupper() for c in key):
-        alphabet += 26
-    if any(c.isdigit() for c in key):
-        alphabet += 10
-    if any(not c.isalnum() for c in key):
-        alphabet += 33
-    counts = Counter(key)
-    shannon = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
-    return len(key) * min(math.log2(max(alphabet, 2)), shannon)
-
-
 def check_secret_key(app) -> Result:
+    import security
     key = app.config["SECRET_KEY"]
     subject = "Secret key"
-    if key_entropy_bits(key) < 256:
+    if security.key_bits(key) < security.MIN_KEY_BITS:
         return problem(subject, "FERRY_SECRET_KEY is too weak to sign sessions and encrypt "
                        "the stored secrets. Generate one with `python3 -c \"import secrets; "
                        "print(secrets.token_urlsafe(48))\"` and put it in /etc/ferry.env "

@@ -1,0 +1,79 @@
+"""`flask --app app check` says in sentences what is wrong with an installation and exits
+1, and passes (exit 0) on one set up as the README's VPS section describes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def test_a_fresh_installation_is_told_what_to_fix(app):
+    app.config["BASE_URL"] = "http://127.0.0.1:5000"
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    problems = {line.split(":", 1)[0].replace("PROBLEM", "").strip()
+                for line in lines if line.startswith("PROBLEM")}
+    assert {"Base URL", "Xero", "ConnectWise"} <= problems, result.output
+    assert any("FERRY_BASE_URL=https://" in line for line in lines)
+    assert any(line.startswith("ok") and "Database" in line for line in lines)
+    assert "problem(s) to fix" in result.output
+
+
+class _Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    controller = Controller(_Sink(), hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def processes(app, database_url, tmp_path):
+    """A real worker and scheduler on the same database and Redis, as systemd runs them."""
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "FERRY_SECRET_KEY": app.config["SECRET_KEY"],
+           "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    started = [subprocess.Popen([str(BIN / "flask"), "--app", "app", role], cwd=ROOT, env=env,
+                                stdout=open(tmp_path / f"{role}.log", "w"),
+                                stderr=subprocess.STDOUT)
+               for role in ("worker", "scheduler")]
+    yield started
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_an_installation_set_up_as_the_readme_says_passes(ferry, smtp_server, processes):
+    from blueprints.health import queue_state
+    ferry.config.update(BASE_URL="https://ferry.msp.example", SMTP_HOST="127.0.0.1",
+                        SMTP_PORT=smtp_server.port, SMTP_STARTTLS=False)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, worker, scheduler = queue_state()
+        if worker["ok"] and scheduler["ok"]:
+            break
+        time.sleep(0.5)
+    result = ferry.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "PROBLEM" not in result.output
+    for subject in ("Secret key", "Base URL", "Database", "Redis", "Mail", "Xero",
+                    "ConnectWise", "Worker", "Scheduler", "Stored secrets"):
+        assert subject in result.output, (subject, result.output)
