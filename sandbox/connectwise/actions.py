@@ -95,7 +95,9 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
     def new_invoice():
         """{"companyName": "New Co Pty Ltd", "identifier": "NewCo", "location": "Sydney",
         "currency": "AUD", "taxCode": "GST", "amount": "500.00", "description": "...",
-        "closed": true}: bill a customer, creating the company if it is new."""
+        "closed": true, "date": "2026-12-25", "type": "Agreement"}: bill a customer,
+        creating the company if it is new. `date` (default the data's anchor date) may
+        lie in the future, as agreement invoices raised ahead of their month do."""
         args, store = body(), sandbox.store
         with store.lock:
             name = args.get("companyName") or "New Customer Pty Ltd"
@@ -116,8 +118,13 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
             amount = data.money(_amount(args.get("amount", "500.00"), "invoice", "amount"))
             line = data.Line(args.get("description", "Professional services"), Decimal(1),
                              amount, "4200", "LABOUR", "service")
+            day = parse_day(args["date"]) if args.get("date") else catalog.ANCHOR_DATE
+            kind = args.get("type", "Standard")
+            if kind not in data.INVOICE_TYPES or kind == "CreditMemo":
+                raise ApiError(400, "InvalidObject", "type must be one of " + ", ".join(
+                    t for t in data.INVOICE_TYPES if t != "CreditMemo"))
             invoice = sandbox.generator.add_invoice(
-                company, "Standard", catalog.ANCHOR_DATE, [line],
+                company, kind, day, [line],
                 args.get("taxCode", company["taxCode"]["name"]),
                 closed=bool(args.get("closed", True)), now=when)
             sandbox.learn("finance/invoices", invoice)

@@ -443,7 +443,10 @@ def export(sandbox: Sandbox) -> Response:
         body["thruDate"] = glexport.parse_thru(body.get("thruDate"))
     except ValueError:
         raise invalid("batch", "thruDate", "thruDate must be a datetime") from None
-    return json_response(glexport.export(sandbox.store, body))
+    return json_response(glexport.export(sandbox.store, body, sandbox.now()))
+
+
+BATCH_FLAGS = ("exportInvoicesFlag", "exportExpensesFlag", "exportProductsFlag")
 
 
 def create_batch(sandbox: Sandbox) -> Response:
@@ -454,22 +457,30 @@ def create_batch(sandbox: Sandbox) -> Response:
         raise invalid("batch", "processedRecordIds",
                       "processedRecordIds must be a non-empty list of record ids",
                       "MissingRequiredField")
+    # CreateAccountingBatchRequest documents each flag as "Batch must export Invoices,
+    # Expenses or Products" (FIDELITY.md 1.5).
+    flags = {name: body.get(name) is True for name in BATCH_FLAGS}
+    if not any(flags.values()):
+        raise invalid("batch", "exportInvoicesFlag",
+                      "Batch must export Invoices, Expenses or Products")
     ident = body.get("batchIdentifier") or f"BATCH{len(store.table('finance/accounting/batches')) + 1}"
     if any(b["batchIdentifier"].lower() == ident.lower()
            for b in store.table("finance/accounting/batches").values()):
         raise invalid("batch", "batchIdentifier",
                       f"A batch with identifier {ident} already exists", "ObjectExists")
-    unknown = glexport.post(store, ids)
-    if unknown:
+    bad, off = glexport.refused(store, ids, flags)
+    if bad:
         raise invalid("batch", "processedRecordIds",
                       f"Record ids not found or already posted: "
-                      f"{', '.join(map(str, unknown[:10]))}")
+                      f"{', '.join(map(str, bad[:10]))}")
+    if off:
+        raise invalid("batch", "processedRecordIds",
+                      f"Record ids of a kind this batch does not export (set its export "
+                      f"flag): {', '.join(map(str, off[:10]))}")
+    glexport.post(store, ids)
     when = store.touch(sandbox.now())
     batch = store.add("finance/accounting/batches", {
-        "batchIdentifier": ident,
-        "exportInvoicesFlag": body.get("exportInvoicesFlag", True),
-        "exportExpensesFlag": body.get("exportExpensesFlag", True),
-        "exportProductsFlag": body.get("exportProductsFlag", True),
+        "batchIdentifier": ident, **flags,
         "closedFlag": True, "_info": {"lastUpdated": when, "dateEntered": when,
                                       "enteredBy": "ferryapi"}})
     return json_response(batch, 201)

@@ -16,18 +16,35 @@ def test_invoice_totals_add_up(cw):
         assert invoice["salesTax"] == invoice["salesTax"].quantize(Decimal("0.01"))
 
 
-def test_gl_export_lines_sum_to_each_transaction(cw):
+def test_gl_export_lines_carry_ledger_signs(cw):
+    """As the documented GLExport samples: an INVOICE's total is positive and its revenue
+    and sales-tax lines negative (quantity negative, itemPrice positive); a credit memo
+    the other way round; the lines always sum to minus the total."""
     for summarize in ("Detailed", "Condensed"):
         export = body(cw.client.post("finance/accounting/export",
                                      json={"summarizeInvoices": summarize}))
         assert export["transactions"]
         for tx in export["transactions"]:
-            assert sum(d["total"] for d in tx["detail"]) == tx["total"], tx["documentNumber"]
+            assert sum(d["total"] for d in tx["detail"]) == -tx["total"], tx["documentNumber"]
             tax = [d for d in tx["detail"] if d["glTypeId"] == "ST"]
-            assert sum(d["total"] for d in tax) == tx["salesTax"]
+            assert len(tax) == 1 and tax[0]["total"] == -tx["salesTax"]
+            assert tax[0]["quantity"] == 0 and tax[0]["itemPrice"] == 0
+            credit = tx["documentType"] == "CREDIT MEMO"
+            assert (tx["total"] < 0) == credit
+            assert tx["salesTax"] == 0 or (tx["salesTax"] < 0) == credit
+            for line in tx["detail"]:
+                if line["glTypeId"] == "ST":
+                    continue
+                assert line["itemPrice"] > 0
+                assert line["quantity"] * line["itemPrice"] == line["total"]
+                assert (line["total"] > 0) == credit, tx["documentNumber"]
         for po in export["purchaseTransactions"]:
+            assert po["total"] > 0
             lines = po["purchaseDetail"] + po["purchaseDetailTax"]
-            assert sum(d["total"] for d in lines) == po["total"]
+            assert sum(d["total"] for d in lines) == -po["total"]
+            for line in po["purchaseDetail"]:
+                assert line["quantity"] < 0 < line["itemCost"]
+                assert line["total"] == line["quantity"] * line["itemCost"] == -line["cost"]
 
 
 def test_export_carries_the_troublemakers(cw):
@@ -74,6 +91,12 @@ def test_a_payment_reduces_the_balance_and_can_be_removed(fresh):
         invoice["balance"]
 
 
+def document_ids(tx: dict) -> list[int]:
+    """What a batch names to post a document: its glEntryIds and its detail line ids (the
+    public SmartConnect maps write back exactly these)."""
+    return ([int(i) for i in tx["glEntryIds"].split(",")] + [d["id"] for d in tx["detail"]])
+
+
 def test_batches_post_records_out_of_the_unposted_lists(fresh):
     client = fresh.client
     counts = {k: client.get(f"finance/accounting/unposted{k}/count").json()["count"]
@@ -81,34 +104,41 @@ def test_batches_post_records_out_of_the_unposted_lists(fresh):
     assert all(counts.values())
     export = body(client.post("finance/accounting/export", json={
         "summarizeInvoices": "Detailed", "thruDate": "2026-09-30T00:00:00Z"}))
-    entry_ids = [int(i) for tx in export["transactions"][:3]
-                 for i in tx["glEntryIds"].split(",")]
-    entry_ids += [export["purchaseTransactions"][0]["purchaseDetail"][0]["id"],
-                  export["expenses"][0]["id"]]
+    entry_ids = [i for tx in export["transactions"][:3] for i in document_ids(tx)]
+    purchase = export["purchaseTransactions"][0]
+    entry_ids += [d["id"] for d in purchase["purchaseDetail"] + purchase["purchaseDetailTax"]]
+    entry_ids += [export["expenses"][0]["id"]]
     made = client.post("finance/accounting/batches", json={
-        "batchIdentifier": "FERRY-1", "processedRecordIds": entry_ids})
+        "batchIdentifier": "FERRY-1", "processedRecordIds": entry_ids,
+        "exportInvoicesFlag": True, "exportProductsFlag": True, "exportExpensesFlag": True})
     assert made.status_code == 201
     after = {k: client.get(f"finance/accounting/unposted{k}/count").json()["count"]
              for k in counts}
     assert after == {"invoices": counts["invoices"] - 3,
-                     "procurement": counts["procurement"] - 1,
+                     "procurement": counts["procurement"] - len(purchase["purchaseDetail"]),
                      "expenses": counts["expenses"] - 1}
-    posted_ids = {tx["id"] for tx in export["transactions"][:3]}
-    assert not posted_ids & {r["id"] for r in get_all(client,
-                                                      "finance/accounting/unpostedinvoices")}
+    posted = {tx["documentNumber"] for tx in export["transactions"][:3]}
+    assert not posted & {r["invoiceNumber"] for r in get_all(
+        client, "finance/accounting/unpostedinvoices")}
     duplicate = client.post("finance/accounting/batches", json={
-        "batchIdentifier": "ferry-1", "processedRecordIds": entry_ids[:1]})
+        "batchIdentifier": "ferry-1", "processedRecordIds": entry_ids[:1],
+        "exportInvoicesFlag": True})
     assert duplicate.status_code == 400
     assert body(duplicate)["errors"][0]["code"] == "ObjectExists"
+    again = client.post("finance/accounting/batches", json={
+        "batchIdentifier": "FERRY-2", "processedRecordIds": entry_ids[:1],
+        "exportInvoicesFlag": True})
+    assert again.status_code == 400 and "already posted" in body(again)["errors"][0]["message"]
 
 
 def test_invoices_are_unposted_only_once_closed(fresh):
     client = fresh.client
     open_ = get_all(client, "finance/invoices", conditions='status/name != "Closed"')
-    unposted = {r["id"] for r in get_all(client, "finance/accounting/unpostedinvoices")}
-    assert open_ and not {i["id"] for i in open_} & unposted
+    unposted = {r["invoiceNumber"] for r in get_all(client,
+                                                    "finance/accounting/unpostedinvoices")}
+    assert open_ and not {i["invoiceNumber"] for i in open_} & unposted
     fresh.action(f"invoices/{open_[0]['id']}/close")
-    assert open_[0]["id"] in {r["id"] for r in get_all(
+    assert open_[0]["invoiceNumber"] in {r["invoiceNumber"] for r in get_all(
         client, "finance/accounting/unpostedinvoices")}
 
 
@@ -163,5 +193,6 @@ def test_each_unposted_record_answers_by_id_until_posted(fresh):
         assert missing.status_code == 404 and body(missing)["code"] == "NotFound"
     record = get_all(client, "finance/accounting/unpostedexpenses")[0]
     assert client.post("finance/accounting/batches", json={
-        "batchIdentifier": "FERRY-BY-ID", "processedRecordIds": [record["id"]]}).status_code == 201
+        "batchIdentifier": "FERRY-BY-ID", "processedRecordIds": [record["id"]],
+        "exportExpensesFlag": True}).status_code == 201
     assert client.get(f"finance/accounting/unpostedexpenses/{record['id']}").status_code == 404

@@ -121,7 +121,8 @@ def test_export_request_and_batches_match_the_models(fresh, schemas):
                "includedInvoiceIds": [], "thruDate": "2026-10-31T00:00:00Z"}
     assert_valid(schemas, "ExportAccountingBatchRequest", request)
     export = fresh.client.post("finance/accounting/export", json=request).json()
-    ids = [int(i) for i in export["transactions"][0]["glEntryIds"].split(",")]
+    tx = export["transactions"][0]
+    ids = [int(i) for i in tx["glEntryIds"].split(",")] + [d["id"] for d in tx["detail"]]
     batch_request = {"batchIdentifier": "B1", "processedRecordIds": ids,
                      "exportInvoicesFlag": True}
     assert_valid(schemas, "CreateAccountingBatchRequest", batch_request)
