@@ -7,7 +7,6 @@ from flask import Flask
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from playhouse.db_url import connect as connect_url
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import migrations
@@ -31,6 +30,10 @@ CONTENT_SECURITY_POLICY = (
 def open_database(url: str):
     """A peewee database for DATABASE_URL (SQLite gets WAL and foreign keys)."""
     if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
+            # SQLite copies the database's mode to its -wal and -shm files.
+            security.private_file(path)
         return connect_url(url, pragmas={
             "journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000,
             "synchronous": "normal",
@@ -46,10 +49,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    # Refuse to start rather than sign sessions and encrypt keys with a guessable key.
+    security.require_strong_key(app.config["SECRET_KEY"])
     security.configure(app.config["SECRET_KEY"])
     db.initialize(open_database(app.config["DATABASE_URL"]))
     if app.config["PROXY_FIX"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        app.wsgi_app = security.TrustedProxyFix(
+            app.wsgi_app, app.config.get("PROXY_TRUSTED", ["127.0.0.0/8", "::1"]))
 
     csrf.init_app(app)
     htmx.init_app(app)

@@ -1,25 +1,45 @@
-"""Signing in and out, the first-run screen, and the rule that every page needs a login."""
+"""Signing in and out, the first-run screen, the account page, and the rule that every
+page needs a login.
+
+Sessions are signed cookies that carry the user's session version
+(models.SessionVersion): signing out, changing the password and "sign out everywhere
+else" bump it, so every earlier copy of the cookie stops working at once.
+"""
+import hmac
+import math
+import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for,
 )
+from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from blueprints import public
-from models import LoginFailure, User, utcnow
+from models import LoginFailure, SessionVersion, Setting, User, utcnow
 
 bp = Blueprint("auth", __name__)
 
 MIN_PASSWORD_LENGTH = 10
+SETUP_CODE_SETTING = "auth.setup_code"
+# Failures of the setup code are throttled like sign-ins under this pseudo e-mail.
+SETUP_THROTTLE_KEY = "(setup code)"
+
+# Checked against when the e-mail has no account, so a wrong e-mail costs the same time
+# as a wrong password (the timing would otherwise tell which e-mails exist).
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
 class PasswordTooShort(ValueError):
     """A password shorter than MIN_PASSWORD_LENGTH."""
 
 
+# -- users and their session versions --------------------------------------------------------
 def save_user(email: str, password: str) -> bool:
-    """Create the user, or set a new password for an existing one. True if created."""
+    """Create the user, or set a new password for an existing one (which ends every
+    session that user has). True if created."""
     email = email.strip().lower()
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort(
@@ -31,14 +51,63 @@ def save_user(email: str, password: str) -> bool:
         return True
     user.password_hash = password_hash
     user.save()
+    end_sessions(user.id)
     return False
+
+
+def session_version(user_id: int) -> int:
+    row = SessionVersion.get_or_none(SessionVersion.user == user_id)
+    return row.version if row else 0
+
+
+def end_sessions(user_id: int) -> int:
+    """End every session of this user (all browsers); returns the new version."""
+    SessionVersion.insert(user=user_id, version=1).on_conflict(
+        conflict_target=[SessionVersion.user],
+        update={SessionVersion.version: SessionVersion.version + 1}).execute()
+    return session_version(user_id)
+
+
+def _start_session(user: User) -> None:
+    session.clear()
+    session["user_id"] = user.id
+    session["session_version"] = session_version(user.id)
+    session.permanent = True
+
+
+def _session_user() -> User | None:
+    user_id = session.get("user_id")
+    if not user_id:
+        return None
+    user = User.get_or_none(User.id == user_id)
+    if user is None or session.get("session_version") != session_version(user.id):
+        session.clear()             # signed out elsewhere, or the password changed
+        return None
+    return user
+
+
+_proxy_warned = False
+
+
+def proxy_misconfigured() -> bool:
+    """Requests arrive through a proxy (X-Forwarded-For) that Ferry does not read: every
+    sign-in then seems to come from the proxy's address, and the throttling of one
+    address would slow everybody down."""
+    return (not current_app.config.get("PROXY_FIX")
+            and bool(request.headers.get("X-Forwarded-For")))
 
 
 def require_login_everywhere(app) -> None:
     @app.before_request
     def _load_user_and_require_login():
-        user_id = session.get("user_id")
-        g.user = User.get_or_none(User.id == user_id) if user_id else None
+        global _proxy_warned
+        if not _proxy_warned and proxy_misconfigured():
+            _proxy_warned = True
+            app.logger.warning(
+                "Requests carry X-Forwarded-For but FERRY_PROXY_FIX is not 1: Ferry sees "
+                "every visitor at the proxy's address, so failed sign-ins from anyone slow "
+                "down everyone. Set FERRY_PROXY_FIX=1 behind your reverse proxy.")
+        g.user = _session_user()
         if g.user is not None or request.endpoint is None:
             return None
         view = app.view_functions.get(request.endpoint)
@@ -53,21 +122,65 @@ def require_login_everywhere(app) -> None:
         return redirect(target)
 
 
-def _throttled(email: str, ip: str) -> bool:
-    window = utcnow() - timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
-    recent = LoginFailure.select().where(
-        (LoginFailure.at > window) & ((LoginFailure.email == email) | (LoginFailure.ip == ip))
-    ).count()
-    return recent >= current_app.config["LOGIN_MAX_FAILURES"]
+# -- throttling --------------------------------------------------------------------------------
+def _wait_seconds(email: str, ip: str) -> int:
+    """Seconds this (e-mail, address) must wait before its next try; 0 when it may try.
+
+    Per pair: LOGIN_MAX_FAILURES failures are free, then the wait doubles with each one
+    (2 s, 4 s, … up to the window). Per address: LOGIN_ADDRESS_LIMIT failures in the
+    window, whatever the e-mails, and that address waits for the oldest to age out. A
+    stranger's failures never slow down the owner signing in from their own address."""
+    config = current_app.config
+    window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
+    now = utcnow()
+    since = now - window
+    recent = LoginFailure.select().where(LoginFailure.at > since)
+    failures, last = (recent.where((LoginFailure.email == email) & (LoginFailure.ip == ip))
+                      .select(fn.COUNT(LoginFailure.id), fn.MAX(LoginFailure.at))
+                      .scalar(as_tuple=True))
+    wait = 0.0
+    free = config["LOGIN_MAX_FAILURES"]
+    if failures >= free and last is not None:
+        delay = min(2 ** (failures - free + 1), window.total_seconds())
+        wait = max(wait, (last + timedelta(seconds=delay) - now).total_seconds())
+    limit = config["LOGIN_ADDRESS_LIMIT"]
+    oldest_to_expire = (recent.where(LoginFailure.ip == ip)
+                        .order_by(LoginFailure.at.desc()).offset(limit - 1).first())
+    if oldest_to_expire is not None:
+        wait = max(wait, (oldest_to_expire.at + window - now).total_seconds())
+    return max(0, math.ceil(wait))
 
 
+def _wait_sentence(seconds: int) -> str:
+    when = (f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes")
+    return (f"Too many failed sign-ins from your address. Wait {when} and try again, or "
+            "ask an administrator to reset your password.")
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+# -- where to go after signing in ------------------------------------------------------------
 def _safe_next(target: str | None) -> str:
-    # Only local paths: never bounce a fresh login to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("dashboard.index")
+    """Only a path on this site: no scheme, no host, no control characters, spaces or
+    backslashes (browsers drop tabs and newlines and read \\ as /, which turns
+    "/\\t/evil.example" into "//evil.example")."""
+    fallback = url_for("dashboard.index")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if any(ord(c) < 33 or ord(c) == 127 or c == "\\" for c in target):
+        return fallback
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return fallback
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
+# -- sign in and out ---------------------------------------------------------------------------
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
@@ -78,18 +191,19 @@ def login():
     if request.method == "POST":
         email = request.form.get("email", "").strip().lower()
         password = request.form.get("password", "")
-        ip = request.remote_addr or "unknown"
-        if _throttled(email, ip):
-            minutes = current_app.config["LOGIN_WINDOW_MINUTES"]
-            error = (f"Too many failed sign-ins. Wait {minutes} minutes and try again, "
-                     "or ask an administrator to reset your password.")
-            status = 429
+        ip = _client_address()
+        wait = _wait_seconds(email, ip)
+        if wait:
+            error, status = _wait_sentence(wait), 429
         else:
             user = User.get_or_none(User.email == email)
-            if user and check_password_hash(user.password_hash, password):
-                session.clear()
-                session["user_id"] = user.id
-                session.permanent = True
+            # One hash check whether or not the e-mail has an account.
+            matches = check_password_hash(user.password_hash if user else _DUMMY_HASH,
+                                          password)
+            if user is not None and matches:
+                LoginFailure.delete().where((LoginFailure.email == email) &
+                                            (LoginFailure.ip == ip)).execute()
+                _start_session(user)
                 user.last_login_at = utcnow()
                 user.save()
                 return redirect(_safe_next(request.args.get("next")))
@@ -99,32 +213,114 @@ def login():
     return render_template("auth/login.html", error=error), status
 
 
+@bp.route("/logout", methods=["POST"])
+def logout():
+    end_sessions(g.user.id)
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+# -- first run -----------------------------------------------------------------------------------
+def setup_code() -> str:
+    """The one-time code the first-run screen asks for, made once and kept (encrypted)
+    until the first administrator exists. Only someone who can read the server's log
+    has it, so whoever reaches a fresh box first cannot claim it."""
+    code = Setting.get_value(SETUP_CODE_SETTING)
+    if not code:
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"          # no 0/O or 1/I to misread
+        fresh = "-".join("".join(secrets.choice(alphabet) for _ in range(4))
+                         for _ in range(4))                     # 80 bits
+        try:
+            Setting.create(key=SETUP_CODE_SETTING, secret=fresh)
+        except IntegrityError:
+            pass                    # another process made one first: use theirs
+        code = Setting.get_value(SETUP_CODE_SETTING)
+    return code
+
+
+def _log_setup_code(code: str) -> None:
+    current_app.logger.warning(
+        "Ferry has no administrator yet. First-run setup code: %s (enter it on the "
+        "/setup page; `flask --app app create-admin` works too).", code)
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup():
     """First run: create the first administrator. Closed once any user exists."""
     if User.select().count() > 0:
         return redirect(url_for("auth.login"))
-    error = None
-    if request.method == "POST":
+    code = setup_code()
+    error, status = None, 200
+    if request.method == "GET":
+        _log_setup_code(code)
+    else:
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
-        if "@" not in email:
-            error = "Enter the email address you will sign in with."
+        ip = _client_address()
+        wait = _wait_seconds(SETUP_THROTTLE_KEY, ip)
+        typed = request.form.get("setup_code", "").strip().upper().replace(" ", "")
+        if wait:
+            error, status = _wait_sentence(wait), 429
+        elif not hmac.compare_digest(typed.encode(), code.encode()):
+            LoginFailure.create(email=SETUP_THROTTLE_KEY, ip=ip)
+            _log_setup_code(code)
+            error, status = ("That setup code is not the one Ferry printed in its log. "
+                             "Look in the server's log (for example journalctl -u "
+                             "ferry-web) for \"First-run setup code\" and type it "
+                             "again."), 403
+        elif "@" not in email:
+            error, status = "Enter the email address you will sign in with.", 400
         elif password != request.form.get("confirm", ""):
-            error = "The two passwords are different. Type the same password twice."
+            error, status = ("The two passwords are different. Type the same password "
+                             "twice."), 400
         else:
             try:
                 save_user(email, password)
             except PasswordTooShort as exc:
-                error = str(exc)
+                error, status = str(exc), 400
             else:
+                Setting.delete().where(Setting.key == SETUP_CODE_SETTING).execute()
                 flash("Your administrator account is ready. Sign in to continue.")
                 return redirect(url_for("auth.login"))
-    return render_template("auth/setup.html", error=error), (400 if error else 200)
+    return render_template("auth/setup.html", error=error), status
 
 
-@bp.route("/logout", methods=["POST"])
-def logout():
-    session.clear()
-    return redirect(url_for("auth.login"))
+# -- the account page ----------------------------------------------------------------------------
+def _account_page(*, error=None, message=None, status=200):
+    return render_template("auth/account.html", error=error, message=message), status
+
+
+@bp.get("/account")
+def account():
+    return _account_page()
+
+
+@bp.post("/account/password")
+def change_password():
+    """A new password for the signed-in user; every other session of theirs ends."""
+    user = g.user
+    if not check_password_hash(user.password_hash, request.form.get("current", "")):
+        return _account_page(error="Your current password is not right. Type it again.",
+                             status=400)
+    new = request.form.get("password", "")
+    if new != request.form.get("confirm", ""):
+        return _account_page(error="The two new passwords are different. Type the same "
+                                   "password twice.", status=400)
+    try:
+        save_user(user.email, new)
+    except PasswordTooShort as exc:
+        return _account_page(error=str(exc), status=400)
+    _start_session(User.get_by_id(user.id))         # this browser stays signed in
+    flash("Password changed. Every other browser signed in as you has been signed out.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sign-out-everywhere")
+def sign_out_everywhere():
+    """End every session of this user except the one asking (a lost laptop, a shared
+    computer)."""
+    end_sessions(g.user.id)
+    _start_session(g.user)
+    flash("Every other browser signed in as you has been signed out.")
+    return redirect(url_for("auth.account"))

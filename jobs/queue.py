@@ -60,13 +60,18 @@ def ensure_embedded_redis() -> str:
                 "(apt-get install redis-server) or set REDIS_URL."
             )
         instance = config.instance_dir()
+        for name in ("redis.rdb", "redis.log"):      # left by an older, looser Ferry
+            if (instance / name).exists():
+                (instance / name).chmod(0o600)
         subprocess.run(
             [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
              "--daemonize", "yes", "--dir", str(instance),
              "--pidfile", str(instance / "redis.pid"),
              "--logfile", str(instance / "redis.log"),
              "--save", "60", "1", "--appendonly", "no", "--dbfilename", "redis.rdb"],
-            check=True, stdout=subprocess.DEVNULL,
+            # umask 077: the dump, log and pid file are Ferry's alone (the dump holds
+            # queued jobs and OAuth state).
+            check=True, stdout=subprocess.DEVNULL, umask=0o077,
         )
         for _ in range(100):
             if _answers(url):

@@ -3,6 +3,8 @@ import re
 
 import pytest
 
+from blueprints.auth import setup_code
+from models import db
 from tests.conftest import ADMIN_EMAIL, csrf_token
 
 # The only views a stranger may reach.
@@ -125,14 +127,17 @@ def test_first_run_screen_creates_the_administrator(empty_app):
     client = empty_app.test_client()
     assert client.get("/login").headers["Location"] == "/setup"
     token = csrf_token(client, "/setup")
+    with empty_app.app_context(), db.connection_context():
+        code = setup_code()         # what the server's log shows
     short = client.post("/setup", data={"email": "boss@msp.example", "password": "short",
-                                        "confirm": "short", "csrf_token": token})
+                                        "confirm": "short", "csrf_token": token,
+                                        "setup_code": code})
     assert short.status_code == 400
     assert "at least 10 characters" in short.get_data(as_text=True)
     done = client.post("/setup", data={"email": "boss@msp.example",
                                        "password": "a long enough secret",
                                        "confirm": "a long enough secret",
-                                       "csrf_token": token})
+                                       "csrf_token": token, "setup_code": code})
     assert done.headers["Location"] == "/login"
     # The screen closes once someone exists.
     assert client.get("/setup").headers["Location"] == "/login"
