@@ -9,6 +9,11 @@ is named by `tenant_id` or `org` (its name). They bypass tokens and limits.
   invoice_number, remove_payments?: false}`: void an AUTHORISED invoice (after removing
   its payments, if asked) or delete a DRAFT/SUBMITTED one.
 - `POST /_sandbox/xero/delete-payment` `{org, payment_id}`.
+- `POST /_sandbox/xero/prepay` `{org, contact_id | invoice_number (its contact), amount,
+  date?, currency?}`: money received before any invoice (a prepayment on the contact).
+- `POST /_sandbox/xero/allocate` `{org, overpayment_id | prepayment_id, invoice_id |
+  invoice_number, amount, date?}`: allocate an overpayment or prepayment to an invoice,
+  as PUT /Overpayments|Prepayments/{id}/Allocations does.
 - `POST /_sandbox/xero/edit-contact` `{org, contact_id | contact_number, ...fields}`.
 - `POST /_sandbox/xero/revoke-connection` `{org}`: the user disconnects Ferry from an org.
 - `POST /_sandbox/xero/expire-token` `{access_token?}`: that token, or every token issued
@@ -88,6 +93,57 @@ def blueprint(sandbox) -> Blueprint:
                 over = payments.overpay(org, invoice, extra, when, now, store.new_id)
                 out["overpayment"] = wire.overpayment(over, org)
             return respond(out)
+
+    @bp.post("/prepay")
+    def prepay():
+        data = body()
+        with store.lock:
+            org = org_of(data)
+            if org is None:
+                return fail("Unknown org: send tenant_id or org (its name).", 404)
+            contact_id = str(data.get("contact_id") or "").lower()
+            currency = str(data.get("currency") or "AUD")
+            if not contact_id:
+                invoice = invoice_of(org, data)
+                if invoice is None:
+                    return fail("Send contact_id, or invoice_number for its contact.", 404)
+                contact_id, currency = invoice["_contact_id"], invoice["CurrencyCode"]
+            if contact_id not in org.contacts:
+                return fail("Unknown contact.", 404)
+            try:
+                amount = documents.money(Decimal(str(data["amount"])))
+            except (KeyError, InvalidOperation):
+                return fail("amount must be a number.")
+            now = sandbox.kit.clock.now()
+            when = parse_date(data.get("date")) or now.date()
+            made = payments.prepay(org, contact_id, amount, when, now, store.new_id,
+                                   currency)
+            return respond(wire.prepayment(made, org))
+
+    @bp.post("/allocate")
+    def allocate():
+        data = body()
+        with store.lock:
+            org = org_of(data)
+            if org is None:
+                return fail("Unknown org: send tenant_id or org (its name).", 404)
+            if data.get("overpayment_id"):
+                kind, source = "Overpayment", org.overpayments.get(
+                    str(data["overpayment_id"]).lower())
+            else:
+                kind, source = "Prepayment", org.prepayments.get(
+                    str(data.get("prepayment_id") or "").lower())
+            invoice = invoice_of(org, data)
+            if source is None or invoice is None:
+                return fail("Unknown overpayment/prepayment or invoice.", 404)
+            allocation, errors = payments.allocate_received(
+                org, kind, source, {"Invoice": {"InvoiceID": invoice["InvoiceID"]},
+                                    "Amount": data.get("amount"), "Date": data.get("date")},
+                sandbox.kit.clock.now(), store.new_id)
+            if errors:
+                return fail(" ".join(errors), 409)
+            return respond({"allocation_id": allocation["AllocationID"],
+                            "invoice": wire.document(invoice, org, documents.INVOICE)})
 
     def change_status(status: str):
         data = body()

@@ -448,9 +448,44 @@ def blueprint(sandbox) -> Blueprint:
         return listing("Overpayments", "Overpayment", rows, set(OVERPAYMENT_FIELDS))
 
     @bp.get("/Prepayments")
+    @bp.get("/Prepayments/<prepayment_id>")
     @guarded("payments")
-    def get_prepayments(org):
-        return listing("Prepayments", "Prepayment", [], {"PrepaymentID", "Status", "Date"})
+    def get_prepayments(org, prepayment_id=None):
+        rows = [wire.prepayment(o, org) for o in org.prepayments.values()]
+        if prepayment_id:
+            rows = [r for r in rows if r["PrepaymentID"] == prepayment_id.lower()]
+            if not rows:
+                return not_found()
+        return listing("Prepayments", "Prepayment", rows, set(PREPAYMENT_FIELDS))
+
+    def allocate_received(org, kind, table, source_id):
+        source = table.get(source_id.lower())
+        if source is None:
+            return not_found()
+        results = []
+        for raw in body_items("Allocations"):
+            allocation, errors = payments.allocate_received(org, kind, source, raw, g.now,
+                                                            store.new_id)
+            results.append((allocation, errors, raw))
+
+        def render(rec, failed):
+            if failed:
+                return wire.plain(rec) if isinstance(rec, dict) else {}
+            out = next(a for a in wire.received(source, org, kind)["Allocations"]
+                       if a["AllocationID"] == rec["AllocationID"])
+            out[kind] = {f"{kind}ID": source[f"{kind}ID"]}
+            return out
+        return _allocations_response(results, render)
+
+    @bp.put("/Overpayments/<overpayment_id>/Allocations")
+    @guarded("payments")
+    def allocate_overpayment(org, overpayment_id):
+        return allocate_received(org, "Overpayment", org.overpayments, overpayment_id)
+
+    @bp.put("/Prepayments/<prepayment_id>/Allocations")
+    @guarded("payments")
+    def allocate_prepayment(org, prepayment_id):
+        return allocate_received(org, "Prepayment", org.prepayments, prepayment_id)
 
     return bp
 
@@ -477,3 +512,5 @@ PAYMENT_FIELDS = ["PaymentID", "Date", "Amount", "Reference", "Status", "Payment
                   "CurrencyRate"]
 OVERPAYMENT_FIELDS = ["OverpaymentID", "Type", "Contact", "Date", "Status", "Total",
                       "RemainingCredit", "UpdatedDateUTC", "CurrencyCode"]
+PREPAYMENT_FIELDS = ["PrepaymentID", "Type", "Contact", "Date", "Status", "Total",
+                     "RemainingCredit", "UpdatedDateUTC", "CurrencyCode"]

@@ -79,7 +79,8 @@ def _decimal(value, default=None):
 def has_settlements(doc: dict, org: Org) -> bool:
     """True when a payment or credit is applied: the document is then locked."""
     live = [p for p in doc.get("_payments", []) if org.payments[p]["Status"] == "AUTHORISED"]
-    return bool(live or doc.get("_credits") or doc.get("_allocations"))
+    return bool(live or doc.get("_credits") or doc.get("_allocations")
+                or doc.get("_received"))
 
 
 class _Build:

@@ -90,6 +90,7 @@ class Org:
     credit_notes: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
     overpayments: dict[str, dict] = field(default_factory=dict)
+    prepayments: dict[str, dict] = field(default_factory=dict)
     next_invoice_number: int = 1
     next_credit_number: int = 1
 

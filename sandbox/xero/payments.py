@@ -1,10 +1,17 @@
-"""Payments, credit note allocations and overpayments, and what they do to documents.
+"""Payments, credit note allocations, overpayments and prepayments, and what they do to
+documents.
 
 A payment (PUT /Payments) needs an AUTHORISED invoice or credit note and a bank account
 (or one with EnablePaymentsToAccount), and may not exceed what is outstanding; the
 document's AmountPaid/AmountDue follow and it turns PAID when nothing is left. Deleting a
 payment (POST /Payments/{id} with Status DELETED) reverses that. An allocation moves
 credit from an AUTHORISED credit note to an AUTHORISED invoice of the same kind.
+
+Overpayments and prepayments (money received with no invoice, or more than was due) are
+allocated to invoices with PUT /Overpayments|Prepayments/{id}/Allocations: the invoice's
+AmountCredited grows (the spec: "Sum of all credit notes, over-payments and pre-payments
+applied to invoice"), not its AmountPaid ("Sum of payments received for invoice"), and
+the invoice lists them under Overpayments/Prepayments with the AppliedAmount.
 """
 from __future__ import annotations
 
@@ -184,3 +191,70 @@ def overpay(org: Org, invoice: dict, amount: Decimal, when, now: datetime, new_i
     }
     org.overpayments[overpayment["OverpaymentID"]] = overpayment
     return overpayment
+
+
+def prepay(org: Org, contact_id: str, amount: Decimal, when, now: datetime, new_id,
+           currency: str = "AUD", rate: Decimal = Decimal("1")) -> dict:
+    """Money received before any invoice (a RECEIVE-PREPAYMENT bank transaction)."""
+    prepayment = {
+        "PrepaymentID": new_id(), "Type": "RECEIVE-PREPAYMENT", "Date": when,
+        "Status": "AUTHORISED", "LineAmountTypes": "NoTax", "SubTotal": amount,
+        "TotalTax": Decimal("0.00"), "Total": amount, "RemainingCredit": amount,
+        "CurrencyCode": currency, "CurrencyRate": rate, "UpdatedDateUTC": now,
+        "Allocations": [], "Payments": [], "HasAttachments": False,
+        "AppliedAmount": Decimal("0.00"), "Reference": "",
+        "LineItems": [{"LineItemID": new_id(), "Description": "Prepayment",
+                       "Quantity": Decimal("1.0000"), "UnitAmount": amount,
+                       "LineAmount": amount, "TaxAmount": Decimal("0.00"),
+                       "AccountCode": "200", "Tracking": []}],
+        "_contact_id": contact_id,
+    }
+    org.prepayments[prepayment["PrepaymentID"]] = prepayment
+    return prepayment
+
+
+def allocate_received(org: Org, kind: str, source: dict, raw: dict, now: datetime,
+                      new_id):
+    """(allocation or None, errors) for PUT /Overpayments|Prepayments/{id}/Allocations:
+    `kind` is "Overpayment" or "Prepayment"."""
+    if not isinstance(raw, dict):
+        return None, ["Each Allocation must be an object."]
+    errors = []
+    if source["Status"] != "AUTHORISED":
+        errors.append(f"Only AUTHORISED {kind.lower()}s can be allocated.")
+    ref = raw.get("Invoice") if isinstance(raw.get("Invoice"), dict) else {}
+    invoice = org.invoices.get(str(ref.get("InvoiceID") or "").lower())
+    if invoice is None:
+        errors.append("Invoice could not be found")
+    elif invoice["Status"] != "AUTHORISED":
+        errors.append(f"{kind}s can only be allocated to an AUTHORISED invoice.")
+    elif invoice["CurrencyCode"] != source["CurrencyCode"]:
+        errors.append(f"The {kind.lower()} and the invoice must be in the same currency.")
+    amount = _decimal(raw.get("Amount"))
+    when = parse_date(raw.get("Date")) if raw.get("Date") else now.date()
+    if amount is None or amount <= 0:
+        errors.append("Allocation amount must be greater than zero.")
+    elif not errors:
+        amount = money(amount)
+        if amount > source["RemainingCredit"]:
+            errors.append(f"The amount being allocated exceeds the remaining credit on "
+                          f"the {kind.lower()}.")
+        if amount > invoice["AmountDue"]:
+            errors.append("The amount being allocated exceeds the amount due on the invoice.")
+    if when is None:
+        errors.append("Date is not a valid date.")
+    if errors:
+        return None, errors
+    allocation = {"AllocationID": new_id(), "Amount": amount, "Date": when,
+                  "_invoice_id": invoice["InvoiceID"], "_kind": kind,
+                  "_source_id": source[f"{kind}ID"]}
+    source["Allocations"] = source.get("Allocations", []) + [allocation]
+    source["AppliedAmount"] = money(source.get("AppliedAmount", 0) + amount)
+    source["RemainingCredit"] = money(source["RemainingCredit"] - amount)
+    if source["RemainingCredit"] == 0:
+        source["Status"] = "PAID"
+    source["UpdatedDateUTC"] = now
+    invoice["_received"] = invoice.get("_received", []) + [allocation]
+    invoice["AmountCredited"] = money(invoice["AmountCredited"] + amount)
+    _apply(invoice, True, amount, when, now)
+    return allocation, []

@@ -94,13 +94,42 @@ def document(doc: dict, org: Org, kind, *, with_lines: bool = True, unitdp: int 
     out["Payments"] = [_payment_summary(p) for p in payments]
     if kind.is_invoice:
         out["CreditNotes"] = [_credit_summary(org, a) for a in doc.get("_credits", [])]
-        out["Prepayments"] = []
-        out["Overpayments"] = []
+        received = doc.get("_received", [])
+        out["Prepayments"] = [_received_summary(org, a) for a in received
+                              if a["_kind"] == "Prepayment"]
+        out["Overpayments"] = [_received_summary(org, a) for a in received
+                               if a["_kind"] == "Overpayment"]
         out["IsDiscounted"] = False
     else:
         out["Allocations"] = [_allocation(org, a, doc) for a in doc.get("_allocations", [])]
     if isinstance(doc.get("UpdatedDateUTC"), datetime):
         out["UpdatedDateUTC"] = ms_date(doc["UpdatedDateUTC"])
+    return out
+
+
+def _received_summary(org: Org, allocation: dict) -> dict:
+    """An overpayment or prepayment as it appears inside the invoice it was allocated to:
+    AppliedAmount is what this invoice received from it."""
+    kind = allocation["_kind"]
+    source = (org.overpayments if kind == "Overpayment" else org.prepayments)[
+        allocation["_source_id"]]
+    return {f"{kind}ID": source[f"{kind}ID"], "Type": source["Type"],
+            "Date": ms_date(allocation["Date"]), "Total": source["Total"],
+            "AppliedAmount": allocation["Amount"], "Status": source["Status"],
+            "CurrencyCode": source["CurrencyCode"], "HasAttachments": False}
+
+
+def received(o: dict, org: Org, kind: str) -> dict:
+    """An overpayment or prepayment with its allocations."""
+    out = plain({k: v for k, v in o.items() if k != "Allocations"})
+    out["Contact"] = contact_ref(org.contacts[o["_contact_id"]])
+    out["UpdatedDateUTCString"] = iso_string(o["UpdatedDateUTC"])
+    out["Allocations"] = [{"AllocationID": a["AllocationID"], "Amount": a["Amount"],
+                           "Date": ms_date(a["Date"]), "IsDeleted": False,
+                           "Invoice": {"InvoiceID": a["_invoice_id"],
+                                       "InvoiceNumber": org.invoices[a["_invoice_id"]].get(
+                                           "InvoiceNumber", "")}}
+                          for a in o.get("Allocations", [])]
     return out
 
 
@@ -155,7 +184,8 @@ def payment(p: dict, org: Org) -> dict:
 
 
 def overpayment(o: dict, org: Org) -> dict:
-    out = plain(o)
-    out["Contact"] = contact_ref(org.contacts[o["_contact_id"]])
-    out["UpdatedDateUTCString"] = iso_string(o["UpdatedDateUTC"])
-    return out
+    return received(o, org, "Overpayment")
+
+
+def prepayment(o: dict, org: Org) -> dict:
+    return received(o, org, "Prepayment")
