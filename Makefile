@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export FLASK_APP := app
 
-.PHONY: demo test install assets clean-demo
+.PHONY: demo test install assets clean-demo stop-demo
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,17 +29,26 @@ assets: static/vendor/htmx.min.js
 # its own instance folder (database, key, private Redis) is rebuilt on every start.
 DEMO_DIR := $(CURDIR)/instance/demo
 
-demo: install assets
-	-@[ -f $(DEMO_DIR)/redis.pid ] && kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; true
+# Every demo process (honcho's children, the private Redis) carries this instance folder in
+# its environment; stop-demo ends whatever is left of an earlier run by that mark.
+demo: install assets stop-demo
 	rm -rf $(DEMO_DIR)
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) flask --app app db upgrade
-	FERRY_INSTANCE_DIR=$(DEMO_DIR) honcho -f Procfile.demo start
+	FERRY_INSTANCE_DIR=$(DEMO_DIR) REDIS_URL=unix://$(DEMO_DIR)/redis.sock \
+		honcho -f Procfile.demo start
+
+stop-demo:
+	-@for p in /proc/[0-9]*; do \
+	  if tr '\0' '\n' < $$p/environ 2>/dev/null | grep -qx "FERRY_INSTANCE_DIR=$(DEMO_DIR)"; then \
+	    kill $${p#/proc/} 2>/dev/null; fi; \
+	done; \
+	if [ -f $(DEMO_DIR)/redis.pid ]; then kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; fi; \
+	pkill -f -- "--dir $(DEMO_DIR)" 2>/dev/null; true
 
 # ruff's F rules catch undefined names and unused imports before the suite runs.
 test: install assets
 	$(BIN)/ruff check --quiet --select F,E9 .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-clean-demo:
-	-@[ -f $(DEMO_DIR)/redis.pid ] && kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; true
+clean-demo: stop-demo
 	rm -rf $(DEMO_DIR)

