@@ -349,8 +349,10 @@ class ConnectWise:
         return list(self.iter_list(f"finance/invoices/{int(invoice_id)}/payments"))
 
     def create_invoice_payment(self, invoice_id: int, payment: dict) -> dict:
-        """Apply a payment (`type`, `amount`, `paymentDate`, `transactionId`). Not retried
-        blindly: after OutcomeUnknown, look at invoice_payments() before sending again."""
+        """Apply a payment (`type`, `amount`, `paymentDate`; CW's Payment has no external
+        id). Not retried blindly: after OutcomeUnknown, look at invoice_payments() before
+        sending again. CW keeps one payment per invoice: change it with
+        update_invoice_payment()."""
         return self.post(f"finance/invoices/{int(invoice_id)}/payments", payment)
 
     def unposted_invoices(self, conditions: str | None = None) -> Iterator[dict]:
@@ -434,3 +436,28 @@ class ConnectWise:
             else:
                 result.add(True, subject, f"Ferry can read {subject.lower()}.")
         return result
+
+    # -- payment back-sync (jobs/cycle_payments.py) ------------------------------------
+    def update_invoice_payment(self, invoice_id: int, payment_id: int, amount,
+                               payment_date: str | None = None) -> dict:
+        """Set the invoice's one payment to `amount` (JSON Patch replace). Setting a value
+        twice gives the same result, so a retry after a lost answer is safe."""
+        ops = [{"op": "replace", "path": "amount", "value": amount}]
+        if payment_date:
+            ops.append({"op": "replace", "path": "paymentDate", "value": payment_date})
+        return decode_json(self.call("PATCH", f"finance/invoices/{int(invoice_id)}/payments/"
+                                     f"{int(payment_id)}", json=ops, idempotent=True),
+                           "connectwise")
+
+    def delete_invoice_payment(self, invoice_id: int, payment_id: int) -> None:
+        """Take the payment back (its amount returns to the balance); a payment already
+        gone counts as done."""
+        try:
+            self.call("DELETE", f"finance/invoices/{int(invoice_id)}/payments/"
+                      f"{int(payment_id)}", idempotent=True)
+        except NotFound:
+            pass
+
+    def invoices_by_number(self, number: str) -> list[dict]:
+        return list(self.iter_list("finance/invoices",
+                                   conditions=cond.eq("invoiceNumber", number)))

@@ -243,6 +243,19 @@ class XeroClient:
         return self._paged("/Payments", "Payments", _filters(where, None),
                            _since(modified_since))
 
+    # -- payment back-sync (jobs/cycle_payments.py) ------------------------------------
+    def sales_invoices_changed(self, since: datetime | None) -> Iterator[dict]:
+        """ACCREC invoices changed since `since` (all pages): a payment, its deletion or
+        an allocation changes the invoice's AmountPaid/AmountCredited and UpdatedDateUTC.
+        An org where nothing changed answers the first page empty: one call."""
+        return self.invoices(where='Type=="ACCREC"', modified_since=since)
+
+    def overpayments(self, *, modified_since: datetime | None = None) -> Iterator[dict]:
+        return self._paged("/Overpayments", "Overpayments", None, _since(modified_since))
+
+    def prepayments(self, *, modified_since: datetime | None = None) -> Iterator[dict]:
+        return self._paged("/Prepayments", "Prepayments", None, _since(modified_since))
+
 
 def _filters(where, statuses) -> dict:
     params = {}
