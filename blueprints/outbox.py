@@ -1,0 +1,67 @@
+"""Outbox: every e-mail Ferry wrote (sent, pending, failed with the reason), Resend; and
+the page an alert's force-sync link opens, which asks the signed-in user to confirm."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from blueprints.labels import ONE
+from jobs.outbox import MAX_ATTEMPTS, NO_SMTP, resend, smtp_settings
+from models import OutboxMail, SyncRecord
+
+bp = Blueprint("outbox", __name__)
+
+PAGE_SIZE = 200
+STATUSES = {"pending": "Pending", "sent": "Sent", "failed": "Failed"}
+KINDS = {"exceptions": "Exceptions", "digest": "Daily digest", "incident": "Failure alert",
+         "resolved": "Resolved", "test": "Test"}
+
+
+@bp.route("/outbox/")
+def index():
+    status = request.args.get("status", "")
+    query = OutboxMail.select()
+    if status == "pending":
+        query = query.where(OutboxMail.status.in_(("pending", "sending")))
+    elif status in STATUSES:
+        query = query.where(OutboxMail.status == status)
+    mails = list(query.order_by(OutboxMail.id.desc()).limit(PAGE_SIZE))
+    counts = {key: OutboxMail.select().where(OutboxMail.status.in_(
+        ("pending", "sending") if key == "pending" else (key,))).count() for key in STATUSES}
+    return render_template("outbox/index.html", mails=mails, status=status,
+                           statuses=STATUSES, counts=counts, kinds=KINDS,
+                           max_attempts=MAX_ATTEMPTS,
+                           no_smtp=None if smtp_settings() else NO_SMTP)
+
+
+@bp.route("/outbox/<int:mail_id>")
+def detail(mail_id):
+    mail = OutboxMail.get_or_none(OutboxMail.id == mail_id)
+    if mail is None:
+        abort(404)
+    return render_template("outbox/detail.html", mail=mail, kinds=KINDS,
+                           no_smtp=None if smtp_settings() else NO_SMTP)
+
+
+@bp.post("/outbox/<int:mail_id>/resend")
+def resend_mail(mail_id):
+    mail = resend(mail_id)
+    if mail is None:
+        abort(404)
+    if smtp_settings():
+        flash(f"“{mail.subject}” is queued to be sent again.")
+    else:
+        flash(f"“{mail.subject}” is queued again, but it stays here until a mail server "
+              "is configured (FERRY_SMTP_HOST).")
+    return redirect(url_for("outbox.index"), 303)
+
+
+@bp.route("/force-sync")
+def confirm_force():
+    """An alert's force-sync link (a GET never changes anything): name the record and
+    ask for the press that posts to Sync now."""
+    kind, _, cw_id = request.args.get("record", "").partition(":")
+    if kind not in ONE or not cw_id.isdigit():
+        abort(404)
+    record = SyncRecord.get_or_none((SyncRecord.record_type == kind) &
+                                    (SyncRecord.cw_id == int(cw_id)))
+    if record is None:
+        abort(404)
+    return render_template("outbox/force_confirm.html", record=record, label=ONE[kind])

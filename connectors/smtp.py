@@ -1,0 +1,113 @@
+"""Sending one e-mail through an SMTP relay: STARTTLS or implicit TLS, login, timeouts.
+
+Knows nothing of Flask or the outbox: `send(settings, message)` either hands the message
+to the relay (returning the recipients it refused, if it took the others) or raises `SmtpError`, whose `sentence` says what went wrong and what to do,
+and whose `permanent` says whether trying again can help (a recipient the relay refuses
+for good) or not.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True          # upgrade a plain connection (port 587)
+    implicit_tls: bool = False     # TLS from the first byte (port 465)
+    timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None   # None: the system's trusted CAs
+
+    def context(self) -> ssl.SSLContext:
+        return self.ssl_context or ssl.create_default_context()
+
+
+class SmtpError(Exception):
+    def __init__(self, sentence: str, *, permanent: bool = False):
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.permanent = permanent
+
+
+def build_message(sender: str, recipients: list[str], subject: str, text: str,
+                  html: str | None = None) -> EmailMessage:
+    """A plain-text mail, with an HTML alternative when given."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
+    where = f"{settings.host}:{settings.port}"
+    try:
+        if settings.implicit_tls:
+            server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                      context=settings.context())
+        else:
+            server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        with server:
+            server.ehlo()
+            if settings.starttls and not settings.implicit_tls:
+                if not server.has_extn("starttls"):
+                    raise SmtpError(
+                        f"The mail server {where} does not offer STARTTLS, so Ferry will not "
+                        "send the password or the mail unencrypted. Use its TLS port with "
+                        "FERRY_SMTP_TLS=1, or set FERRY_SMTP_STARTTLS=0 only for a relay "
+                        "on this machine.")
+                server.starttls(context=settings.context())
+                server.ehlo()
+            if settings.username:
+                server.login(settings.username, settings.password or "")
+            refused = server.send_message(message)
+    except SmtpError:
+        raise
+    except smtplib.SMTPAuthenticationError:
+        raise SmtpError(f"The mail server {where} refused the user name or password. "
+                        "Check FERRY_SMTP_USERNAME and FERRY_SMTP_PASSWORD.")
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpError(f"The mail server {where} does not support what Ferry asked for "
+                        f"({_text(exc)}). Check the port and the TLS settings.")
+    except smtplib.SMTPRecipientsRefused as exc:
+        who = ", ".join(sorted(exc.recipients))
+        permanent = all(code >= 500 for code, _ in exc.recipients.values())
+        raise SmtpError(f"The mail server {where} refused every recipient ({who}). Check "
+                        "the addresses in Settings → Alerts.", permanent=permanent)
+    except smtplib.SMTPSenderRefused as exc:
+        raise SmtpError(f"The mail server {where} refused the sender {exc.sender} "
+                        f"({exc.smtp_code} {_text(exc.smtp_error)}). Set FERRY_MAIL_FROM to "
+                        "an address the server lets Ferry send from.",
+                        permanent=False)
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpError(f"The mail server {where} answered {exc.smtp_code} "
+                        f"{_text(exc.smtp_error)}; Ferry will try again.")
+    except (socket.timeout, TimeoutError):
+        raise SmtpError(f"The mail server {where} did not answer within "
+                        f"{settings.timeout:g} seconds; Ferry will try again.")
+    except ssl.SSLError as exc:
+        raise SmtpError(f"The TLS handshake with the mail server {where} failed "
+                        f"({exc.reason or exc}). Check the port: 465 is implicit TLS "
+                        "(FERRY_SMTP_TLS=1), 587 is STARTTLS.")
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SmtpError(f"Ferry could not reach the mail server {where} "
+                        f"({type(exc).__name__}: {_text(exc) or 'no detail'}); it will "
+                        "try again.")
+    # Some recipients took it: the mail is sent; the caller names who did not get it.
+    return sorted(refused)
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

@@ -1,0 +1,234 @@
+"""What the alert e-mails say and when they go: pure decisions, no I/O.
+
+jobs/alerts.py and jobs/digest.py gather the facts (runs, records, incidents) and the
+settings, call these functions, render templates/mail/ with what they return and put
+the mail in the outbox.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+RECORD_TYPES = ("invoice", "credit_note", "bill", "payment")
+ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
+       "payment": "Payment"}
+MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
+        "payment": "Payments"}
+MODES = {"immediate": "Immediately, one e-mail per cycle",
+         "digest": "In the daily digest"}
+DEFAULT_MODE = "digest"
+DEFAULT_DIGEST_TIME = "07:00"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_FAILURES_IN_A_ROW = 3
+
+
+# -- settings values -------------------------------------------------------------------
+def parse_time_of_day(raw: str) -> time | None:
+    """"7:30" or "07:30" -> time(7, 30); anything else -> None."""
+    hours, sep, minutes = (raw or "").strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        return None
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        return None
+    return time(int(hours), int(minutes))
+
+
+def zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo((name or "").strip()) if (name or "").strip() else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_recipients(raw: str) -> tuple[list[str], list[str]]:
+    """Addresses separated by commas, semicolons, spaces or lines -> (good, bad)."""
+    good, bad = [], []
+    for part in (raw or "").replace(";", ",").replace("\n", ",").replace(" ", ",").split(","):
+        address = part.strip()
+        if not address:
+            continue
+        local, at, domain = address.rpartition("@")
+        if at and local and "." in domain and not domain.startswith(".") \
+                and not domain.endswith("."):
+            if address.lower() not in (g.lower() for g in good):
+                good.append(address)
+        else:
+            bad.append(address)
+    return good, bad
+
+
+# -- the immediate exception mail ----------------------------------------------------------
+@dataclass
+class ExceptionItem:
+    record_id: int
+    record_type: str
+    cw_id: int
+    number: str | None
+    org_id: int | None
+    org_name: str | None
+    problems: list[str]
+    since: datetime | None = None
+    links: dict = field(default_factory=dict)
+    todo: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{ONE.get(self.record_type, self.record_type)} {self.number or self.cw_id}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.record_type}:{self.cw_id}"
+
+
+def links(base_url: str, item: ExceptionItem) -> dict[str, str]:
+    """Where a person fixes it: the record, the mappings, its audit trail, and the page
+    that asks them to confirm a force-sync (a link must never change anything itself)."""
+    base = base_url.rstrip("/")
+    return {
+        "record": f"{base}/records/{item.record_id}",
+        "mappings": f"{base}/mappings/",
+        "audit": f"{base}/audit/?" + urlencode({"q": item.ref}),
+        "force": f"{base}/force-sync?" + urlencode({"record": item.ref}),
+    }
+
+
+def what_to_do(item: ExceptionItem) -> str:
+    """One sentence: the usual fix for the kind of problem the record has."""
+    text = " ".join(item.problems)
+    org = item.org_name or "its Xero organisation"
+    if "No Xero account" in text or "No Xero tax type" in text or \
+            "tracking" in text.lower() or "No Xero item" in text:
+        return (f"Add the missing mapping for {org} under Mappings, then force-sync the "
+                "record (or wait for the next cycle).")
+    if "already exists in org" in text or "was not merged" in text:
+        return ("Link the ConnectWise company to the Xero contact that holds the name, or "
+                "rename one of them, then force-sync the record.")
+    if "no routing rule" in text.lower() or "not routed" in text.lower() or \
+            "organisation" in text.lower() and item.org_id is None:
+        return "Add a routing rule (or a default organisation) under Mappings, then force-sync."
+    if "enable" in text.lower() and "currency" in text.lower():
+        return f"Enable the currency in {org} (Xero → Settings → Currencies), then force-sync."
+    if "paid" in text.lower() or "voided" in text.lower() or "deleted" in text.lower():
+        return ("Xero no longer allows the change: make it in Xero by hand, or credit the "
+                "document in ConnectWise. Ferry leaves the Xero document as it is.")
+    return "Fix what it says, then force-sync the record (or wait for the next cycle)."
+
+
+def exceptions_mail(record_type: str, run_id: int, items: list[ExceptionItem],
+                    base_url: str) -> dict | None:
+    """The one mail of a cycle's new exceptions (None when there are none)."""
+    if not items:
+        return None
+    for item in items:
+        item.links = links(base_url, item)
+        item.todo = what_to_do(item)
+    count = len(items)
+    noun = MANY[record_type].lower() if count > 1 else ONE[record_type].lower()
+    subject = (f"Ferry: {count} {noun} could not be written to Xero"
+               if count > 1 else f"Ferry: {items[0].label} could not be written to Xero")
+    return {"subject": subject, "record_type": record_type, "label": MANY[record_type],
+            "run_id": run_id, "run_link": f"{base_url.rstrip('/')}/runs/{run_id}",
+            "items": items, "exceptions_link": f"{base_url.rstrip('/')}/exceptions/?"
+            + urlencode({"type": record_type})}
+
+
+# -- failure incidents ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Condition:
+    """Something wrong now: `key` stays the same for as long as it lasts."""
+    key: str
+    title: str
+    detail: str
+
+
+def incident_changes(now_failing: list[Condition], open_keys: set[str]
+                     ) -> tuple[list[Condition], set[str]]:
+    """(conditions to open an incident for, open incident keys that have cleared).
+    An incident still failing is neither opened again nor resolved: once per incident."""
+    failing = {c.key: c for c in now_failing}
+    to_open = [c for key, c in failing.items() if key not in open_keys]
+    cleared = {key for key in open_keys if key not in failing}
+    return to_open, cleared
+
+
+def failing_in_a_row(statuses_newest_first: list[str], n: int) -> bool:
+    """The last `n` finished cycles of a type all failed or stopped."""
+    last = statuses_newest_first[:n]
+    return n > 0 and len(last) == n and all(s in ("failed", "stopped") for s in last)
+
+
+def incident_mail(title: str, detail: str, base_url: str, *, resolved: bool = False,
+                  opened_at: datetime | None = None) -> dict:
+    base = base_url.rstrip("/")
+    subject = f"Ferry resolved: {title}" if resolved else f"Ferry needs attention: {title}"
+    return {"subject": subject[:290], "title": title, "detail": detail,
+            "resolved": resolved, "opened_at": opened_at,
+            "settings_link": f"{base}/settings/", "runs_link": f"{base}/runs/",
+            "health_link": f"{base}/healthz"}
+
+
+# -- the daily digest -------------------------------------------------------------------
+def digest_due(now_utc: datetime, at: time, tz: ZoneInfo) -> tuple[date, datetime, datetime] | None:
+    """When the local clock has passed today's digest time: (local date, window start,
+    window end), the window being the 24 hours before today's digest time, in naive
+    UTC. None before that time of day."""
+    aware = now_utc.replace(tzinfo=ZoneInfo("UTC")) if now_utc.tzinfo is None else now_utc
+    local = aware.astimezone(tz)
+    if local.time().replace(second=0, microsecond=0) < at:
+        return None
+    end_local = datetime.combine(local.date(), at, tzinfo=tz)
+    end = end_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    start_local = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=tz)
+    start = start_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return local.date(), start, end
+
+
+@dataclass
+class CycleLine:
+    """One record type in one org over the digest's day."""
+    org: str
+    written: int = 0
+    updated: int = 0
+    raised: int = 0
+    resolved: int = 0
+
+
+@dataclass
+class TypeDay:
+    """One record type over the digest's day: its cycles, and a line per org."""
+    record_type: str
+    cycles: int = 0
+    unfinished: int = 0
+    applied: int = 0               # payments applied in ConnectWise (payment cycles)
+    orgs: list[CycleLine] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return MANY.get(self.record_type, self.record_type)
+
+
+def digest_mail(day: date, tz_name: str, types: list[TypeDay], open_items: list[ExceptionItem],
+                budget: list[dict], metered: list[dict], month: str, base_url: str,
+                more_open: int = 0) -> dict:
+    """The digest's content: the day per record type and org, open exceptions oldest
+    first, the Xero calls used per org, the records metered this month."""
+    base = base_url.rstrip("/")
+    for item in open_items:
+        item.links = links(base, item)
+        item.todo = what_to_do(item)
+    open_items = sorted(open_items, key=lambda i: (i.since or datetime.min, i.record_id))
+    types = sorted(types, key=lambda t: RECORD_TYPES.index(t.record_type)
+                   if t.record_type in RECORD_TYPES else 99)
+    for t in types:
+        t.orgs.sort(key=lambda line: line.org)
+    written = sum(line.written for t in types for line in t.orgs)
+    updated = sum(line.updated for t in types for line in t.orgs)
+    total_open = len(open_items) + more_open
+    subject = (f"Ferry daily digest {day.isoformat()}: {written} written, {updated} updated, "
+               f"{total_open} open exception{'s' if total_open != 1 else ''}")
+    return {"subject": subject, "day": day, "tz": tz_name, "types": types,
+            "open_items": open_items, "more_open": more_open, "total_open": total_open,
+            "budget": budget, "metered": metered, "month": month, "base_url": base,
+            "exceptions_link": f"{base}/exceptions/", "one": ONE, "many": MANY}
