@@ -427,8 +427,13 @@ for _name, _field in (
         ("total", IntegerField(null=True)),
         ("done", IntegerField(default=0)),
         ("waiting_until", DateTimeField(null=True)),
-        ("heartbeat_at", DateTimeField(null=True))):
+        ("heartbeat_at", DateTimeField(null=True)),
+        ("waiting", IntegerField(default=0)),       # read = written + skipped + exceptions
+        ("excluded", IntegerField(default=0))):     #        + waiting + excluded
     SyncRun._meta.add_field(_name, _field)
+# Set when a write of the record went out and Xero's answer did not say what became of it
+# (element missing, timeout, reset): the record is looked up in Xero before any create.
+SyncRecord._meta.add_field("unknown_since", DateTimeField(null=True))
 
 
 # --- Sign-in security (blueprints/auth.py; migration 0010_sessions) --------------------

@@ -1,7 +1,9 @@
 """Lean and live cycles: per-org Xero reference data cached in the database (tax rates,
 accounts, tracking categories, currencies, organisation), and the progress columns a
 running cycle keeps up to date for the dashboard (total, done, waiting_until,
-heartbeat_at; status "interrupted" when its worker died)."""
+heartbeat_at; status "interrupted" when its worker died), the run's waiting and excluded
+counts (read = written + skipped + exceptions + waiting + excluded), and a record's
+`unknown_since`: a write whose outcome Xero did not tell, to be looked up first)."""
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
 from playhouse.migrate import migrate
 
@@ -31,5 +33,8 @@ def upgrade(db, migrator):
         migrator.add_column("sync_run", "done", IntegerField(default=0)),
         migrator.add_column("sync_run", "waiting_until", DateTimeField(null=True)),
         migrator.add_column("sync_run", "heartbeat_at", DateTimeField(null=True)),
+        migrator.add_column("sync_run", "waiting", IntegerField(default=0)),
+        migrator.add_column("sync_run", "excluded", IntegerField(default=0)),
+        migrator.add_column("sync_record", "unknown_since", DateTimeField(null=True)),
         migrator.add_index("sync_run", ("status",), False),
     )
