@@ -9,9 +9,10 @@ def public(view):
 
 def register_blueprints(app) -> None:
     from blueprints import (
-        audit, auth, dashboard, exceptions, health, mappings, records, runs, settings, setup,
+        audit, auth, dashboard, exceptions, health, mappings, outbox, records, runs, settings,
+        setup,
     )
     for module in (auth, health, dashboard, records, mappings, audit, exceptions, settings,
-                   runs, setup):
+                   runs, setup, outbox):
         app.register_blueprint(module.bp)
     auth.require_login_everywhere(app)

@@ -113,6 +113,8 @@ def run_cycle(record_type: str, *, trigger: str = "schedule", only_ids=None,
             run.save()
     finally:
         lock.release()
+    from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
+    after_cycle(run)
     return run
 
 

@@ -16,6 +16,11 @@ JOB_PREFIX = "ferry-"
 # (job id, function path, interval in seconds)
 PERIODIC_JOBS: list[tuple[str, str, int]] = [
     ("ferry-audit-retention", "jobs.audit.purge_audit", DAY),
+    # Alerts (jobs/alerts.py, jobs/digest.py, jobs/outbox.py): the outbox every minute,
+    # failure incidents every 5 minutes, and a check whether the digest's time has come.
+    ("ferry-outbox", "jobs.outbox.send_outbox", 60),
+    ("ferry-incident-check", "jobs.alerts.incident_check", 300),
+    ("ferry-digest", "jobs.digest.digest_job", 300),
 ]
 
 
