@@ -194,12 +194,15 @@ def register_commands(app: Flask) -> None:
     @click.option("--interval", default=30, help="Seconds between checks.")
     def scheduler(interval):
         """Run rq-scheduler, which starts the periodic jobs."""
-        from rq_scheduler import Scheduler
-
+        from jobs.alerts import WatchingScheduler
         from jobs.queue import get_redis
         from jobs.schedule import register_schedule
         _wait_for_schema(app)
         connection = get_redis()
         with db.connection_context():
             register_schedule(connection)
-        Scheduler(connection=connection, interval=interval).run()
+        # Also checks for failures (a worker gone) and sends the outbox itself.
+        WatchingScheduler(connection=connection, interval=interval).run()
+
+    from jobs.alerts_cli import register_alert_commands
+    register_alert_commands(app)

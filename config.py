@@ -3,8 +3,8 @@
 Everything a deployment sets lives in environment variables (FERRY_*, DATABASE_URL,
 REDIS_URL); anything unset falls back to an embedded default that needs no service:
 SQLite in instance/, a private Redis on a unix socket in instance/, a secret key
-generated on first run. The SMTP settings are read here for the exception e-mails,
-which a later issue sends.
+generated on first run. The SMTP settings are the relay jobs/outbox.py sends through
+(unset: every e-mail waits in the Outbox).
 """
 import os
 import secrets
@@ -67,7 +67,11 @@ def from_environment() -> dict:
         # migrations before it gives up with a sentence (never a crash loop).
         "SCHEMA_WAIT_SECONDS": int(os.environ.get("FERRY_SCHEMA_WAIT_SECONDS", "600")),
         "SMTP_HOST": os.environ.get("FERRY_SMTP_HOST") or None,
-        "SMTP_PORT": int(os.environ.get("FERRY_SMTP_PORT", "587")),
+        # FERRY_SMTP_TLS=1: TLS from the first byte (port 465); else STARTTLS on 587.
+        "SMTP_TLS": os.environ.get("FERRY_SMTP_TLS", "0") == "1",
+        "SMTP_PORT": int(os.environ.get("FERRY_SMTP_PORT") or (
+            "465" if os.environ.get("FERRY_SMTP_TLS", "0") == "1" else "587")),
+        "SMTP_TIMEOUT": float(os.environ.get("FERRY_SMTP_TIMEOUT", "30")),
         "SMTP_USERNAME": os.environ.get("FERRY_SMTP_USERNAME") or None,
         "SMTP_PASSWORD": os.environ.get("FERRY_SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": os.environ.get("FERRY_SMTP_STARTTLS", "1") == "1",
