@@ -9,6 +9,7 @@ the lock, and saves the rotated token before anyone uses the new access token.
 """
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from connectors.audit import AuditSink, CallRecord, redact_body, redact_headers, redact_url
 from connectors.transport import Transport, decode_json
 from models import Connection, Setting, XeroGrant, db, utcnow
+from security import UnsafeAddress, check_service_url, origin
 
 AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -87,13 +89,61 @@ def load_app(base_url: str) -> XeroApp:
     )
 
 
+class UnsafeXeroSettings(ValueError):
+    """Xero settings Ferry will not save; the message says what to do."""
+
+
+URL_LABELS = {"authorize_url": "The authorize URL", "token_url": "The token URL",
+              "api_base": "The API base"}
+
+
+def check_app(app: XeroApp, saved: XeroApp, *, secret_typed: bool) -> XeroApp:
+    """`app` with its addresses checked, or UnsafeXeroSettings.
+
+    Secrets go only where they were saved for: the client secret travels to the token
+    URL and the tokens to the token URL and API base, so changing either host needs the
+    client secret typed again (whoever saves it there knows it already)."""
+    checked = {}
+    for name, label in URL_LABELS.items():
+        try:
+            checked[name] = check_service_url(getattr(app, name), label)
+        except UnsafeAddress as exc:
+            raise UnsafeXeroSettings(str(exc)) from None
+    moved = [URL_LABELS[n].split(" ", 1)[1] for n in ("token_url", "api_base")
+             if origin(checked[n]) != origin(getattr(saved, n))]
+    if moved and saved.client_secret and not secret_typed:
+        raise UnsafeXeroSettings(
+            f"You changed the {' and the '.join(moved)} to another server. Type the "
+            "client secret again to send it there: Ferry sends a saved secret only to "
+            "the server it was saved for.")
+    return XeroApp(client_id=app.client_id, client_secret=app.client_secret,
+                   redirect_uri=app.redirect_uri, scopes=app.scopes, **checked)
+
+
+def hosts_changed(before: XeroApp, after: XeroApp) -> bool:
+    return any(origin(getattr(before, n)) != origin(getattr(after, n))
+               for n in ("token_url", "api_base"))
+
+
 def save_app(app: XeroApp, *, keep_secret: bool = False) -> None:
-    """Save the settings; the client secret is stored encrypted (kept if left blank)."""
+    """Save the settings; the client secret is stored encrypted (kept if left blank).
+
+    Tokens belong to the server that issued them: when the token URL or API base moves to
+    another host, the grants are ended here (never sent to the new host) and Xero must
+    be connected again."""
+    before = load_app("")
     for name in ("client_id", "redirect_uri", "scopes", "authorize_url", "token_url",
                  "api_base"):
         Setting.set_value(SETTING_PREFIX + name, getattr(app, name))
     if not keep_secret:
         Setting.set_value(SETTING_PREFIX + "client_secret", app.client_secret, secret=True)
+    if hosts_changed(before, app):
+        reason = ("Xero's addresses were changed in Ferry's settings, so the old consent "
+                  "no longer applies. Choose Connect Xero again.")
+        for grant in XeroGrant.select().where(XeroGrant.token.is_null(False)):
+            grant.token = None
+            grant.save()
+            mark_needs_reconnect(grant, reason)
 
 
 # -- the consent ---------------------------------------------------------------------------
@@ -141,22 +191,51 @@ def start_authorization(app: XeroApp) -> Authorization:
 
 
 def callback_problem(args, expected_state: str | None) -> str | None:
-    """The sentence for a callback that cannot proceed, or None when it can."""
+    """The sentence for a callback that cannot proceed, or None when it can.
+
+    The state is checked first: anyone can send a browser to the callback with an
+    `error_description` of their choosing, so Xero's words are shown only to the session
+    that started this consent."""
+    if not expected_state or not hmac.compare_digest(
+            str(args.get("state") or "").encode(), expected_state.encode()):
+        return ("This reply from Xero does not belong to your current session (it may be "
+                "an old link, or from another browser). Nothing was connected: choose "
+                "Connect Xero again.")
     error = args.get("error")
     if error == "access_denied":
         return ("You cancelled the consent in Xero, so no organisation was connected. "
                 "Choose Connect Xero again when you are ready.")
     if error:
-        detail = args.get("error_description") or error
+        detail = _printable(args.get("error_description") or error)
         return (f"Xero did not grant access ({detail}). Check the Xero app settings "
                 "below and choose Connect Xero again.")
-    if not expected_state or args.get("state") != expected_state:
-        return ("This reply from Xero does not belong to your current session (it may be "
-                "an old link, or from another browser). Nothing was connected: choose "
-                "Connect Xero again.")
     if not args.get("code"):
         return "Xero's reply carried no authorisation code. Choose Connect Xero again."
     return None
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    text = "".join(c if c.isprintable() else " " for c in str(text)).strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# The PKCE verifier stays on the server, in Redis under the consent's state, for as long
+# as a consent may take; the browser's (signed, readable) session holds only the state.
+VERIFIER_TTL_SECONDS = 15 * 60
+
+
+def _verifier_key(state: str) -> str:
+    return f"ferry:xero:pkce:{state}"
+
+
+def keep_verifier(redis, started: "Authorization") -> None:
+    redis.set(_verifier_key(started.state), started.code_verifier, ex=VERIFIER_TTL_SECONDS)
+
+
+def take_verifier(redis, state: str) -> str | None:
+    """The verifier saved for `state`, once (a replayed callback finds none)."""
+    value = redis.getdel(_verifier_key(state))
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def exchange_code(app: XeroApp, code: str, code_verifier: str,

@@ -2,16 +2,18 @@
 callback, choosing which organisations Ferry uses, and "Disconnect".
 
 The callback is reachable without a login (Xero's redirect lands there), but it only
-proceeds when its `state` matches the one kept in a signed-in user's session.
+proceeds, or repeats anything Xero said, when its `state` matches the one kept in a
+signed-in user's session; the PKCE verifier waits in Redis under that state.
 """
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from blueprints import public
 from blueprints.settings import bp, section
 from connectors.xero_oauth import (
-    SCOPE_CHOICES, GRANULAR_SCOPES, ReconnectNeeded, TokenKeeper, XeroApp, XeroAuthError,
-    callback_problem, connections_of, delete_connection, exchange_code, identity_transport,
-    list_connections, load_app, revoke, save_app, start_authorization,
+    SCOPE_CHOICES, GRANULAR_SCOPES, ReconnectNeeded, TokenKeeper, UnsafeXeroSettings, XeroApp,
+    XeroAuthError, callback_problem, check_app, connections_of, delete_connection,
+    exchange_code, hosts_changed, identity_transport, keep_verifier, list_connections,
+    load_app, revoke, save_app, start_authorization, take_verifier,
 )
 from jobs.audit import DatabaseAuditSink
 from jobs.queue import get_redis
@@ -51,6 +53,15 @@ def save_xero_app():
         flash("Enter the client id and client secret of your Xero app (developer.xero.com, "
               "My Apps, Configuration).")
         return redirect(url_for("settings.index"))
+    try:
+        app = check_app(app, saved, secret_typed=bool(form["client_secret"]))
+    except UnsafeXeroSettings as exc:
+        flash(f"{exc} Nothing was saved.")
+        return redirect(url_for("settings.index"))
+    if hosts_changed(saved, app) and XeroGrant.select().where(
+            XeroGrant.token.is_null(False)).exists():
+        flash("Xero's addresses changed, so the existing consent was ended here: choose "
+              "Connect Xero again.")
     save_app(app, keep_secret=not form["client_secret"])
     flash("Xero settings saved.")
     return redirect(url_for("settings.index"))
@@ -63,7 +74,8 @@ def connect_xero():
         flash("Save the Xero app's client id and secret first.")
         return redirect(url_for("settings.index"))
     started = start_authorization(app)
-    session["xero_oauth"] = {"state": started.state, "verifier": started.code_verifier}
+    keep_verifier(get_redis(), started)             # the verifier never enters the cookie
+    session["xero_oauth"] = {"state": started.state}
     return redirect(started.url)
 
 
@@ -72,14 +84,19 @@ def connect_xero():
 def xero_callback():
     pending = session.pop("xero_oauth", None) or {}
     signed_in = bool(session.get("user_id"))
-    problem = callback_problem(request.args, pending.get("state") if signed_in else None)
+    expected = pending.get("state") if signed_in else None
+    problem = callback_problem(request.args, expected)
+    verifier = take_verifier(get_redis(), expected) if expected else None
+    if problem is None and not verifier:
+        problem = ("This consent took too long or was already used. Nothing was "
+                   "connected: choose Connect Xero again.")
     if problem:
         flash(problem)
         return redirect(url_for("settings.index"))
     app = _app()
     with DatabaseAuditSink() as sink:
         try:
-            token = exchange_code(app, request.args["code"], pending["verifier"], sink)
+            token = exchange_code(app, request.args["code"], verifier, sink)
             orgs = list_connections(identity_transport(app, sink), token["access_token"])
         except XeroAuthError as exc:
             flash(str(exc))
