@@ -94,8 +94,9 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
     @app.post("/_sandbox/invoices")
     def new_invoice():
         """{"companyName": "New Co Pty Ltd", "identifier": "NewCo", "location": "Sydney",
-        "currency": "AUD", "taxCode": "GST", "amount": "500.00", "description": "...",
-        "closed": true, "date": "2026-12-25", "type": "Agreement"}: bill a customer,
+        "currency": "AUD", "taxCode": "GST", "amount": "500.00", "quantity": 1,
+        "description": "...", "closed": true, "date": "2026-12-25", "type": "Agreement"}:
+        bill a customer one line of `quantity` × `amount`,
         creating the company if it is new. `date` (default the data's anchor date) may
         lie in the future, as agreement invoices raised ahead of their month do."""
         args, store = body(), sandbox.store
@@ -116,7 +117,8 @@ def register_actions(app: Flask, sandbox: Sandbox) -> None:
                 company["_info"].update(lastUpdated=when, dateEntered=when)
                 sandbox.learn("company/companies", company)
             amount = data.money(_amount(args.get("amount", "500.00"), "invoice", "amount"))
-            line = data.Line(args.get("description", "Professional services"), Decimal(1),
+            quantity = _amount(args.get("quantity", 1), "invoice", "quantity")
+            line = data.Line(args.get("description", "Professional services"), quantity,
                              amount, "4200", "LABOUR", "service")
             day = parse_day(args["date"]) if args.get("date") else catalog.ANCHOR_DATE
             kind = args.get("type", "Standard")

@@ -355,6 +355,8 @@ def known_paths(records: Iterable[dict]) -> dict[str, tuple[str, ...]]:
 
     def walk(value: dict, prefix: tuple[str, ...]):
         for key, inner in value.items():
+            if key[0] == "_" and key != "_info":
+                continue            # the sandbox's private bookkeeping, never served
             parts = prefix + (key,)
             if isinstance(inner, dict):
                 walk(inner, parts)
@@ -362,4 +364,8 @@ def known_paths(records: Iterable[dict]) -> dict[str, tuple[str, ...]]:
                 out["/".join(parts).lower()] = parts
     for record in records:
         walk(record, ())
+    # Public clients filter every list with a bare `lastUpdated > [...]` (any case:
+    # `LastUpdated >= [...]`), meaning the record's _info/lastUpdated (FIDELITY.md 2.1).
+    if "_info/lastupdated" in out:
+        out.setdefault("lastupdated", out["_info/lastupdated"])
     return out
