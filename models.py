@@ -131,7 +131,7 @@ class XeroGrant(BaseModel):
 
 
 # --- The sync engine (jobs/cycle.py; migration 0004_sync) ------------------------------
-RECORD_STATES = ("pending", "in_flight", "synced", "exception", "excluded")
+RECORD_STATES = ("pending", "in_flight", "waiting", "synced", "exception", "excluded")
 
 
 class SyncRun(BaseModel):

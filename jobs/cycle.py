@@ -23,7 +23,7 @@ from connectors.errors import ApiError
 from connectors.xero import open_client
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
-from jobs import cycle_allocations, cycle_bills, cycle_sales, problem_keys
+from jobs import cycle_allocations, cycle_bills, cycle_sales, cycle_waiting, problem_keys
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
@@ -43,7 +43,7 @@ INTERVAL_HOURS = "sync.interval_hours.{}"
 POST_BATCHES = "sync.post_batches"
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_INTERVAL_HOURS = 6
-UNSETTLED = ("pending", "in_flight")
+UNSETTLED = ("pending", "in_flight", "waiting")
 
 
 @dataclass
@@ -194,6 +194,12 @@ def _route(run, record_type, candidates, counts):
         elif record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
             record.save()
+        if cand.waiting:                  # its date has not come; read again next cycle
+            cycle_waiting.mark_waiting(run, record, cand.waiting)
+            continue
+        if cand.problem:
+            writer.exception(record, [cand.problem])
+            continue
         routed = route(cand.facts, rules, fallback)
         if isinstance(routed, Unroutable):
             loc = cand.facts.location

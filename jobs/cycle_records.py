@@ -30,6 +30,7 @@ class Candidate:
     gl_entry_ids: list[int] = field(default_factory=list)
     currency: str | None = None      # its currency code, as CW holds it
     problem: str | None = None       # known unmappable before routing (bad CW data)
+    waiting: str | None = None       # why it waits (its date has not come), a sentence
 
 
 def cw_time(value: str | None) -> datetime | None:
