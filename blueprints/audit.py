@@ -1,28 +1,41 @@
 """Audit log: every request Ferry sent to ConnectWise and Xero, and the answer.
 
-Searchable by API, outcome, text (URL, record, error) and date; each entry opens on its
-own page; the current search exports as CSV. Secrets were masked before the rows were
-written (connectors/audit.py), so nothing here needs hiding.
+Searchable by date range, API, organisation, record type, customer, status code, method,
+outcome and text; a record's reference (`invoice:1377`) or its ConnectWise number finds
+that record's calls through the indexed record_ref. New entries appear at the top while
+a cycle runs (`/audit/live`, polled every 2 seconds, pausable). Each entry opens on its
+own page with request and response side by side; the current search exports as a
+streamed CSV. Secrets were masked before the rows were written (connectors/audit.py).
 """
+from __future__ import annotations
+
 import csv
 import io
+import json
 import re
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
-from models import AuditEntry, utcnow
+from blueprints.labels import ONE
+from models import AuditEntry, Connection, SyncRecord, utcnow
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE_SIZE = 50
-RECORD_REF = re.compile(r"^[a-z_]+:\d+$")
+LIVE_LIMIT = 50
+EXPORT_CHUNK = 2000
+CUSTOMER_RECORDS = 500          # a customer filter looks at this many of its records
+RECORD_REF = re.compile(r"^([a-z_]+):(\d+)$")
+METHODS = ("GET", "POST", "PUT", "DELETE")
 OUTCOMES = {
     "ok": "Succeeded (2xx)",
     "client_error": "Refused (4xx)",
     "server_error": "Server error (5xx)",
     "no_answer": "No answer",
 }
+FILTERS = ("api", "outcome", "q", "run", "from", "to", "org", "type", "customer",
+           "status", "method")
 
 
 class Search:
@@ -33,9 +46,19 @@ class Search:
         self.outcome = args.get("outcome", "")
         self.text = args.get("q", "").strip()
         self.run = args.get("run", "").strip()
+        self.org = args.get("org", "").strip()
+        self.record_type = args.get("type", "")
+        self.customer = args.get("customer", "").strip()
+        self.status = args.get("status", "").strip()
+        self.method = args.get("method", "").upper()
         self.errors: list[str] = []
         self.day_from = self._date(args.get("from", ""), "From")
         self.day_to = self._date(args.get("to", ""), "To")
+        if self.status and not (self.status.isdigit() and 100 <= int(self.status) <= 599):
+            self.errors.append(f"Status “{self.status}” is not an HTTP status code like "
+                               "200, 401 or 429.")
+        if self.run and not self.run.isdigit():
+            self.errors.append(f"Sync run “{self.run}” is not a run number (see Runs).")
 
     def _date(self, raw: str, label: str) -> date | None:
         if not raw:
@@ -46,7 +69,17 @@ class Search:
             self.errors.append(f"{label} date “{raw}” is not a date like 2026-11-21.")
             return None
 
-    def query(self):
+    def refs_for_text(self) -> list[str] | None:
+        """`invoice:1377` is that record; a ConnectWise number (10041, PO-5) is each
+        record with that number. None: the text is neither, search it as text."""
+        if RECORD_REF.match(self.text):
+            return [self.text]
+        rows = (SyncRecord.select(SyncRecord.record_type, SyncRecord.cw_id)
+                .where(SyncRecord.cw_number == self.text).limit(20).tuples())
+        refs = [f"{t}:{i}" for t, i in rows]
+        return refs or None
+
+    def query(self, *, newest_first: bool = True):
         q = AuditEntry.select()
         if self.api in ("connectwise", "xero"):
             q = q.where(AuditEntry.api == self.api)
@@ -58,13 +91,30 @@ class Search:
             q = q.where(AuditEntry.status >= 500)
         elif self.outcome == "no_answer":
             q = q.where(AuditEntry.status.is_null())
-        if RECORD_REF.match(self.text):
-            # "invoice:5" means that record, not invoice:50; and the index finds it.
-            q = q.where(AuditEntry.record_ref == self.text)
-        elif self.text:
-            like = f"%{self.text}%"
-            q = q.where(AuditEntry.url.ilike(like) | AuditEntry.record_ref.ilike(like)
-                        | AuditEntry.error.ilike(like))
+        if self.status.isdigit():
+            q = q.where(AuditEntry.status == int(self.status))
+        if self.method in METHODS:
+            q = q.where(AuditEntry.method == self.method)
+        if self.org.isdigit():
+            q = q.where(AuditEntry.connection_id == int(self.org))
+        if self.record_type in ONE:
+            # A range on the indexed column: "invoice:" up to "invoice;" (":" + 1).
+            q = q.where((AuditEntry.record_ref >= f"{self.record_type}:") &
+                        (AuditEntry.record_ref < f"{self.record_type};"))
+        if self.customer:
+            refs = [f"{t}:{i}" for t, i in SyncRecord.select(
+                SyncRecord.record_type, SyncRecord.cw_id).where(
+                SyncRecord.party_name.contains(self.customer))
+                .order_by(SyncRecord.id.desc()).limit(CUSTOMER_RECORDS).tuples()]
+            q = q.where(AuditEntry.record_ref.in_(refs or ["-"]))
+        if self.text:
+            refs = self.refs_for_text()
+            if refs:
+                q = q.where(AuditEntry.record_ref.in_(refs))
+            else:
+                like = f"%{self.text}%"
+                q = q.where(AuditEntry.url.ilike(like) | AuditEntry.record_ref.ilike(like)
+                            | AuditEntry.error.ilike(like))
         if self.run.isdigit():
             q = q.where(AuditEntry.run_id == int(self.run))
         if self.day_from:
@@ -72,30 +122,89 @@ class Search:
         if self.day_to:
             end = datetime.combine(self.day_to + timedelta(days=1), datetime.min.time())
             q = q.where(AuditEntry.at < end)
-        return q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        if newest_first:
+            q = q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        return q
 
     def args(self, **extra) -> dict:
         values = {"api": self.api, "outcome": self.outcome, "q": self.text, "run": self.run,
+                  "org": self.org, "type": self.record_type, "customer": self.customer,
+                  "status": self.status, "method": self.method,
                   "from": self.day_from.isoformat() if self.day_from else "",
                   "to": self.day_to.isoformat() if self.day_to else ""}
         values.update(extra)
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
+def _records_of(entries) -> dict[str, SyncRecord]:
+    """The records the entries on a page name, for links from the Record column."""
+    wanted: dict[str, set[int]] = {}
+    for e in entries:
+        match = RECORD_REF.match(e.record_ref or "")
+        if match:
+            wanted.setdefault(match.group(1), set()).add(int(match.group(2)))
+    found = {}
+    for record_type, ids in wanted.items():
+        for r in SyncRecord.select(SyncRecord.id, SyncRecord.record_type, SyncRecord.cw_id,
+                                   SyncRecord.cw_number).where(
+                (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(sorted(ids))):
+            found[f"{r.record_type}:{r.cw_id}"] = r
+    return found
+
+
+def _latest_id() -> int:
+    newest = AuditEntry.select(AuditEntry.id).order_by(AuditEntry.id.desc()).first()
+    return newest.id if newest else 0
+
+
+def _context(search: Search, entries, **extra) -> dict:
+    return {"search": search, "entries": entries, "records": _records_of(entries),
+            "outcomes": OUTCOMES, "types": ONE, "methods": METHODS,
+            "orgs": list(Connection.select().order_by(Connection.kind, Connection.name)),
+            **extra}
+
+
 @bp.route("/")
 def index():
     search = Search(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows = list(search.query().paginate(page, PAGE_SIZE + 1))
+    rows = list(search.query().paginate(page, PAGE_SIZE + 1)) if not search.errors else []
     more = len(rows) > PAGE_SIZE
-    context = {"search": search, "entries": rows[:PAGE_SIZE], "page": page, "more": more,
-               "outcomes": OUTCOMES}
+    context = _context(search, rows[:PAGE_SIZE], page=page, more=more,
+                       after=_latest_id(), paused=False)
+    status = 422 if search.errors else 200
     if request.headers.get("HX-Request") and request.args.get("page"):
         # "Show more" appends rows to the table.
         return render_template("audit/_rows.html", **context)
     if request.headers.get("HX-Request"):
-        return render_template("audit/_results.html", **context)
-    return render_template("audit/index.html", **context)
+        return render_template("audit/_results.html", **context), status
+    return render_template("audit/index.html", **context), status
+
+
+@bp.route("/live")
+def live():
+    """Entries newer than `after` that match the filters, for the top of the table, and
+    the poller again (carrying the newest id). `paused=1` answers the poller stopped."""
+    search = Search(request.args)
+    after = request.args.get("after", 0, type=int) or 0
+    paused = request.args.get("paused") == "1"
+    rows = []
+    if not paused and not search.errors:
+        rows = list(search.query(newest_first=False).where(AuditEntry.id > after)
+                    .order_by(AuditEntry.id.desc()).limit(LIVE_LIMIT))
+    newest = max([after] + [e.id for e in rows])
+    return render_template("audit/_live.html", **_context(search, rows, after=newest,
+                                                          paused=paused))
+
+
+def pretty(body: str | None) -> tuple[str, bool]:
+    """A body as a person reads it: JSON indented (True), anything else as it came."""
+    if not body:
+        return "", False
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False), True
+    except ValueError:
+        return body, False
 
 
 @bp.route("/<int:entry_id>")
@@ -103,29 +212,53 @@ def detail(entry_id):
     entry = AuditEntry.get_or_none(AuditEntry.id == entry_id)
     if entry is None:
         abort(404)
-    return render_template("audit/detail.html", entry=entry)
+    record = _records_of([entry]).get(entry.record_ref or "")
+    connection = (Connection.get_or_none(Connection.id == entry.connection_id)
+                  if entry.connection_id else None)
+    return render_template("audit/detail.html", entry=entry, record=record,
+                           connection=connection, request_body=pretty(entry.request_body),
+                           response_body=pretty(entry.response_body), types=ONE)
 
 
 CSV_COLUMNS = ["time (UTC)", "api", "method", "url", "status", "duration ms",
                "connection", "run", "record", "error", "request body", "response body"]
 
 
+EXPORT_FIELDS = (AuditEntry.id, AuditEntry.at, AuditEntry.api, AuditEntry.method,
+                 AuditEntry.url, AuditEntry.status, AuditEntry.duration_ms,
+                 AuditEntry.connection_id, AuditEntry.run_id, AuditEntry.record_ref,
+                 AuditEntry.error, AuditEntry.request_body, AuditEntry.response_body)
+
+
 @bp.route("/export.csv")
 def export():
+    """The current search as CSV, streamed a chunk at a time (keyset paging on time and
+    id), so a million entries never sit in memory, on SQLite or PostgreSQL."""
     search = Search(request.args)
 
     def rows():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        for e in search.query().iterator():
-            writer.writerow([e.at.isoformat(sep=" "), e.api, e.method, e.url, e.status or "",
-                             f"{e.duration_ms:.0f}", e.connection_id or "", e.run_id or "",
-                             e.record_ref or "", e.error or "", e.request_body or "",
-                             e.response_body or ""])
-            yield buffer.getvalue()
+        yield buffer.getvalue()
+        last = None
+        while True:
+            q = search.query()
+            if last is not None:
+                q = q.where((AuditEntry.at < last[0]) |
+                            ((AuditEntry.at == last[0]) & (AuditEntry.id < last[1])))
+            chunk = list(q.select(*EXPORT_FIELDS).limit(EXPORT_CHUNK).tuples())
+            if not chunk:
+                return
             buffer.seek(0)
             buffer.truncate()
+            for (_id, at, api, method, url, status, ms, conn, run_id, ref, error, rq_body,
+                 rs_body) in chunk:
+                writer.writerow([at.isoformat(sep=" "), api, method, url, status or "",
+                                 f"{ms:.0f}", conn or "", run_id or "", ref or "",
+                                 error or "", rq_body or "", rs_body or ""])
+            yield buffer.getvalue()
+            last = (chunk[-1][1], chunk[-1][0])
 
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(stream_with_context(rows()), mimetype="text/csv", headers={
