@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export FLASK_APP := app
 
-.PHONY: demo test install assets clean-demo stop-demo
+.PHONY: demo test install assets clean-demo stop-demo bench
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ stop-demo:
 test: install assets
 	$(BIN)/ruff check --quiet --select F,E9 .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every benchmark once, gathered into bench/REPORT.md (BENCH_ARGS=--quick for a look).
+bench: install
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean-demo: stop-demo
 	rm -rf $(DEMO_DIR)
