@@ -12,11 +12,12 @@ cached; a 404 triggers one rediscovery, since a ConnectWise upgrade can move it.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx2
 
@@ -27,6 +28,7 @@ from connectors.errors import (
     MalformedResponse, NotFound, ObjectExists, PermissionDenied, RateLimited, TimedOut,
 )
 from connectors.transport import RetryPolicy, Transport, decode_json
+from security import UnsafeAddress, check_service_url
 
 API_VERSION = "2022.1"
 ACCEPT = f"application/vnd.connectwise.com+json; version={API_VERSION}"
@@ -69,6 +71,38 @@ class CWSettings:
                  "public_key": "the public key", "private_key": "the private key",
                  "client_id": "the client id"}
         return [label for key, label in names.items() if not (getattr(self, key) or "").strip()]
+
+
+# ConnectWise company ids are short codes typed at sign-in ("ferrydemo", "acme_corp").
+# **assumed**: letters, digits, '_', '-' and '.' cover them (no public list of the rules).
+COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The codebase companyinfo names, e.g. "v2025_1/" or "v4_6_release/".
+CODEBASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/?$")
+
+
+class UnsafeSettings(ValueError):
+    """ConnectWise settings Ferry will not send keys with; the message says what to fix."""
+
+
+def check_site(site: str) -> str:
+    """The site as typed if Ferry may send the keys there: https (plain http only to this
+    machine, for the sandbox), no user name, '?' or '#'. UnsafeSettings otherwise."""
+    text = (site or "").strip()
+    try:
+        check_service_url(text if "://" in text else "https://" + text, "The site")
+    except UnsafeAddress as exc:
+        raise UnsafeSettings(str(exc)) from None
+    return text
+
+
+def check_company_id(company_id: str) -> str:
+    text = (company_id or "").strip()
+    if not COMPANY_ID.match(text) or ".." in text:
+        raise UnsafeSettings(
+            "The company id is the short code you type in the Company box when signing in "
+            "to ConnectWise (letters, digits, '_', '-' or '.'); "
+            f"“{text[:40]}” is not one.")
+    return text
 
 
 def site_roots(site: str) -> tuple[str, str]:
@@ -124,6 +158,8 @@ class ConnectWise:
                  retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
                  context: dict | None = None, client: httpx2.Client | None = None):
         self.settings = settings
+        check_site(settings.site)                   # keys travel only to a checked host
+        check_company_id(settings.company_id)
         self.login_root, self.api_root = site_roots(settings.site)
         credentials = f"{settings.company_id}+{settings.public_key}:{settings.private_key}"
         headers = {"Accept": ACCEPT, "clientId": settings.client_id,
@@ -144,7 +180,7 @@ class ConnectWise:
     # -- codebase ------------------------------------------------------------------------
     def company_info(self) -> dict | None:
         """The unauthenticated companyinfo answer; None when the company is unknown."""
-        url = f"{self.login_root}/login/companyinfo/{self.settings.company_id}"
+        url = f"{self.login_root}/login/companyinfo/{quote(self.settings.company_id, safe='')}"
         response = self.transport.request("GET", url, headers={"Authorization": None})
         if response.status_code != 200:
             raise MalformedResponse(
@@ -153,7 +189,9 @@ class ConnectWise:
                 "in to ConnectWise at, such as na.myconnectwise.net.",
                 status=response.status_code)
         info = decode_json(response, "connectwise")
-        if info is not None and not (isinstance(info, dict) and info.get("Codebase")):
+        if info is not None and not (isinstance(info, dict) and isinstance(
+                info.get("Codebase"), str) and CODEBASE.match(info["Codebase"])
+                and ".." not in info["Codebase"]):
             raise MalformedResponse(
                 f"{self.login_root} did not answer like a ConnectWise server. Check the "
                 "site address.", status=response.status_code)
