@@ -23,7 +23,9 @@ from connectors.errors import ApiError
 from connectors.xero import open_client
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
-from jobs import cycle_allocations, cycle_bills, cycle_sales, cycle_waiting, problem_keys
+from jobs import (
+    cycle_allocations, cycle_bills, cycle_sales, cycle_waiting, problem_keys, record_facts,
+)
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
@@ -193,6 +195,8 @@ def _route(run, record_type, candidates, counts):
             existing[cand.cw_id] = record
         elif record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
+            record.save()
+        if record_facts.note_candidate(record, cand):    # what the records page shows
             record.save()
         if cand.waiting:                  # its date has not come; read again next cycle
             cycle_waiting.mark_waiting(run, record, cand.waiting)
