@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from connectors.xero_batches import MAX_ELEMENTS
-from jobs import cycle_allocations, problem_keys
+from jobs import cycle_allocations, problem_keys, record_facts
 from jobs.cycle_records import Candidate
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
@@ -135,6 +135,7 @@ class OrgWriter:
         updates = []
         for work in checks:
             doc = docs.get(work.record.xero_id)
+            record_facts.note_xero(work.record, doc)
             state = None if doc is None else XeroState(
                 doc.get("Status", ""), Decimal(str(doc.get("AmountPaid") or 0)),
                 Decimal(str(doc.get("AmountCredited") or 0)),
@@ -173,6 +174,7 @@ class OrgWriter:
                 for (work, _payload), result in zip(batch, results):
                     if result.ok:
                         work.record.xero_id = result.id
+                        record_facts.note_xero(work.record, result.element)
                         self.synced(work, "created" if create_only else "updated",
                                     ("Written to Xero." if create_only else
                                      "Changed in ConnectWise; Xero updated."))
