@@ -31,6 +31,13 @@
     say("Ferry is not answering. Check that it is running, then reload the page; " +
         "nothing you typed was saved meanwhile.");
   });
+  // A refused form comes back with its sentence (role="alert"): bring it into view.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    var where = (target && target.id && document.getElementById(target.id)) || target;
+    var alert = where && where.querySelector && where.querySelector("[role=alert]");
+    if (alert && alert.scrollIntoView) { alert.scrollIntoView({block: "nearest"}); }
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) { say(""); }
   });
