@@ -156,14 +156,18 @@ def register_commands(app: Flask) -> None:
                    f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     @app.cli.command("sync")
-    @click.argument("record_type", type=click.Choice(["invoice", "credit_note", "bill"]))
+    @click.argument("record_type", type=click.Choice(["invoice", "credit_note", "bill",
+                                                      "payment"]))
     def sync_command(record_type):
-        """Run one sync cycle of RECORD_TYPE in the foreground and print its counts."""
+        """Run one sync cycle of RECORD_TYPE in the foreground and print its counts
+        (payment: Xero's payments back to the ConnectWise invoices)."""
         from jobs.cycle import describe, run_cycle
         from jobs.cycle_lock import CycleBusy
+        from jobs.cycle_payments import run_payment_cycle
         with db.connection_context():
             try:
-                run = run_cycle(record_type, trigger="cli")
+                run = (run_payment_cycle(trigger="cli") if record_type == "payment"
+                       else run_cycle(record_type, trigger="cli"))
             except CycleBusy:
                 raise click.ClickException(f"A {record_type} cycle is already running.")
             click.echo(describe(run))
