@@ -14,9 +14,12 @@ from jobs.queue import get_queue
 def force_sync(record_type: str, cw_ids: list[int] | None = None):
     """Queue a forced cycle: of `cw_ids` (CW ids; a bill is named by its first receipt),
     or of every record of the type when None. Returns the RQ job."""
-    if record_type not in RECORD_TYPES:
-        raise ValueError(f"record type is one of {', '.join(RECORD_TYPES)}")
     ids = sorted({int(i) for i in cw_ids}) if cw_ids is not None else None
+    if record_type == "payment":      # the payment back-sync: ids are CW invoice ids
+        from jobs.cycle_payments import forced_payment_cycle
+        return get_queue().enqueue(forced_payment_cycle, "payment", ids, job_timeout=3600)
+    if record_type not in RECORD_TYPES:
+        raise ValueError(f"record type is one of {', '.join(RECORD_TYPES)}, payment")
     return get_queue().enqueue(forced_cycle, record_type, ids, job_timeout=3600)
 
 

@@ -27,8 +27,12 @@ PERIODIC_JOBS: list[tuple[str, str, int]] = [
 def register_schedule(connection) -> list[str]:
     """Needs an open DB connection: the cycles' intervals are settings."""
     scheduler = Scheduler(connection=connection)
-    from jobs.cycle import cycle_entries     # the sync cycles, at their set intervals
-    entries = PERIODIC_JOBS + cycle_entries()
+    from jobs.cycle import cycle_entries, interval_hours   # sync cycles, set intervals
+    # The payment back-sync (jobs/cycle_payments.py) after the others: its own interval
+    # setting, sync.interval_hours.payment.
+    entries = PERIODIC_JOBS + cycle_entries() + [
+        ("ferry-cycle-payment", "jobs.cycle_payments.payment_cycle",
+         interval_hours("payment") * 3600)]
     wanted = {job_id for job_id, _, _ in entries}
     existing = {}
     for job in scheduler.get_jobs():
