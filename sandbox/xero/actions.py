@@ -15,6 +15,11 @@ is named by `tenant_id` or `org` (its name). They bypass tokens and limits.
   invoice_number, amount, date?}`: allocate an overpayment or prepayment to an invoice,
   as PUT /Overpayments|Prepayments/{id}/Allocations does.
 - `POST /_sandbox/xero/edit-contact` `{org, contact_id | contact_number, ...fields}`.
+- `POST /_sandbox/xero/archive-contact` `{org, contact_id | contact_number}`: archive a
+  contact as a person does in Xero (Contacts > Archive); `{..., "restore": true}` undoes it.
+- `POST /_sandbox/xero/lock-dates` `{org, period_lock_date?: "2026-06-30" | null,
+  end_of_year_lock_date?: ... | null}`: set or clear the org's lock dates (Advisor >
+  Financial settings in Xero); a key left out keeps its value.
 - `POST /_sandbox/xero/revoke-connection` `{org}`: the user disconnects Ferry from an org.
 - `POST /_sandbox/xero/expire-token` `{access_token?}`: that token, or every token issued
   so far, now counts as expired.
@@ -144,6 +149,39 @@ def blueprint(sandbox) -> Blueprint:
                 return fail(" ".join(errors), 409)
             return respond({"allocation_id": allocation["AllocationID"],
                             "invoice": wire.document(invoice, org, documents.INVOICE)})
+
+    def contact_of(org, data):
+        if data.get("contact_id"):
+            return contacts.find_by_id(org, data["contact_id"])
+        return contacts.find_by_number(org, data.get("contact_number"))
+
+    @bp.post("/archive-contact")
+    def archive_contact():
+        data = body()
+        with store.lock:
+            org = org_of(data)
+            contact = contact_of(org, data) if org else None
+            if contact is None:
+                return fail("Unknown org or contact.", 404)
+            contact["ContactStatus"] = "ACTIVE" if data.get("restore") else "ARCHIVED"
+            contact["UpdatedDateUTC"] = sandbox.kit.clock.now()
+            return respond(wire.contact(contact))
+
+    @bp.post("/lock-dates")
+    def lock_dates():
+        data = body()
+        with store.lock:
+            org = org_of(data)
+            if org is None:
+                return fail("Unknown org: send tenant_id or org (its name).", 404)
+            for key in ("period_lock_date", "end_of_year_lock_date"):
+                if key not in data:
+                    continue
+                value = parse_date(data[key]) if data[key] else None
+                if data[key] and value is None:
+                    return fail(f"{key} must be a date (YYYY-MM-DD) or null.")
+                setattr(org, key, value)
+            return respond(wire.organisation(org))
 
     def change_status(status: str):
         data = body()

@@ -7,6 +7,11 @@ not 10.00). `Inclusive` lines hold the tax inside the line amount, `NoTax` lines
 none. Unit amounts keep 4 dp only when the request asks `unitdp=4`; otherwise they are
 rounded to 2 dp on the way in.
 
+Xero's rules beyond the schema (sources in sandbox/FIDELITY.md section 3): a bill's
+(ACCPAY) Reference is silently dropped; an AUTHORISED invoice needs a DueDate, on PUT and
+POST; a document dated on or before the org's end-of-year or period lock date is refused;
+a new document to an ARCHIVED contact is refused.
+
 Status rules: DRAFT and SUBMITTED documents may be edited, approved or DELETED; an
 AUTHORISED one may be edited or VOIDED only while nothing is paid or allocated against
 it; PAID, VOIDED and DELETED documents cannot change. Line items left out of an update
@@ -34,6 +39,15 @@ EDITABLE = {"DRAFT", "SUBMITTED"}
 LOCKED_MESSAGE = "This document cannot be edited as it has a payment or credit note allocated to it."
 STATUS_MESSAGE = "Invoice not of valid status for modification"
 ACCOUNTS_NOT_ON_DOCUMENTS = {"DEBTORS", "CREDITORS", "GST"}
+# Xero's wording, with its sources in sandbox/FIDELITY.md section 3.
+DUE_DATE_MESSAGE = "The document DueDate field must be specified."
+END_OF_YEAR_LOCK_MESSAGE = ("The document date cannot be before the end of year lock date, "
+                            "currently set at {}")
+PERIOD_LOCK_MESSAGE = ("The document date cannot be before the period lock date, "
+                       "currently set at {}")
+ARCHIVED_CONTACT_MESSAGE = ("The contact with the specified contact details has been archived. "
+                            "The contact must be un-archived before creating new invoices or "
+                            "credit notes.")
 _AUD_PER_UNIT = {code: Decimal(rate) for code, _, rate in catalog.CURRENCIES}
 
 
@@ -133,6 +147,10 @@ class _Build:
                     "ExpectedPaymentDate", "PlannedPaymentDate"):
             if key in raw:
                 doc[key] = raw[key]
+        if self.kind.is_invoice and doc.get("Type") == "ACCPAY":
+            # "ACCREC only": Xero silently drops a bill's Reference (FIDELITY.md 3.1).
+            doc.pop("Reference", None)
+        self._due_date_and_locks()
         if "LineAmountTypes" in raw:
             doc["LineAmountTypes"] = raw["LineAmountTypes"]
             if raw["LineAmountTypes"] not in {"Exclusive", "Inclusive", "NoTax"}:
@@ -142,6 +160,19 @@ class _Build:
         if "LineItems" in raw or self.existing is None:
             self._lines(raw.get("LineItems") or [])
         self._totals()
+
+    def _due_date_and_locks(self) -> None:
+        doc = self.doc
+        if self.kind.is_invoice and doc["Status"] == "AUTHORISED" and not doc.get("DueDate"):
+            self.error(DUE_DATE_MESSAGE)
+        day = doc.get("Date")
+        if day is None:
+            return
+        for lock, message in ((self.org.end_of_year_lock_date, END_OF_YEAR_LOCK_MESSAGE),
+                              (self.org.period_lock_date, PERIOD_LOCK_MESSAGE)):
+            if lock is not None and day <= lock:
+                self.error(message.format(lock.strftime("%d-%b-%Y")))
+                return
 
     def _status_allows_change(self) -> bool:
         wanted = self.raw.get("Status")
@@ -175,7 +206,10 @@ class _Build:
     def _contact(self, ref) -> None:
         found, problem = contacts.resolve_for_document(self.org, ref, self.now, self.new_id,
                                                        create=False)
-        if found is not None:
+        if found is not None and found["ContactStatus"] == "ARCHIVED" and (
+                self.existing is None or self.existing.get("_contact_id") != found["ContactID"]):
+            self.error(ARCHIVED_CONTACT_MESSAGE)
+        elif found is not None:
             self.doc["_contact_id"] = found["ContactID"]
         elif isinstance(ref, dict) and ref.get("Name") and not ref.get("ContactID"):
             # Xero creates a contact named in a document; wait until the document is valid.

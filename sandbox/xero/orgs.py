@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from sandbox import catalog
@@ -93,6 +93,10 @@ class Org:
     prepayments: dict[str, dict] = field(default_factory=dict)
     next_invoice_number: int = 1
     next_credit_number: int = 1
+    # Lock dates (a `date` or None), shown on /Organisation when set; documents dated on
+    # or before either are refused. Set through /_sandbox/xero/lock-dates.
+    period_lock_date: date | None = None
+    end_of_year_lock_date: date | None = None
 
     def account_by_code(self, code: str | None) -> dict | None:
         return next((a for a in self.accounts if a["Code"] == code), None)

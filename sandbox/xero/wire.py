@@ -48,6 +48,10 @@ def organisation(org: Org) -> dict:
                        "City": org.city, "Region": org.region, "PostalCode": org.postcode,
                        "Country": "Australia"}],
         "Phones": [], "ExternalLinks": [], "PaymentTerms": {},
+        # "Shown if set" (the spec): absent until /_sandbox/xero/lock-dates sets them.
+        **({"PeriodLockDate": ms_date(org.period_lock_date)} if org.period_lock_date else {}),
+        **({"EndOfYearLockDate": ms_date(org.end_of_year_lock_date)}
+           if org.end_of_year_lock_date else {}),
     }
 
 
