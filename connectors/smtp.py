@@ -69,7 +69,7 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
                 server.starttls(context=settings.context())
                 server.ehlo()
             if settings.username:
-                server.login(settings.username, settings.password or "")
+                _login(server, settings.username, settings.password or "")
             refused = server.send_message(message)
     except SmtpError:
         raise
@@ -92,6 +92,13 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
     except smtplib.SMTPResponseException as exc:
         raise SmtpError(f"The mail server {where} answered {exc.smtp_code} "
                         f"{_text(exc.smtp_error)}; Ferry will try again.")
+    except smtplib.SMTPServerDisconnected as exc:
+        # smtplib reports a read that timed out as a disconnection.
+        if "timed out" not in str(exc):
+            raise SmtpError(f"The mail server {where} closed the connection ({_text(exc)}); "
+                            "Ferry will try again.")
+        raise SmtpError(f"The mail server {where} did not answer within "
+                        f"{settings.timeout:g} seconds; Ferry will try again.")
     except (socket.timeout, TimeoutError):
         raise SmtpError(f"The mail server {where} did not answer within "
                         f"{settings.timeout:g} seconds; Ferry will try again.")
@@ -105,6 +112,17 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
                         "try again.")
     # Some recipients took it: the mail is sent; the caller names who did not get it.
     return sorted(refused)
+
+
+def _login(server: smtplib.SMTP, username: str, password: str) -> None:
+    """PLAIN when offered (one round trip, over TLS); otherwise smtplib's choice. A
+    refused PLAIN is final: trying LOGIN next with the same password cannot help."""
+    mechanisms = server.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        server.user, server.password = username, password
+        server.auth("PLAIN", server.auth_plain)
+    else:
+        server.login(username, password)
 
 
 def _text(value) -> str:
