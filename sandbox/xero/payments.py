@@ -149,7 +149,13 @@ def allocate(org: Org, note: dict, raw: dict, now: datetime, new_id):
         errors.append("The credit note and the invoice must be of the same kind (sales or purchases).")
     elif invoice["CurrencyCode"] != note["CurrencyCode"]:
         errors.append("The credit note and the invoice must be in the same currency.")
+    elif invoice.get("_contact_id") != note.get("_contact_id"):
+        # FIDELITY.md 3.5: a credit note is allocated to an invoice of its own contact.
+        errors.append("The credit note and the invoice must be for the same contact.")
     amount = _decimal(raw.get("Amount"))
+    # Date is required on an Allocation (the spec's `required`; FIDELITY.md 3.5).
+    if not raw.get("Date"):
+        errors.append("The Date field must be specified.")
     when = parse_date(raw.get("Date")) if raw.get("Date") else now.date()
     if amount is None or amount <= 0:
         errors.append("Allocation amount must be greater than zero.")
