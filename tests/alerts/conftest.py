@@ -9,6 +9,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+from contextlib import contextmanager
 from email import policy
 
 import pytest
@@ -201,6 +202,15 @@ def ferry(app, smtp, cw, xero):
         connect_sandboxes(cw.url, xero.url)
         seed_mappings_from_catalog()
         yield app
+
+
+@contextmanager
+def inside(app):
+    """An app context with a DB connection for a test's own look-ups. Never held across
+    test-client requests: a request reuses an outer app context (and its `g`)."""
+    from models import db
+    with app.app_context(), db.connection_context():
+        yield
 
 
 def parts(message) -> dict[str, str]:
