@@ -1,22 +1,107 @@
-"""Exceptions: records Ferry could not write to Xero, each with what to fix."""
-from flask import Blueprint, render_template, request
+"""Exceptions: records Ferry could not write to Xero. Each says what is wrong and what to
+do, links to the record, to the mapping row that fixes it (opened on that value) and to
+its calls in the audit log, and has a one-click force-sync. An exception resolves itself
+when a later sync writes the record; a user may dismiss one with a reason, kept in the
+record's history (it comes back if the record changes in ConnectWise and still fails)."""
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from peewee import JOIN
 
 from blueprints.labels import ONE
-from models import Connection, SyncRecord
+from blueprints.mappings.unmapped import KIND_LABELS, fix_link
+from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 
 bp = Blueprint("exceptions", __name__, url_prefix="/exceptions")
 
+FIX_WORDS = {"account": "Map GL account {v}", "tax type": "Map tax code {v}",
+             "tax rate": "Check the tax mapping to {v}",
+             "tracking option": "Map {v} to a tracking option",
+             "routing": "Add a routing rule", "contact": "Resolve the contact clash",
+             "setting": "Set the {v}"}
 
 
-@bp.route("/")
-def index():
+def _query():
     record_type = request.args.get("type", "")
     query = (SyncRecord.select(SyncRecord, Connection)
              .join(Connection, JOIN.LEFT_OUTER, on=(SyncRecord.org == Connection.id))
              .where(SyncRecord.state == "exception"))
     if record_type in ONE:
         query = query.where(SyncRecord.record_type == record_type)
+    kind, value = request.args.get("kind", ""), request.args.get("value")
+    if kind:
+        keyed = RecordProblem.select(RecordProblem.record).where(RecordProblem.kind == kind)
+        if value is not None:
+            keyed = keyed.where(RecordProblem.cw_value == value)
+        org = request.args.get("org", "")
+        if org.isdigit():
+            keyed = keyed.where(RecordProblem.org == int(org))
+        query = query.where(SyncRecord.id.in_(keyed))
+    return query, record_type
+
+
+def _fixes(records) -> dict[int, list[dict]]:
+    fixes: dict[int, list[dict]] = {r.id: [] for r in records}
+    if not records:
+        return fixes
+    for p in RecordProblem.select().where(RecordProblem.record.in_([r.id for r in records])):
+        link = fix_link(p.kind, p.cw_value, p.org_id)
+        if link:
+            words = FIX_WORDS.get(p.kind, "Fix {v}").format(v=p.label or p.cw_value)
+            fixes[p.record_id].append({"href": link, "text": words,
+                                       "kind": KIND_LABELS.get(p.kind, p.kind)})
+    return fixes
+
+
+@bp.route("/")
+def index():
+    query, record_type = _query()
     records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
-    return render_template("exceptions/index.html", records=records,
-                           record_type=record_type, labels=ONE)
+    return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
+                           record_type=record_type, labels=ONE,
+                           filtered=bool(request.args.get("kind")),
+                           dismissing=request.args.get("dismiss", type=int),
+                           problem=None)
+
+
+@bp.post("/<int:record_id>/dismiss")
+def dismiss(record_id):
+    record = SyncRecord.get_or_none(SyncRecord.id == record_id)
+    if record is None:
+        abort(404)
+    reason = " ".join(request.form.get("reason", "").split())
+    if record.state != "exception":
+        flash("That record is no longer an exception; nothing to dismiss.")
+        return redirect(url_for(".index"), 303)
+    if len(reason) < 3:
+        problem = ("Say why this exception can be dismissed (for example “credited by "
+                   "hand in Xero”); the reason is kept in the record's history.")
+        if request.headers.get("HX-Request"):
+            # The form stays (with the sentence beside its field), not the whole row.
+            return render_template("exceptions/_dismiss.html", r=record, problem=problem,
+                                   reason=reason), 422, {"HX-Retarget": "this",
+                                                         "HX-Reswap": "outerHTML"}
+        query, record_type = _query()
+        records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
+        return render_template("exceptions/index.html", records=records,
+                               fixes=_fixes(records), record_type=record_type, labels=ONE,
+                               filtered=False, dismissing=record.id, problem=problem), 422
+    with db.atomic():
+        record.state = "excluded"
+        record.save()
+        who = g.user.email if getattr(g, "user", None) else "a user"
+        RecordEvent.create(record=record, kind="dismissed",
+                           message=f"Exception dismissed by {who}: {reason}")
+    label = f"{ONE.get(record.record_type, record.record_type)} {record.cw_number or record.cw_id}"
+    if request.headers.get("HX-Request"):
+        return render_template("exceptions/_dismissed.html", label=label, reason=reason)
+    flash(f"{label} dismissed; the reason is in its history.")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.route("/<int:record_id>/dismiss")
+def dismiss_form(record_id):
+    record = SyncRecord.get_or_none(SyncRecord.id == record_id)
+    if record is None:
+        abort(404)
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for(".index", dismiss=record_id, _anchor=f"exception-{record_id}"))
+    return render_template("exceptions/_dismiss.html", r=record, problem=None, reason="")

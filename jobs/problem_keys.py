@@ -36,3 +36,30 @@ def store(record: SyncRecord, org_id: int | None, keys: Iterable,
                      "amount": total})
     if rows:
         RecordProblem.insert_many(rows).execute()
+
+
+# What a mapping row of each kind fixes: the problem kind its CW value was keyed on.
+PROBLEM_KIND = {"accounts": "account", "taxes": "tax type", "tracking": "tracking option",
+                "routing": "routing", "contacts": "contact"}
+SIDE_TYPES = {"sales": ("invoice", "credit_note"), "purchases": ("bill",)}
+
+
+def open_records(kind: str, cw_values: Iterable[str] | None, org_id: int | None = None,
+                 side: str | None = None) -> list[SyncRecord]:
+    """Records still in exception for want of these `cw_values` (None: any value) of
+    mapping `kind` in org `org_id` (None: any org), oldest first."""
+    problem = PROBLEM_KIND.get(kind)
+    if problem is None:
+        return []
+    query = (SyncRecord.select().join(RecordProblem)
+             .where((SyncRecord.state == "exception") & (RecordProblem.kind == problem)))
+    if cw_values is not None:
+        values = [str(v) for v in cw_values]
+        if not values:
+            return []
+        query = query.where(RecordProblem.cw_value.in_(values))
+    if org_id is not None:
+        query = query.where(RecordProblem.org == org_id)
+    if side in SIDE_TYPES:
+        query = query.where(SyncRecord.record_type.in_(SIDE_TYPES[side]))
+    return list(query.distinct().order_by(SyncRecord.updated_at, SyncRecord.id))

@@ -1,0 +1,163 @@
+"""Contact clashes resolved in the browser: a ConnectWise company whose name is taken in a
+Xero org by another contact is either linked to an existing Xero contact (found by
+searching the org) or given a new contact under a distinguishing name. Both write
+through the Xero connector with every call in the audit log; the link is what the
+next cycle uses, and the held-back records are offered for re-sync."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from blueprints.mappings import bp, is_htmx
+from blueprints.mappings.tables import offer
+from connectors.errors import ApiError
+from jobs import choices, problem_keys
+from jobs.audit import DatabaseAuditSink
+from models import Connection, ContactLink, RecordProblem, SyncRecord
+from sync.contacts import contact_payload
+from sync.versions import version_hash
+
+
+def _org(org_id: int) -> Connection:
+    org = Connection.get_or_none((Connection.id == org_id) & (Connection.kind == "xero"))
+    if org is None:
+        abort(404)
+    return org
+
+
+def _clashes(org: Connection) -> list[dict]:
+    rows = (RecordProblem.select(RecordProblem, SyncRecord).join(SyncRecord)
+            .where((RecordProblem.org == org) & (RecordProblem.kind == "contact") &
+                   (SyncRecord.state == "exception")).order_by(RecordProblem.label))
+    out: dict[str, dict] = {}
+    for p in rows:
+        item = out.setdefault(p.cw_value, {"company_id": p.cw_value, "name": p.label,
+                                           "records": [], "sentence": None})
+        item["records"].append(p.record)
+        item["sentence"] = item["sentence"] or (p.record.problems or [None])[0]
+    return list(out.values())
+
+
+def _company(company_id: int):
+    """The CW company and billing contact, as a cycle reads them."""
+    from jobs.cycle_sales import read_companies
+    with DatabaseAuditSink() as sink, choices.connectwise(sink) as cw:
+        return read_companies(cw, {company_id}).get(company_id)
+
+
+def _render(org, status=200, **extra):
+    clashes = _clashes(org)
+    chosen = request.values.get("company", "")
+    ctx = {"org": org, "clashes": clashes, "chosen": chosen,
+           "current": next((c for c in clashes if c["company_id"] == chosen), None),
+           "found": None, "term": "", "problem": None, "message": None, "offer": None,
+           "orgs": list(Connection.select().where(Connection.kind == "xero")
+                        .order_by(Connection.name))}
+    ctx.update(extra)
+    template = "mappings/_contacts.html" if is_htmx() else "mappings/contacts.html"
+    return render_template(template, **ctx), status
+
+
+@bp.route("/org/<int:org_id>/contacts")
+def contacts(org_id):
+    org = _org(org_id)
+    term = request.args.get("term", "").strip()
+    if not term:
+        return _render(org)
+    if len(term) < 2:
+        return _render(org, 422, term=term,
+                       problem="Type at least two letters of the contact's name.")
+    try:
+        with DatabaseAuditSink() as sink, choices.xero_client(org, sink) as client:
+            found = client.search_contacts(term)[:50]
+    except Exception as exc:  # the org not answering: say so, keep the page
+        return _render(org, 502, term=term, problem=(
+            f"Xero org {org.name} did not answer the search ({exc}); try again."))
+    return _render(org, term=term, found=found)
+
+
+def _held_back(org: Connection, company_id: str):
+    return problem_keys.open_records("contacts", [company_id], org.id)
+
+
+def _linked(org, company_id: int, contact_id: str, company) -> None:
+    # The hash of what the cycle would send: it then leaves the contact as it is until
+    # the company changes in ConnectWise.
+    details = None
+    if company is not None:
+        try:
+            details = version_hash(contact_payload(company.record, company.billing_contact))
+        except ValueError:
+            details = None
+    ContactLink.insert(org=org, cw_company_id=company_id, xero_contact_id=contact_id,
+                       details_hash=details).on_conflict(
+        conflict_target=[ContactLink.org, ContactLink.cw_company_id],
+        update={ContactLink.xero_contact_id: contact_id,
+                ContactLink.details_hash: details}).execute()
+    choices.invalidate_reference(org.id)
+
+
+def _done(org, company_id: str, message: str):
+    found = offer(_held_back(org, company_id))
+    if not is_htmx():
+        flash(message)
+        return redirect(url_for(".contacts", org_id=org.id, company=company_id,
+                                done=1))
+    return _render(org, message=message, offer=found)
+
+
+@bp.post("/org/<int:org_id>/contacts/link")
+def link_contact(org_id):
+    org = _org(org_id)
+    company_id = request.form.get("company", "")
+    contact_id = request.form.get("contact_id", "").strip()
+    if not company_id.isdigit() or not contact_id:
+        return _render(org, 422, problem="Search for the Xero contact, then press Link "
+                       "beside the one this company is.")
+    try:
+        with DatabaseAuditSink() as sink, choices.xero_client(org, sink) as client:
+            answer = client.call("GET", f"/Contacts/{contact_id}") or {}
+        contact = (answer.get("Contacts") or [None])[0]
+        company = _company(int(company_id))
+    except (ApiError, choices.NotConnected) as exc:
+        return _render(org, 502, problem=f"Nothing was linked: {exc}")
+    if contact is None:
+        return _render(org, 422, problem="Xero no longer has that contact; search again.")
+    _linked(org, int(company_id), contact["ContactID"], company)
+    return _done(org, company_id, f"Linked to the Xero contact {contact.get('Name')}. "
+                 "Re-sync the records it held back below.")
+
+
+@bp.post("/org/<int:org_id>/contacts/create")
+def create_contact(org_id):
+    org = _org(org_id)
+    company_id = request.form.get("company", "")
+    name = " ".join(request.form.get("name", "").split())
+    if not company_id.isdigit():
+        abort(400)
+    if not name:
+        return _render(org, 422, problem="Type the name the new Xero contact should "
+                       "have, different from the one already taken.")
+    if len(name) > 255:
+        return _render(org, 422, problem="A Xero contact name is at most 255 characters.")
+    try:
+        company = _company(int(company_id))
+        if company is None:
+            return _render(org, 422, problem="ConnectWise no longer has that company.")
+        payload = {**contact_payload(company.record, company.billing_contact), "Name": name}
+        with DatabaseAuditSink() as sink, choices.xero_client(org, sink) as client:
+            taken = client.contacts_by_name(name)
+            if taken:
+                return _render(org, 422, problem=(
+                    f"Xero org {org.name} already has a contact named {name}; choose "
+                    "another name, or link to that contact instead."))
+            result = client.save_contacts([payload])[0]
+    except ValueError as exc:   # the company's identifier cannot be a ContactNumber
+        return _render(org, 422, problem=str(exc))
+    except (ApiError, choices.NotConnected) as exc:
+        return _render(org, 502, problem=f"Nothing was created: {exc}")
+    if not result.ok:
+        return _render(org, 422, problem="Xero refused the new contact: "
+                       + " ".join(result.errors))
+    _linked(org, int(company_id), result.id, company)
+    return _done(org, company_id, f"Created the Xero contact {name} and linked it. "
+                 "Re-sync the records it held back below.")

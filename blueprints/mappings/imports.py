@@ -1,0 +1,128 @@
+"""CSV import and export of every mapping kind in the browser. An upload is previewed
+(added, changed, unchanged, rejected with the reason per row) and nothing is written
+until the user accepts; a file with a rejected row is never applied. The accepted file
+travels back with the Apply button (base64 in the form), and is checked again against
+the tables as they are then, so a preview that went stale is not applied blindly."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from blueprints.mappings import bp
+from jobs import mapping_tables
+from models import Connection
+from sync import mapping_csv
+from sync.mapping_csv import KINDS, MAX_BYTES, Refused
+
+# The upload may be a little bigger than the file (multipart framing); anything past
+# this is refused before it is read.
+REQUEST_LIMIT = MAX_BYTES + 64 * 1024
+
+
+def _orgs():
+    return list(Connection.select().where(Connection.kind == "xero").order_by(Connection.name))
+
+
+def _org_for(kind: str, raw: str) -> tuple[Connection | None, str | None]:
+    if kind == "routing":
+        return None, None
+    org = Connection.get_or_none((Connection.id == (int(raw) if raw.isdigit() else 0)) &
+                                 (Connection.kind == "xero"))
+    if org is None:
+        return None, "Choose the Xero organisation these mappings are for."
+    return org, None
+
+
+def _page(status=200, **extra):
+    ctx = {"kinds": KINDS, "orgs": _orgs(), "kind": request.values.get("kind", "accounts"),
+           "org_id": request.values.get("org", ""), "problem": None, "result": None,
+           "data": None, "org": None}
+    ctx.update(extra)
+    return render_template("mappings/import.html", **ctx), status
+
+
+@bp.route("/import")
+def import_page():
+    return _page()
+
+
+@bp.route("/export/<kind>")
+def export(kind):
+    if kind not in KINDS:
+        return _page(404, problem=f"Ferry exports {', '.join(KINDS)}; not {kind}.")
+    org, problem = _org_for(kind, request.args.get("org", ""))
+    if problem:
+        return _page(422, problem=problem, kind=kind)
+    text = mapping_csv.export(kind, mapping_tables.rows(kind, org))
+    name = f"ferry-{kind}" + (f"-{org.id}" if org else "") + ".csv"
+    return Response(text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/import")
+def upload():
+    """Preview an uploaded file."""
+    if (request.content_length or 0) > REQUEST_LIMIT:
+        return _page(413, problem=_too_big(request.content_length))
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _page(413, problem=_too_big(request.content_length or 0))
+    kind = request.form.get("kind", "")
+    if kind not in KINDS:
+        return _page(422, problem="Choose which mappings the file holds.")
+    org, problem = _org_for(kind, request.form.get("org", ""))
+    if problem:
+        return _page(422, problem=problem, kind=kind)
+    if upload is None or not upload.filename:
+        return _page(422, problem="Choose a CSV file to upload.", kind=kind)
+    data = upload.stream.read(MAX_BYTES + 1)
+    return _preview(kind, org, data)
+
+
+def _too_big(size: int) -> str:
+    return (f"The file is {size / 1024 / 1024:.1f} MB; a mapping file is at most "
+            f"{MAX_BYTES // 1024 // 1024} MB. Export only the mapping kind you want to "
+            "change, or split the file, and upload it again.")
+
+
+def _preview(kind, org, data: bytes, status=200, **extra):
+    result = mapping_tables.preview(kind, data, org)
+    if isinstance(result, Refused):
+        return _page(422, problem=result.sentence, kind=kind, org=org)
+    return _page(status, result=result, kind=kind, org=org,
+                 org_id=str(org.id) if org else "",
+                 data=base64.b64encode(data).decode("ascii") if result.acceptable else None,
+                 **extra)
+
+
+@bp.post("/import/apply")
+def apply_import():
+    kind = request.form.get("kind", "")
+    if kind not in KINDS:
+        return _page(422, problem="Choose which mappings the file holds.")
+    org, problem = _org_for(kind, request.form.get("org", ""))
+    if problem:
+        return _page(422, problem=problem, kind=kind)
+    try:
+        data = base64.b64decode(request.form.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return _page(422, problem="The file did not come back intact; upload it again.",
+                     kind=kind)
+    result = mapping_tables.preview(kind, data, org)
+    if isinstance(result, Refused) or not result.acceptable:
+        return _preview(kind, org, data, 409, problem=(
+            "The mappings changed since the preview and some rows no longer fit; "
+            "nothing was written. Check the rows below and upload the file again."))
+    written = mapping_tables.apply(result, org)
+    flash(f"Imported {KINDS[kind].label}: {result.count('added')} added, "
+          f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
+          + (f" ({written} rows written)." if written else "; nothing to write."))
+    if kind == "routing":
+        return redirect(url_for(".index"), 303)
+    table = {"accounts": "accounts", "taxes": "taxes", "tracking": "tracking",
+             "items": "items"}[kind]
+    return redirect(url_for(".table", org_id=org.id, kind=table), 303)

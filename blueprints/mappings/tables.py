@@ -1,0 +1,434 @@
+"""One Xero organisation's account, tax, tracking and item maps: a table per kind with a
+filter, inline editing (a row turns into a form and back), adding, deleting, and bulk
+update or delete of the ticked rows. Values come from the cached choice lists; a row
+pointing at something the API no longer offers is flagged. After a change the
+exceptions it fixes are offered for re-sync."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from peewee import IntegrityError
+
+from blueprints.labels import ONE
+from blueprints.mappings import bp, is_htmx
+from jobs import choices, problem_keys
+from jobs.mapping_tables import known as known_for
+from models import (
+    AccountMapping, Connection, ItemMapping, OrgRecordSetting, TaxMapping, TrackingMapping,
+    db,
+)
+from sync.mapping_csv import check_values
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str                  # the CSV column and form field
+    label: str
+    attr: str                  # the model's attribute
+    source: str | None = None  # "connectwise" | "xero": choices come from there
+    choices: str | None = None  # the choice list's kind
+    fixed: tuple = ()          # fixed choices instead of a list
+    key: bool = False          # part of what names the row (CW side)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    model: type
+    columns: tuple[Column, ...]
+    target: str                # the column bulk update sets
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+TABLES = {t.name: t for t in (
+    Table("accounts", "Accounts", AccountMapping, (
+        Column("cw_gl_account", "ConnectWise GL account", "cw_account", "connectwise",
+               "gl_accounts", key=True),
+        Column("xero_account_code", "Xero account", "xero_code", "xero", "accounts"),
+    ), "xero_account_code"),
+    Table("taxes", "Tax", TaxMapping, (
+        Column("side", "Side", "side", fixed=("sales", "purchases"), key=True),
+        Column("cw_tax_code", "ConnectWise tax code", "cw_tax_code", "connectwise",
+               "tax_codes", key=True),
+        Column("xero_tax_type", "Xero tax rate", "xero_tax_type", "xero", "tax_rates"),
+    ), "xero_tax_type"),
+    Table("tracking", "Tracking", TrackingMapping, (
+        Column("category", "Xero tracking category", "category", "xero", "tracking",
+               key=True),
+        Column("source", "Fed by ConnectWise", "source", fixed=("location", "department")),
+        Column("cw_id", "ConnectWise location or department", "cw_id", "connectwise",
+               "places", key=True),
+        Column("option", "Xero option", "option", "xero", "options"),
+    ), "option"),
+    Table("items", "Items", ItemMapping, (
+        Column("cw_item", "ConnectWise product", "cw_item", "connectwise", "products",
+               key=True),
+        Column("xero_item_code", "Xero item", "xero_item_code", "xero", "items"),
+    ), "xero_item_code"),
+)}
+SIDE_OF = {"invoice": "sales", "credit_note": "sales", "bill": "purchases"}
+
+
+def _org(org_id: int) -> Connection:
+    org = Connection.get_or_none((Connection.id == org_id) & (Connection.kind == "xero"))
+    if org is None:
+        abort(404)
+    return org
+
+
+def _table(kind: str) -> Table:
+    if kind not in TABLES:
+        abort(404)
+    return TABLES[kind]
+
+
+# -- choices ---------------------------------------------------------------------------
+class Choices:
+    """The choice lists one table needs, with labels, and what is still offered."""
+
+    def __init__(self, table: Table, org: Connection):
+        self.lists: dict[str, list[dict] | None] = {}
+        self.errors: list[str] = []
+        for col in table.columns:
+            if col.choices:
+                self.lists[col.name] = self._list(col, org)
+
+    def _list(self, col: Column, org: Connection) -> list[dict] | None:
+        if col.choices == "places":
+            out = []
+            for kind, prefix in (("locations", "location"), ("departments", "department")):
+                listed = choices.items("connectwise", kind)
+                if listed is None:
+                    self._error("connectwise", kind, None)
+                    return None
+                out += [{**i, "group": prefix} for i in listed]
+            return out
+        if col.choices == "options":
+            listed = choices.items("xero", "tracking", org.id)
+            if listed is None:
+                return None
+            return [{**o, "group": c["value"], "active": o["active"] and c["active"]}
+                    for c in listed for o in c["options"]]
+        org_id = org.id if col.source == "xero" else None
+        listed = choices.items(col.source, col.choices, org_id)
+        if listed is None:
+            self._error(col.source, col.choices, org_id)
+        return listed
+
+    def _error(self, source, kind, org_id) -> None:
+        row = choices.get(source, kind, org_id)
+        if row is not None and row.error and row.error not in self.errors:
+            self.errors.append(row.error)
+
+    def label(self, column: str, value) -> str:
+        for item in self.lists.get(column) or ():
+            if item["value"] == str(value):
+                return item["label"]
+        return str(value)
+
+    def flag(self, table: Table, column: str, values: dict) -> str | None:
+        """Why this cell points at something the API no longer offers (None: fine)."""
+        listed = self.lists.get(column)
+        if listed is None:
+            return None
+        value = str(values[column])
+        matches = [i for i in listed if i["value"] == value and (
+            column != "option" or i.get("group") == values.get("category")) and (
+            column != "cw_id" or i.get("group") == values.get("source"))]
+        col = table.column(column)
+        where = "Xero" if col.source == "xero" else "ConnectWise"
+        if not matches:
+            return f"{where} no longer has this"
+        if not any(m.get("active", True) for m in matches):
+            return f"archived in {where}"
+        return None
+
+
+def _values(table: Table, row) -> dict:
+    return {c.name: str(getattr(row, c.attr)) for c in table.columns}
+
+
+def _query(table: Table, org: Connection, text: str = ""):
+    model = table.model
+    query = model.select().where(model.org == org)
+    if text:
+        cond = None
+        for col in table.columns:
+            field = getattr(model, col.attr)
+            part = (field == int(text)) if col.attr == "cw_id" and text.isdigit() else (
+                field.contains(text) if col.attr != "cw_id" else None)
+            if part is not None:
+                cond = part if cond is None else (cond | part)
+        query = query.where(cond)
+    order = [getattr(model, c.attr) for c in table.columns if c.key]
+    return query.order_by(*order, model.id)
+
+
+def _context(table: Table, org: Connection, *, text="", editing=None, problems=None,
+             form=None, message=None, offer=None, bulk_problem=None, new_problem=None,
+             new_values=None):
+    picks = Choices(table, org)
+    rows = []
+    for row in _query(table, org, text):
+        values = _values(table, row)
+        flags = {c.name: picks.flag(table, c.name, values) for c in table.columns
+                 if c.choices}
+        rows.append({"id": row.id, "values": values, "flags": flags})
+    return {"table": table, "tables": TABLES, "org": org, "rows": rows, "picks": picks,
+            "text": text, "editing": editing, "problems": problems or {}, "form": form,
+            "message": message, "offer": offer, "bulk_problem": bulk_problem,
+            "new_problem": new_problem, "new_values": new_values or {},
+            "orgs": _orgs(), "settings": _record_settings(org)}
+
+
+def _orgs():
+    return list(Connection.select().where(Connection.kind == "xero").order_by(Connection.name))
+
+
+def _record_settings(org: Connection) -> dict:
+    rows = {r.record_type: r for r in OrgRecordSetting.select().where(
+        OrgRecordSetting.org == org)}
+    return {"rows": rows, "rounding_account": (org.settings or {}).get("rounding_account")}
+
+
+# -- views ---------------------------------------------------------------------------------
+@bp.route("/org/<int:org_id>/<kind>")
+def table(org_id, kind):
+    org, tbl = _org(org_id), _table(kind)
+    choices.ensure_read(org)
+    editing = request.args.get("edit", type=int)
+    fixed = tbl.model.get_or_none((tbl.model.id == request.args.get("fixed", 0, type=int))
+                                  & (tbl.model.org == org))
+    found = offer_for(kind, org, [_values(tbl, fixed)]) if fixed else None
+    ctx = _context(tbl, org, text=request.args.get("q", "").strip(), editing=editing,
+                   offer=found)
+    if is_htmx():
+        return render_template("mappings/_table.html", **ctx)
+    return render_template("mappings/table.html", **ctx)
+
+
+@bp.route("/org/<int:org_id>/<kind>/<int:row_id>/edit")
+def edit_row(org_id, kind, row_id):
+    org, tbl = _org(org_id), _table(kind)
+    row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
+    if row is None:
+        abort(404)
+    if not is_htmx():
+        return redirect(url_for(".table", org_id=org.id, kind=kind, edit=row_id,
+                                _anchor=f"row-{row_id}"))
+    ctx = _context(tbl, org)
+    item = next(r for r in ctx["rows"] if r["id"] == row_id)
+    return render_template("mappings/_edit_row.html", row=item, values=item["values"],
+                           problem=None, **ctx)
+
+
+@bp.route("/org/<int:org_id>/<kind>/<int:row_id>/view")
+def view_row(org_id, kind, row_id):
+    """Cancel an edit: the row as it is stored."""
+    org, tbl = _org(org_id), _table(kind)
+    ctx = _context(tbl, org)
+    item = next((r for r in ctx["rows"] if r["id"] == row_id), None)
+    if item is None:
+        abort(404)
+    return render_template("mappings/_row.html", row=item, **ctx)
+
+
+def _read_form(tbl: Table) -> dict:
+    return {c.name: request.form.get(c.name, "").strip() for c in tbl.columns}
+
+
+def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str | None:
+    known = known_for(tbl.name, org)
+    if tbl.name == "tracking":
+        known = type(known)(columns=known.columns, orgs=known.orgs, org_name=known.org_name,
+                            tracking_categories={
+                                r.category: r.source for r in TrackingMapping.select().where(
+                                    (TrackingMapping.org == org) &
+                                    (TrackingMapping.id != (row_id or 0)))})
+    reason = check_values(tbl.name, values, known)
+    if reason:
+        return reason
+    model = tbl.model
+    clash = model.select().where(model.org == org)
+    for col in tbl.columns:
+        if col.key:
+            value = int(values[col.name]) if col.attr == "cw_id" else values[col.name]
+            clash = clash.where(getattr(model, col.attr) == value)
+    if row_id:
+        clash = clash.where(model.id != row_id)
+    other = clash.first()
+    if other is not None:
+        keys = ", ".join(f"{c.label.lower()} {values[c.name]}" for c in tbl.columns if c.key)
+        return (f"{keys[0].upper()}{keys[1:]} is already mapped in {org.name} (another "
+                "row); change that row instead.")
+    return None
+
+
+def _store(tbl: Table, org: Connection, values: dict, row=None):
+    row = row or tbl.model(org=org)
+    for col in tbl.columns:
+        setattr(row, col.attr, int(values[col.name]) if col.attr == "cw_id"
+                else values[col.name])
+    row.save()
+    choices.invalidate_reference(org.id)
+    return row
+
+
+def offer_for(tbl_name: str, org: Connection, rows_values: list[dict]) -> dict | None:
+    """The exceptions a change of these rows may fix, for one-click re-sync."""
+    records = []
+    for values in rows_values:
+        if tbl_name == "accounts":
+            records += problem_keys.open_records("accounts", [values["cw_gl_account"]], org.id)
+        elif tbl_name == "taxes":
+            records += problem_keys.open_records("taxes", [values["cw_tax_code"]], org.id,
+                                                 side=values["side"])
+        elif tbl_name == "tracking":
+            name = _place_name(values["source"], values["cw_id"])
+            records += problem_keys.open_records(
+                "tracking", [name] if name else None, org.id)
+    unique = {r.id: r for r in records}
+    return offer(list(unique.values()))
+
+
+def offer(records) -> dict | None:
+    if not records:
+        return None
+    return {"records": records, "labels": ONE}
+
+
+def _place_name(source: str, cw_id: str) -> str | None:
+    listed = choices.items("connectwise", "locations" if source == "location"
+                           else "departments") or []
+    return next((i["label"] for i in listed if i["value"] == str(cw_id)), None)
+
+
+@bp.post("/org/<int:org_id>/<kind>/<int:row_id>")
+def save_row(org_id, kind, row_id):
+    org, tbl = _org(org_id), _table(kind)
+    row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
+    if row is None:
+        abort(404)
+    values = _read_form(tbl)
+    problem = _check(tbl, org, values, row_id)
+    if problem:
+        ctx = _context(tbl, org, editing=row_id)
+        item = {"id": row_id, "values": values, "flags": {}}
+        if is_htmx():
+            return render_template("mappings/_edit_row.html", row=item, values=values,
+                                   problem=problem, **ctx), 422
+        ctx.update(problems={row_id: problem}, form=values)
+        return render_template("mappings/table.html", **ctx), 422
+    _store(tbl, org, values, row)
+    found = offer_for(kind, org, [values])
+    if not is_htmx():
+        flash("Saved." + (f" {len(found['records'])} exception(s) this may fix can be "
+                          "re-synced below." if found else ""))
+        return redirect(url_for(".table", org_id=org.id, kind=kind, fixed=row_id,
+                                _anchor=f"row-{row_id}"))
+    ctx = _context(tbl, org)
+    item = next(r for r in ctx["rows"] if r["id"] == row_id)
+    return render_template("mappings/_row.html", row=item, saved=True, offer=found,
+                           **{k: v for k, v in ctx.items() if k != "offer"})
+
+
+@bp.post("/org/<int:org_id>/<kind>/new")
+def add_row(org_id, kind):
+    org, tbl = _org(org_id), _table(kind)
+    values = _read_form(tbl)
+    problem = _check(tbl, org, values, None)
+    if problem:
+        ctx = _context(tbl, org, new_problem=problem, new_values=values)
+        return _table_answer(ctx, 422)
+    try:
+        with db.atomic():
+            _store(tbl, org, values)
+    except IntegrityError:
+        ctx = _context(tbl, org, new_problem="That row was just added by someone else; "
+                       "it is in the table now.", new_values=values)
+        return _table_answer(ctx, 409)
+    found = offer_for(kind, org, [values])
+    ctx = _context(tbl, org, message="Added.", offer=found)
+    if not is_htmx():
+        flash("Added.")
+        return redirect(url_for(".table", org_id=org.id, kind=kind))
+    return _table_answer(ctx, 200)
+
+
+def _table_answer(ctx, status):
+    if is_htmx():
+        return render_template("mappings/_table.html", **ctx), status
+    return render_template("mappings/table.html", **ctx), status
+
+
+@bp.post("/org/<int:org_id>/<kind>/<int:row_id>/delete")
+def delete_row(org_id, kind, row_id):
+    org, tbl = _org(org_id), _table(kind)
+    tbl.model.delete().where((tbl.model.id == row_id) & (tbl.model.org == org)).execute()
+    choices.invalidate_reference(org.id)
+    if is_htmx():
+        return ""
+    flash("Deleted.")
+    return redirect(url_for(".table", org_id=org.id, kind=kind))
+
+
+@bp.post("/org/<int:org_id>/<kind>/bulk")
+def bulk(org_id, kind):
+    """Set one value on every ticked row, or delete them."""
+    org, tbl = _org(org_id), _table(kind)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    action = request.form.get("action", "update")
+    rows = list(tbl.model.select().where((tbl.model.org == org) & tbl.model.id.in_(ids))
+                ) if ids else []
+    if not rows:
+        ctx = _context(tbl, org, bulk_problem="Tick at least one row, then choose what "
+                       "to do with them.")
+        return _table_answer(ctx, 422)
+    if action == "delete":
+        tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
+        choices.invalidate_reference(org.id)
+        message = f"Deleted {len(rows)} row(s)."
+        found = None
+    else:
+        target = tbl.column(tbl.target)
+        new = request.form.get("bulk_value", "").strip()
+        problem, changed = None, []
+        for row in rows:
+            values = {**_values(tbl, row), target.name: new}
+            problem = _check(tbl, org, values, row.id)
+            if problem:
+                problem = (f"Nothing was changed: {problem}" if new else
+                           f"Choose the {target.label.lower()} to set on the ticked rows.")
+                break
+            changed.append((row, values))
+        if problem:
+            ctx = _context(tbl, org, bulk_problem=problem)
+            return _table_answer(ctx, 422)
+        with db.atomic():
+            for row, values in changed:
+                _store(tbl, org, values, row)
+        message = f"Set {target.label.lower()} {new} on {len(changed)} row(s)."
+        found = offer_for(kind, org, [v for _r, v in changed])
+    if not is_htmx():
+        flash(message)
+        return redirect(url_for(".table", org_id=org.id, kind=kind))
+    return _table_answer(_context(tbl, org, message=message, offer=found), 200)
+
+
+@bp.post("/refresh")
+def refresh():
+    """Refresh choices: read every list from the APIs again."""
+    problems = choices.refresh_all()
+    back = request.form.get("next") or url_for(".index")
+    if not back.startswith("/"):
+        back = url_for(".index")
+    message = "Choices read again from ConnectWise and Xero." + (
+        " Some could not be read: " + " ".join(problems) if problems else "")
+    flash(message)
+    if is_htmx():
+        return "", 200, {"HX-Redirect": back}
+    return redirect(back)

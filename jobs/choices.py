@@ -1,0 +1,235 @@
+"""The choice lists of the mapping screens, read from the APIs and kept (models.ChoiceList)
+until someone presses "Refresh choices": ConnectWise GL accounts, tax codes, locations,
+departments, members, products and company types; per Xero org its accounts, tax rates,
+tracking categories with their options, and items.
+
+Each list is [{"value", "label", "active"}]. A list the API would not give (no access,
+an endpoint the site does not offer, the API down) is kept with its error so the screen
+falls back to typing the value and says why; `None` from `get` means never read.
+Xero's lists go through jobs/reference_cache.py when that module is present (one cache
+per org for every screen), else through the Xero client directly.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Callable
+
+from flask import current_app
+
+from models import ChoiceList, Connection, utcnow
+
+log = logging.getLogger("ferry.choices")
+
+CW_KINDS = {
+    "gl_accounts": "GL accounts", "tax_codes": "tax codes", "locations": "locations",
+    "departments": "departments", "members": "members", "products": "products",
+    "company_types": "company types",
+}
+XERO_KINDS = {"accounts": "accounts", "tax_rates": "tax rates",
+              "tracking": "tracking categories", "items": "items"}
+
+
+def get(source: str, kind: str, org_id: int | None = None) -> ChoiceList | None:
+    return ChoiceList.get_or_none((ChoiceList.source == source) &
+                                  (ChoiceList.org_id == str(org_id or "")) &
+                                  (ChoiceList.kind == kind))
+
+
+def items(source: str, kind: str, org_id: int | None = None) -> list[dict] | None:
+    """The list's items, or None when it was never read or could not be."""
+    row = get(source, kind, org_id)
+    if row is None or row.error:
+        return None
+    return row.items
+
+
+def values(source: str, kind: str, org_id: int | None = None,
+           active_only: bool = True) -> frozenset[str] | None:
+    listed = items(source, kind, org_id)
+    if listed is None:
+        return None
+    return frozenset(i["value"] for i in listed if i.get("active", True) or not active_only)
+
+
+def _save(source: str, kind: str, org_id, listed: list[dict] | None, error: str | None):
+    row = get(source, kind, org_id) or ChoiceList(source=source, org_id=str(org_id or ""),
+                                                  kind=kind)
+    if listed is not None or row.id is None:
+        row.items = listed if listed is not None else []
+    row.error, row.fetched_at = error, utcnow()
+    row.save()
+
+
+# -- ConnectWise -----------------------------------------------------------------------
+def _cw_readers(cw) -> dict[str, Callable[[], list[dict]]]:
+    def named(path, value, label, active=lambda r: not r.get("inactiveFlag")):
+        return lambda: [{"value": str(value(r)), "label": label(r), "active": active(r)}
+                        for r in cw.iter_list(path)]
+    return {
+        "gl_accounts": named("finance/glAccounts", lambda r: r.get("segment1") or r.get("id"),
+                             lambda r: f"{r.get('segment1')} {(r.get('mappedRecord') or {}).get('name') or ''}".strip()),
+        "tax_codes": named("finance/taxCodes", lambda r: r["identifier"],
+                           lambda r: f"{r['identifier']} ({r.get('description') or ''})"),
+        "locations": named("system/locations", lambda r: r["id"], lambda r: r["name"]),
+        "departments": named("system/departments", lambda r: r["id"], lambda r: r["name"]),
+        "members": named("system/members", lambda r: r["identifier"],
+                         lambda r: f"{r.get('firstName', '')} {r.get('lastName', '')} "
+                                   f"({r['identifier']})".strip()),
+        "products": named("procurement/catalog", lambda r: r["identifier"],
+                          lambda r: f"{r['identifier']} {r.get('description') or ''}".strip()),
+        "company_types": named("company/companies/types", lambda r: r["name"],
+                               lambda r: r["name"]),
+    }
+
+
+class NotConnected(Exception):
+    """ConnectWise (or the Xero org) is not connected; the message says so."""
+
+
+@contextmanager
+def connectwise(sink):
+    """A ConnectWise client for the active connection, its calls audited by `sink`."""
+    from connectors.connectwise import ConnectWise, CWSettings
+    connection = Connection.get_or_none((Connection.kind == "connectwise") &
+                                        (Connection.status == "active"))
+    if connection is None:
+        raise NotConnected("ConnectWise is not connected; connect it in Settings.")
+    s = connection.settings
+    cw = ConnectWise(CWSettings(s["site"], s["company_id"], s["public_key"],
+                                (connection.secrets or {}).get("private_key", ""),
+                                s["client_id"]), sink=sink,
+                     context={"connection_id": connection.id})
+    try:
+        yield cw
+    finally:
+        cw.close()
+
+
+def refresh_connectwise() -> dict[str, str | None]:
+    """Read every CW list again; returns kind -> error sentence (None when read)."""
+    from jobs.audit import DatabaseAuditSink
+    outcome = {}
+    with DatabaseAuditSink() as sink:
+        try:
+            with connectwise(sink) as cw:
+                for kind, read in _cw_readers(cw).items():
+                    outcome[kind] = _read_one("connectwise", kind, None, read,
+                                              f"ConnectWise's {CW_KINDS[kind]}")
+        except NotConnected as exc:
+            return {k: str(exc) for k in CW_KINDS}
+    return outcome
+
+
+def _read_one(source, kind, org_id, read, what) -> str | None:
+    try:
+        listed = sorted(read(), key=lambda i: (not i["active"], i["label"].casefold()))
+    except Exception as exc:  # one list failing must not lose the others
+        error = f"{what} could not be read ({_why(exc)}); type the value instead."
+        log.info("choices %s/%s: %s", source, kind, exc)
+        _save(source, kind, org_id, None, error)
+        return error
+    _save(source, kind, org_id, listed, None)
+    return None
+
+
+def _why(exc: Exception) -> str:
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    text = str(exc) or type(exc).__name__
+    return f"HTTP {status}: {text}" if status else text
+
+
+# -- Xero --------------------------------------------------------------------------------
+def _xero_lists(client) -> dict[str, Callable[[], list[dict]]]:
+    def accounts():
+        return [{"value": a["Code"], "label": f"{a['Code']} {a.get('Name', '')}".strip(),
+                 "active": a.get("Status", "ACTIVE") == "ACTIVE"}
+                for a in client.accounts() if a.get("Code")]
+
+    def tax_rates():
+        return [{"value": t["TaxType"], "label": f"{t.get('Name', t['TaxType'])} "
+                 f"({t['TaxType']}, {t.get('EffectiveRate', '?')}%)",
+                 "active": t.get("Status", "ACTIVE") == "ACTIVE"} for t in client.tax_rates()]
+
+    def tracking():
+        out = []
+        for c in client.tracking_categories():
+            active = c.get("Status", "ACTIVE") == "ACTIVE"
+            out.append({"value": c["Name"], "label": c["Name"], "active": active,
+                        "options": [{"value": o["Name"], "label": o["Name"],
+                                     "active": o.get("Status", "ACTIVE") == "ACTIVE"}
+                                    for o in c.get("Options") or []]})
+        return out
+
+    def items_():
+        return [{"value": i["Code"], "label": f"{i['Code']} {i.get('Name', '')}".strip(),
+                 "active": True}
+                for i in (client.call("GET", "/Items") or {}).get("Items", [])]
+    return {"accounts": accounts, "tax_rates": tax_rates, "tracking": tracking,
+            "items": items_}
+
+
+@contextmanager
+def xero_client(org: Connection, sink):
+    from connectors.xero import open_client
+    from connectors.xero_governor import Governor
+    from connectors.xero_oauth import TokenKeeper, load_app
+    from jobs.queue import get_redis
+    app = load_app(current_app.config["BASE_URL"])
+    redis = get_redis()
+    client = open_client(app, org, sink=sink, tokens=TokenKeeper(app, redis=redis, sink=sink),
+                         governor=Governor(redis))
+    try:
+        yield client
+    finally:
+        client.transport.close()
+
+
+def refresh_xero(org: Connection) -> dict[str, str | None]:
+    from jobs.audit import DatabaseAuditSink
+    _invalidate_reference(org.id)
+    outcome = {}
+    with DatabaseAuditSink() as sink:
+        try:
+            with xero_client(org, sink) as client:
+                for kind, read in _xero_lists(client).items():
+                    outcome[kind] = _read_one("xero", kind, org.id, read,
+                                              f"Xero's {XERO_KINDS[kind]} of {org.name}")
+        except Exception as exc:  # no client at all: not connected, no token
+            error = f"Xero org {org.name} could not be read ({_why(exc)})."
+            for kind in XERO_KINDS:
+                _save("xero", kind, org.id, None, error)
+                outcome[kind] = error
+    return outcome
+
+
+def refresh_all() -> list[str]:
+    """Every list again; the sentences of what could not be read."""
+    problems = [e for e in refresh_connectwise().values() if e]
+    for org in Connection.select().where(Connection.kind == "xero"):
+        problems += [e for e in refresh_xero(org).values() if e]
+    return sorted(set(problems))
+
+
+def ensure_read(org: Connection | None = None) -> None:
+    """Read the lists never read yet (the first visit to the screens)."""
+    if get("connectwise", "gl_accounts") is None:
+        refresh_connectwise()
+    if org is not None and get("xero", "accounts", org.id) is None:
+        refresh_xero(org)
+
+
+def _invalidate_reference(org_id: int | None) -> None:
+    """Xero's reference data changed or a mapping did: drop the per-org cache the
+    cycle and other screens use (jobs/reference_cache.py, when present)."""
+    try:
+        from jobs import reference_cache
+    except ImportError:
+        return
+    try:
+        reference_cache.invalidate(org_id)
+    except Exception as exc:  # a cache that cannot be dropped must not block a save
+        log.warning("reference cache of org %s not invalidated: %s", org_id, exc)
+
+
+invalidate_reference = _invalidate_reference
