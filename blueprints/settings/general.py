@@ -1,6 +1,8 @@
-"""Ferry's own options: how long the audit log is kept."""
+"""Ferry's own options: how long the audit log is kept; and a warning when the reverse
+proxy setting looks wrong."""
 from flask import redirect, render_template, request, url_for
 
+from blueprints.auth import proxy_misconfigured
 from blueprints.settings import answer, bp, section
 from jobs.audit import RETENTION_SETTING, retention_days
 from models import Setting
@@ -9,6 +11,13 @@ from models import Setting
 def _render(values: dict, *, message=None, problems=None) -> str:
     return render_template("settings/_general.html", values=values, message=message,
                            problems=problems)
+
+
+@section(order=1)
+def proxy_warning_section():
+    """A warning at the top when requests look proxied but FERRY_PROXY_FIX is off (the
+    log says it too): every sign-in then seems to come from the proxy."""
+    return render_template("auth/_proxy_warning.html") if proxy_misconfigured() else ""
 
 
 @section(order=90)
