@@ -55,6 +55,12 @@ for _name in ("httpx2", "httpcore2.http11", "httpcore2.http2", "httpcore2.connec
     logging.getLogger(_name).addFilter(RedactingLogFilter())
 
 IDEMPOTENT_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+# The largest answer read: a page of 1,000 CW records or a Xero page is a few MB at most.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+class AnswerTooLarge(Exception):
+    """The answer passed the transport's size cap; it was not read further."""
 API_NAMES = {"connectwise": "ConnectWise", "xero": "Xero"}
 CONTEXT_FIELDS = ("connection_id", "run_id", "record_ref")
 
@@ -113,7 +119,8 @@ class Transport:
                  retry: RetryPolicy = RetryPolicy(), headers: dict | None = None,
                  auth=None, client: httpx2.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep, context: dict | None = None,
-                 body_limit: int = 64_000, rng: random.Random | None = None):
+                 body_limit: int = 64_000, rng: random.Random | None = None,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES):
         self.api = api
         self.base_url = base_url
         self.sink = sink
@@ -125,6 +132,9 @@ class Transport:
         self.sleep = sleep
         self.body_limit = body_limit
         self.rng = rng or random.Random()
+        self.max_answer_bytes = max_answer_bytes
+        base = urlsplit(base_url)
+        self._origin = (base.scheme, base.netloc.lower())
         self._context = {k: v for k, v in (context or {}).items() if k in CONTEXT_FIELDS}
         self._local = threading.local()
 
@@ -157,7 +167,16 @@ class Transport:
 
     # -- requests ------------------------------------------------------------------------
     def url_for(self, path_or_url: str) -> str:
+        """A path under the base URL, or a full URL (a Link header's next page) on the
+        configured host only: the credentials this transport sends go nowhere else."""
         if path_or_url.startswith(("http://", "https://")):
+            target = urlsplit(path_or_url)
+            if (target.scheme, target.netloc.lower()) != self._origin:
+                raise MalformedResponse(
+                    f"{API_NAMES.get(self.api, self.api)} pointed Ferry at another address "
+                    f"({target.scheme}://{target.hostname}) for the next page; Ferry only "
+                    f"sends its credentials to {self._origin[1]}. Check the site address in "
+                    "Settings, or any proxy in front of it.")
             return path_or_url
         return self.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
 
@@ -188,7 +207,15 @@ class Transport:
             started = datetime.now(timezone.utc)
             clock = time.perf_counter()
             try:
-                response = self.client.send(request, auth=self.auth)
+                response = self._send(request)
+            except AnswerTooLarge as exc:
+                elapsed = (time.perf_counter() - clock) * 1000
+                self._audit(ctx, request, None, elapsed, str(exc), started)
+                raise MalformedResponse(
+                    f"{API_NAMES.get(self.api, self.api)} answered {method} "
+                    f"{request.url.path} with more than {self.max_answer_bytes:,} bytes; "
+                    "Ferry stopped reading it. Check that the address points at the API "
+                    "itself.") from None
             except httpx2.TransportError as exc:
                 elapsed = (time.perf_counter() - clock) * 1000
                 never_sent = isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout,
@@ -220,6 +247,25 @@ class Transport:
             return response
 
     # -- helpers -------------------------------------------------------------------------
+    def _send(self, request: httpx2.Request) -> httpx2.Response:
+        """Send and read the answer, but never more than `max_answer_bytes` of it (a
+        misdirected or broken server cannot fill the worker's memory)."""
+        response = self.client.send(request, auth=self.auth, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_answer_bytes:
+                raise AnswerTooLarge(f"answer of {int(declared):,} bytes refused")
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_answer_bytes:
+                    raise AnswerTooLarge(f"answer over {self.max_answer_bytes:,} bytes cut off")
+                chunks.append(chunk)
+            response._content = b"".join(chunks)
+        finally:
+            response.close()
+        return response
+
     def _describe(self, exc: httpx2.TransportError) -> str:
         if isinstance(exc, httpx2.TimeoutException):
             return f"no answer within {self.timeout:g} seconds ({type(exc).__name__})"
