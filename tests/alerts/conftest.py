@@ -213,6 +213,18 @@ def inside(app):
         yield
 
 
+@pytest.fixture
+def connected(app, smtp, cw, xero):
+    """As `ferry`, but holding no app context: for tests that also use the test client
+    (they open `inside(app)` around their own look-ups)."""
+    from jobs.demo import connect_sandboxes, seed_mappings_from_catalog
+    point_at(app, smtp)
+    with inside(app):
+        connect_sandboxes(cw.url, xero.url)
+        seed_mappings_from_catalog()
+    return app
+
+
 def parts(message) -> dict[str, str]:
     """content type -> text of each part of a received mail."""
     found = {}
