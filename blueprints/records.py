@@ -156,13 +156,13 @@ def xero_link(record: SyncRecord) -> str | None:
     short = ((record.org.settings or {}).get("short_code") if record.org_id else None)
     if record.record_type == "invoice":
         if short:
-            return f"https://go.xero.com/app/{quote(short, safe='')}/invoicing/view/{doc}"
+            return f"https://go.xero.com/app/{quote(short, safe='!')}/invoicing/view/{doc}"
         return f"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={doc}"
     path = (f"/AccountsPayable/Edit.aspx?InvoiceID={doc}" if record.record_type == "bill"
             else f"/AccountsPayable/ViewCreditNote.aspx?creditNoteID={doc}")
     if short:
         return ("https://go.xero.com/organisationlogin/default.aspx?shortcode="
-                f"{quote(short, safe='')}&redirecturl={path}")
+                f"{quote(short, safe='!')}&redirecturl={path}")
     return "https://go.xero.com" + path
 
 

@@ -89,3 +89,98 @@ def test_a_record_reference_finds_that_record_only(app, client, auth):
     page = client.get("/audit/?q=invoice:5").get_data(as_text=True)
     assert "Invoices#invoice:5" in page
     assert "Invoices#invoice:50" not in page and "Invoices#bill:5" not in page
+
+
+def _entry(ref=None, **fields):
+    from models import AuditEntry, utcnow
+    values = {"at": utcnow(), "api": "xero", "method": "GET", "status": 200,
+              "url": "https://api.xero.com/api.xro/2.0/Invoices", "duration_ms": 10.0,
+              "record_ref": ref}
+    values.update(fields)
+    return AuditEntry.create(**values)
+
+
+def test_a_cw_number_finds_the_record_and_rows_link_record_and_run(app, client, auth):
+    from models import SyncRecord
+    with app.app_context(), db.connection_context():
+        record = SyncRecord.create(record_type="invoice", cw_id=1377, cw_number="10077",
+                                   state="synced", party_name="Barossa Wines Pty Ltd")
+        _entry("invoice:1377", method="PUT", run_id=12,
+               url="https://api.xero.com/api.xro/2.0/Invoices?summarizeErrors=false")
+        _entry("invoice:1378", url="https://api.xero.com/api.xro/2.0/Invoices?other")
+    auth.login()
+    for text in ("invoice:1377", "10077"):
+        page = client.get(f"/audit/?q={text}").get_data(as_text=True)
+        assert "summarizeErrors=false" in page and "Invoices?other" not in page, text
+        assert f'href="/records/{record.id}">Invoice 10077<' in page
+        assert 'href="/runs/12">12<' in page
+    by_customer = client.get("/audit/?customer=Barossa").get_data(as_text=True)
+    assert "summarizeErrors=false" in by_customer and "Invoices?other" not in by_customer
+    by_type = client.get("/audit/?type=bill").get_data(as_text=True)
+    assert "summarizeErrors" not in by_type
+
+
+def test_filters_by_status_method_and_connection(app, client, auth):
+    from models import Connection
+    with app.app_context(), db.connection_context():
+        org = Connection.create(kind="xero", name="Adelaide IT", tenant_id="t")
+        _entry(None, status=429, url="https://x/too-many", connection_id=org.id)
+        _entry(None, status=200, method="POST", url="https://x/posted")
+    auth.login()
+    page = client.get("/audit/?status=429").get_data(as_text=True)
+    assert "too-many" in page and "posted" not in page
+    page = client.get("/audit/?method=POST").get_data(as_text=True)
+    assert "posted" in page and "too-many" not in page
+    page = client.get(f"/audit/?org={org.id}").get_data(as_text=True)
+    assert "too-many" in page and "posted" not in page
+    refused = client.get("/audit/?status=abc", headers={"HX-Request": "true"})
+    assert refused.status_code == 422
+    assert "is not an HTTP status code" in refused.get_data(as_text=True)
+
+
+def test_live_answers_only_newer_entries_and_pauses(app, client, auth):
+    with app.app_context(), db.connection_context():
+        old = _entry(None, url="https://x/old")
+    auth.login()
+    page = client.get("/audit/").get_data(as_text=True)
+    assert f'data-after="{old.id}"' in page and 'hx-trigger="every 2s"' in page
+    with app.app_context(), db.connection_context():
+        new = _entry(None, url="https://x/new", status=503)
+    live = client.get(f"/audit/live?after={old.id}", headers={"HX-Request": "true"})
+    text = live.get_data(as_text=True)
+    assert "https://x/new" in text and "https://x/old" not in text
+    assert 'hx-swap-oob="afterbegin:#audit-rows"' in text
+    assert f'data-after="{new.id}"' in text
+    filtered = client.get(f"/audit/live?after={old.id}&outcome=ok").get_data(as_text=True)
+    assert "https://x/new" not in filtered
+    paused = client.get(f"/audit/live?after={old.id}&paused=1").get_data(as_text=True)
+    assert "Resume live updates" in paused and "every 2s" not in paused
+    assert "https://x/new" not in paused
+
+
+def test_detail_shows_json_pretty_and_side_by_side(app, client, auth):
+    with app.app_context(), db.connection_context():
+        entry = _entry(None, method="PUT", request_body='{"Invoices":[{"InvoiceNumber":"1"}]}',
+                       response_body="plain words")
+    auth.login()
+    page = client.get(f"/audit/{entry.id}").get_data(as_text=True)
+    assert 'class="side-by-side"' in page
+    assert '{\n  &#34;Invoices&#34;: [\n    {\n      &#34;InvoiceNumber&#34;: &#34;1&#34;' in page
+    assert "<details" in page and "Body (JSON)" in page and "plain words" in page
+
+
+def test_csv_export_streams_every_row_in_chunks(app, client, auth, monkeypatch):
+    import blueprints.audit
+    from models import AuditEntry, utcnow
+    monkeypatch.setattr(blueprints.audit, "EXPORT_CHUNK", 7)
+    with app.app_context(), db.connection_context():
+        now = utcnow()
+        AuditEntry.insert_many([{"at": now, "api": "xero", "method": "GET", "status": 200,
+                                 "url": f"https://x/{i}", "duration_ms": 1.0}
+                                for i in range(30)]).execute()
+    auth.login()
+    export = client.get("/audit/export.csv")
+    assert export.is_streamed
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    assert len(rows) == 31 and sorted(r[3] for r in rows[1:]) == sorted(
+        f"https://x/{i}" for i in range(30))

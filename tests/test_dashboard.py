@@ -1,5 +1,7 @@
 """The dashboard shows each Xero organisation's API budget, and says so plainly when the
 day limit has stopped Ferry, using what the governor learnt from Xero's own headers."""
+import re
+
 import httpx2
 
 from connectors.xero_governor import Governor
@@ -61,7 +63,104 @@ def test_runs_and_the_months_count_are_shown(app, client, auth):
     page = client.get("/").get_data(as_text=True)
     assert "118" in page and "4 / 9" in page and "42.0 s" in page
     assert "Xero&#39;s daily limit for Sydney was reached" in page
-    invoices_row = page.split("<td>Invoices</td>")[1].split("</tr>")[0]
-    assert ">3<" in invoices_row
-    credit_row = page.split("<td>Credit notes</td>")[1].split("</tr>")[0]
-    assert ">0<" in credit_row
+    invoices = page.split('id="tile-invoice"')[1].split("</section>")[0]
+    assert 'data-count="metered">3<' in invoices
+    credit = page.split('id="tile-credit_note"')[1].split("</section>")[0]
+    assert 'data-count="metered">0<' in credit
+
+
+# -- the live dashboard ---------------------------------------------------------------
+def _cw(app, status="active"):
+    with app.app_context(), db.connection_context():
+        return Connection.create(kind="connectwise", name="ConnectWise (ferrydemo)",
+                                 status=status, settings={"site": "x"})
+
+
+def _call(app, connection, status, minutes_ago):
+    from datetime import timedelta
+
+    from models import AuditEntry, utcnow
+    with app.app_context(), db.connection_context():
+        AuditEntry.create(at=utcnow() - timedelta(minutes=minutes_ago), api=connection.kind,
+                          connection_id=connection.id, method="GET", status=status,
+                          url="https://cw.example/v4_6_release/apis/3.0/system/info",
+                          duration_ms=12.0)
+
+
+def test_a_refusal_shows_until_a_later_call_succeeds(app, client, auth):
+    cw = _cw(app)
+    auth.login()
+    _call(app, cw, 200, minutes_ago=30)
+    assert "refused Ferry" not in client.get("/dashboard/live").get_data(as_text=True)
+    _call(app, cw, 401, minutes_ago=20)
+    live = client.get("/dashboard/live").get_data(as_text=True)
+    assert "ConnectWise refused Ferry&#39;s credentials" in live and "HTTP 401" in live
+    assert "Open Settings" in live
+    _call(app, cw, 200, minutes_ago=10)
+    assert "refused Ferry" not in client.get("/dashboard/live").get_data(as_text=True)
+
+
+def test_live_tiles_show_progress_waiting_and_the_month(app, client, auth):
+    from datetime import timedelta
+
+    from models import MeteredVersion, SyncRun, utcnow
+    _cw(app)
+    with app.app_context(), db.connection_context():
+        now = utcnow()
+        running = SyncRun.create(record_type="invoice", status="running", started_at=now,
+                                 read=120, written=40)
+        if hasattr(running, "total"):
+            running.total, running.done = 120, 45
+            running.save()
+        SyncRun.create(record_type="bill", status="running", started_at=now, read=3,
+                       **({"waiting_until": now + timedelta(seconds=37)}
+                          if hasattr(SyncRun, "waiting_until") else {}))
+        for cw_id in range(5):
+            MeteredVersion.create(record_type="credit_note", cw_id=cw_id,
+                                  version_hash="v", month=now.strftime("%Y-%m"), at=now)
+    auth.login()
+    answer = client.get("/dashboard/live", headers={"HX-Request": "true"})
+    live = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "<html" not in live
+    assert 'hx-trigger="every 2s"' in live
+    invoice = live.split('id="tile-invoice"')[1].split("</section>")[0]
+    assert 'data-state="running"' in invoice.split(">")[0] + ">"
+    assert "120" in invoice and "40" in invoice
+    if hasattr(SyncRun, "total"):
+        assert '<progress max="120" value="45"' in invoice and "45 / 120" in invoice
+        bill = live.split('id="tile-bill"')[1].split("</section>")[0]
+        assert "Waiting for Xero&#39;s one-minute limit" in bill
+        assert re.search(r"(3[0-7]) s left", bill)
+    credit = live.split('id="tile-credit_note"')[1].split("</section>")[0]
+    assert 'data-count="metered">5<' in credit
+
+
+def test_thirty_day_chart_counts_per_day_and_type(app, client, auth):
+    from datetime import timedelta
+
+    from models import MeteredVersion, utcnow
+    _cw(app)
+    with app.app_context(), db.connection_context():
+        now = utcnow()
+        for i in range(3):
+            MeteredVersion.create(record_type="invoice", cw_id=i, version_hash="a",
+                                  month=now.strftime("%Y-%m"), at=now - timedelta(days=2))
+        MeteredVersion.create(record_type="bill", cw_id=1, version_hash="a",
+                              month="x", at=now - timedelta(days=40))   # outside the chart
+    auth.login()
+    page = client.get("/").get_data(as_text=True)
+    day = (now - timedelta(days=2)).strftime("%d %b")
+    assert f"<title>{day}: 3 invoices</title>" in page
+    assert "bills" not in page.split("<svg")[1].split("</svg>")[0].split("<desc")[0]
+    assert re.search(r"0 bills", page)
+
+
+def test_first_run_opens_the_guided_setup_and_errors_are_pages(client, auth):
+    auth.login()
+    first = client.get("/")
+    assert first.status_code == 302 and first.headers["Location"].endswith("/setup/")
+    assert client.get("/setup/").headers["Location"].endswith("/setup/2")
+    missing = client.get("/records/987654")
+    assert missing.status_code == 404
+    text = missing.get_data(as_text=True)
+    assert "There is nothing at this address" in text and 'aria-label="Main"' in text

@@ -27,3 +27,67 @@ def test_records_listed_filtered_and_opened(app, client, auth):
     assert "inv-guid-11" in detail and "Written to Xero as a draft invoice" in detail
     assert "makes its total equal" in detail
     assert client.get("/records/999999").status_code == 404
+
+
+def _record(**fields):
+    values = {"record_type": "invoice", "state": "synced"}
+    values.update(fields)
+    return SyncRecord.create(**values)
+
+
+def test_a_finance_person_reads_filters_and_sorts(app, client, auth):
+    from datetime import date
+    with app.app_context(), db.connection_context():
+        org = Connection.create(kind="xero", name="Sydney IT", tenant_id="t-syd",
+                                settings={"short_code": "!AbC12"})
+        _record(cw_id=1, cw_number="10001", party_name="Barossa Wines Pty Ltd",
+                doc_date=date(2026, 10, 3), cw_total=Decimal("1100.00"), currency="AUD",
+                xero_status="AUTHORISED", amount_due=Decimal("600.00"),
+                amount_paid=Decimal("500.00"), org=org, xero_id="abc-123")
+        _record(cw_id=2, cw_number="10002", party_name="Coorong Freight",
+                doc_date=date(2026, 11, 20), cw_total=Decimal("55.50"), currency="NZD",
+                xero_status="PAID", amount_due=Decimal("0"), amount_paid=Decimal("55.50"))
+    auth.login()
+    page = client.get("/records/").get_data(as_text=True)
+    for text in ("Barossa Wines Pty Ltd", "03 Oct 2026", "1,100.00", "AUD", "AUTHORISED",
+                 "600.00", "500.00", "Sydney IT"):
+        assert text in page
+    assert "Coorong Freight" in client.get("/records/?party=coorong").get_data(as_text=True)
+    assert "Barossa" not in client.get("/records/?party=coorong").get_data(as_text=True)
+    due = client.get("/records/?due=yes").get_data(as_text=True)
+    assert "Barossa" in due and "Coorong" not in due
+    dated = client.get("/records/?from=2026-11-01").get_data(as_text=True)
+    assert "Coorong" in dated and "Barossa" not in dated
+    assert "Coorong" not in client.get("/records/?currency=aud").get_data(as_text=True)
+    assert "Barossa" not in client.get("/records/?xero_status=PAID").get_data(as_text=True)
+    assert "Barossa" not in client.get("/records/?min=100&max=200").get_data(as_text=True)
+    by_total = client.get("/records/?sort=total").get_data(as_text=True)
+    assert by_total.index("Coorong") < by_total.index("Barossa")
+    assert 'aria-sort="ascending"' in by_total
+    by_total_desc = client.get("/records/?sort=-total").get_data(as_text=True)
+    assert by_total_desc.index("Barossa") < by_total_desc.index("Coorong")
+    refused = client.get("/records/?from=3/10/2026", headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "is not a date like" in refused.get_data(as_text=True)
+
+
+def test_record_page_links_to_xero_and_lists_versions_and_calls(app, client, auth):
+    from models import AuditEntry, MeteredVersion, utcnow
+    with app.app_context(), db.connection_context():
+        org = Connection.create(kind="xero", name="Sydney IT", tenant_id="t-syd",
+                                settings={"short_code": "!AbC12"})
+        invoice = _record(cw_id=7, cw_number="10007", org=org, xero_id="inv-7")
+        bill = _record(record_type="bill", cw_id=8, cw_number="PO-8", xero_id="bill-8")
+        MeteredVersion.create(record_type="invoice", cw_id=7, version_hash="v1:abcdef0123456",
+                              month="2026-11")
+        RecordEvent.create(record=invoice, kind="exception",
+                           message="No Xero account for CW GL account 4900")
+        AuditEntry.create(at=utcnow(), api="xero", method="PUT", status=200, duration_ms=5.0,
+                          url="https://api.xero.com/api.xro/2.0/Invoices?mine",
+                          record_ref="invoice:7")
+    auth.login()
+    page = client.get(f"/records/{invoice.id}").get_data(as_text=True)
+    assert 'href="https://go.xero.com/app/!AbC12/invoicing/view/inv-7"' in page
+    assert "v1:abcdef012" in page and "No Xero account for CW GL account 4900" in page
+    assert "Invoices?mine" in page and 'href="/audit/?q=invoice:7"' in page
+    bill_page = client.get(f"/records/{bill.id}").get_data(as_text=True)
+    assert "https://go.xero.com/AccountsPayable/Edit.aspx?InvoiceID=bill-8" in bill_page
