@@ -154,7 +154,8 @@ def check_api_exchange(method: str, url: str, req_headers: dict, req_body: bytes
     body = json.loads(resp_body)
     schema = _resolve(spec, declared[str(status)])["content"]["application/json"]["schema"]
     if status == 400 and "Elements" in body:
-        plural = next((p for p in ELEMENT_SCHEMA if p in template), None)
+        # The collection written is the path's last plural (/CreditNotes/{id}/Allocations).
+        plural = max((p for p in ELEMENT_SCHEMA if p in template), key=template.rfind)
         element = {"properties": {**_resolve(spec, {"$ref": "#/components/schemas/Element"})["properties"],
                                   **_resolve(spec, {"$ref": f"#/components/schemas/{ELEMENT_SCHEMA[plural]}"})["properties"]}}
         bad = unknown_keys(spec, schema, {k: v for k, v in body.items() if k != "Elements"})
