@@ -8,10 +8,12 @@ export FLASK_APP := app
 
 .PHONY: demo test install assets clean-demo stop-demo bench
 
-$(VENV)/installed: pyproject.toml
+# Dependencies come from requirements.lock (exact versions and their hashes, runtime and
+# test extras); pyproject.toml keeps the ranges the lock is compiled from.
+$(VENV)/installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/installed
