@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("FERRY_INSTANCE_DIR", tempfile.mkdtemp(prefix="ferry-bench-"))
-os.environ.setdefault("FERRY_SECRET_KEY", "bench-secret")
+os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 PAGES = ["/", "/records/", "/records/?state=exception", "/records/?q=1004",
          "/exceptions/", "/audit/", "/audit/?q=invoice:5", "/audit/?outcome=server_error",

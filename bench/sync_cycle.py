@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import secrets
 import resource
 import socket
 import subprocess
@@ -64,7 +65,7 @@ def main() -> None:
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
     os.environ.setdefault("FERRY_INSTANCE_DIR", str(workdir))
-    os.environ.setdefault("FERRY_SECRET_KEY", "bench-secret-key-not-for-production")
+    os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
     import migrations
     from app import create_app, open_database

@@ -6,6 +6,7 @@ floor of ⌈N/50⌉ batch calls. Run: `.venv/bin/python bench/xero_write.py [N]`
 """
 import math
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 _workdir = tempfile.mkdtemp(prefix="ferry-bench-")
 os.environ["FERRY_INSTANCE_DIR"] = _workdir
-os.environ.setdefault("FERRY_SECRET_KEY", "bench-secret-key")
+os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 import httpx2  # noqa: E402
 
