@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from peewee import fn
 
 from jobs import alerts
 from jobs.context import in_job_context
@@ -99,7 +100,7 @@ def gather(start: datetime, end: datetime, types: list[str], now: datetime) -> d
     metered = [{"label": compose.MANY.get(row.record_type, row.record_type), "count": row.n}
                for row in MeteredVersion.select(
                    MeteredVersion.record_type,
-                   MeteredVersion.id.count().alias("n")).where(MeteredVersion.month == month)
+                   fn.COUNT(MeteredVersion.id).alias("n")).where(MeteredVersion.month == month)
                .group_by(MeteredVersion.record_type).order_by(MeteredVersion.record_type)]
     return {"types": list(days.values()), "open_items": items[:OPEN_LISTED],
             "more_open": max(total_open - OPEN_LISTED, 0), "budget": budget,

@@ -1,0 +1,124 @@
+"""The daily digest with a controllable clock: nothing before its time, one mail after
+it (once a day), in the set timezone; its content from real cycles against the
+sandboxes: the day per record type and org, exceptions raised and resolved, open ones
+oldest first, Xero calls per org, records metered this month; both parts."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jobs.alerts import DIGEST_TIME, MODE, RECIPIENTS, TIMEZONE
+from jobs.cycle import run_cycle
+from jobs.digest import digest_tick
+from jobs.outbox import send_due
+from models import (
+    AccountMapping, AuditEntry, Connection, MeteredVersion, OutboxMail, RecordEvent, Setting,
+    SyncRecord, utcnow,
+)
+from tests.conftest import ADMIN_EMAIL
+
+from .conftest import inside, parts
+
+ADELAIDE = ZoneInfo("Australia/Adelaide")
+
+
+def next_digest_time(hour=7) -> datetime:
+    """The next 07:00 in Adelaide after now, as naive UTC."""
+    local = datetime.now(ADELAIDE)
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
+    Setting.set_value(DIGEST_TIME, "07:00")
+    Setting.set_value(TIMEZONE, "Australia/Adelaide")
+    first = run_cycle("invoice")
+    run_cycle("credit_note")
+    # The user maps the troublesome GL account; the next cycle writes those invoices.
+    fixed = [r for r in SyncRecord.select().where(SyncRecord.state == "exception")
+             if "GL account 4900" in r.problems[0]]
+    assert fixed and first.exceptions > len(fixed)
+    for org in Connection.select().where(Connection.kind == "xero"):
+        AccountMapping.create(org=org, cw_account="4900", xero_code="200")
+    run_cycle("invoice")
+    assert all(SyncRecord.get_by_id(r.id).state == "synced" for r in fixed)
+
+    at = next_digest_time()
+    assert digest_tick(now=at - timedelta(minutes=1)) is None        # not yet
+    mail = digest_tick(now=at + timedelta(minutes=2))
+    assert mail is not None
+    assert digest_tick(now=at + timedelta(minutes=7)) is None        # once a day
+    assert send_due(now=at + timedelta(minutes=8))["sent"] == 1
+    [message] = smtp.inbox.messages
+    assert message["To"] == ADMIN_EMAIL
+    day = (at + timedelta(minutes=2)).replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
+    assert message["Subject"].strip().startswith(f"Ferry daily digest {day.date().isoformat()}: ")
+    body = parts(message)
+    text, html = body["text/plain"], body["text/html"]
+    assert "Australia/Adelaide" in text
+
+    orgs = {c.id: c.name for c in Connection.select().where(Connection.kind == "xero")}
+    for kind in ("invoice", "credit_note"):
+        for org_id, name in orgs.items():
+            events = (RecordEvent.select().join(SyncRecord)
+                      .where((SyncRecord.record_type == kind) & (SyncRecord.org == org_id)))
+            written = events.where(RecordEvent.kind == "created").count()
+            raised = events.where(RecordEvent.kind == "exception").count()
+            resolved = len({r.id for r in fixed if r.org_id == org_id and
+                            r.record_type == kind})
+            line = (f"  {name}: written {written}, updated 0, exceptions raised {raised}, "
+                    f"resolved {resolved}")
+            if written or raised:
+                assert line in text, (line, text)
+    assert "Invoices: 2 cycles." in text and "Credit notes: 1 cycle." in text
+
+    # Open exceptions, oldest first, each with its links.
+    still_open = list(SyncRecord.select().where(SyncRecord.state == "exception"))
+    assert f"OPEN EXCEPTIONS ({len(still_open)}), OLDEST FIRST" in text
+    listed = [line for line in text.splitlines() if line.startswith("* ")]
+    assert len(listed) == len(still_open)
+    since = [line.rsplit("since ", 1)[1] for line in listed]
+    assert since == sorted(since)
+    for record in still_open:
+        assert f"https://ferry.msp.example/records/{record.id}" in text
+
+    # Xero calls per org (the audit trail's count) and this month's metered records.
+    for org_id, name in orgs.items():
+        used = AuditEntry.select().where((AuditEntry.api == "xero") &
+                                         (AuditEntry.connection_id == org_id)).count()
+        assert used > 0
+        assert f"  {name}: {used:,} calls in these 24 hours" in text
+    metered = MeteredVersion.select().where(
+        (MeteredVersion.record_type == "invoice") &
+        (MeteredVersion.month == utcnow().strftime("%Y-%m"))).count()
+    assert f"  Invoices: {metered:,}" in text
+
+    for name in orgs.values():
+        assert name in html
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+
+    # The next day's digest covers only its own 24 hours: nothing happened in them.
+    later = digest_tick(now=at + timedelta(days=1, minutes=2))
+    assert later is not None and later.key != mail.key
+    assert "Invoices: 0 cycles." in later.text
+
+
+def test_only_digest_mode_types_and_their_recipients(ferry, smtp):
+    for kind in ("invoice", "credit_note", "bill", "payment"):
+        Setting.set_value(MODE.format(kind), "immediate")
+    assert digest_tick(now=next_digest_time() + timedelta(minutes=1)) is None
+    Setting.set_value(MODE.format("bill"), "digest")
+    Setting.set_value(RECIPIENTS.format("bill"), ["ap@msp.example"])
+    mail = digest_tick(now=next_digest_time() + timedelta(minutes=1))
+    assert mail.recipients == ["ap@msp.example"]
+    assert "Bills:" in mail.text and "Invoices:" not in mail.text
+
+
+def test_flask_digest_send_sends_now(connected, smtp):
+    result = connected.test_cli_runner().invoke(args=["digest", "send"])
+    assert result.exit_code == 0, result.output
+    assert "Sent." in result.output
+    [message] = smtp.inbox.messages
+    assert message["Subject"].strip().startswith("Ferry daily digest ")
+    with inside(connected):
+        assert OutboxMail.get().status == "sent"
