@@ -31,9 +31,14 @@ Lists take conditions, orderBy, fields, page, pageSize (25 default, 1000 max) an
 with a Link header; `pagination-type: forward-only` pages by `pageId` instead.
 Over --rate-limit requests a minute (kit clock) the answer is 429 with Retry-After.
 
-Posting: an invoice's GL entries are listed in its export transaction's `glEntryIds`;
-an unposted procurement or expense record is its own GL entry (its id). Naming any entry
-of a document in a batch posts the document.
+The accounting interface follows CW's documented GLExport samples (sandbox/FIDELITY.md
+section 1): ledger signs (an INVOICE's total positive, its revenue and sales-tax lines
+negative; a credit memo the other way), one purchase transaction per PO and packing slip
+(`id` "PO #<po>, Packing Slip: <slip>"), opaque unposted/transaction ids and
+unpostedProductId, and no thruDate meaning today. Posting: `processedRecordIds` names GL
+entries (an invoice's `glEntryIds` and detail ids, a purchase transaction's detail and
+tax line ids, an expense's id); naming any entry of a document posts the document; the
+batch must set the export flag of each kind it posts.
 
 Test-only actions (JSON POSTs; the kit's own /_sandbox/ endpoints are in sandbox.kit):
   /_sandbox/invoices/{id}/edit        {"line": 0, "itemPrice", "quantity", "description",
@@ -41,7 +46,8 @@ Test-only actions (JSON POSTs; the kit's own /_sandbox/ endpoints are in sandbox
   /_sandbox/invoices/{id}/close       the invoice joins the unposted invoices
   /_sandbox/invoices/{id}/credit-memo {"amount"}  a closed credit memo (applyToId = id)
   /_sandbox/invoices                  {"companyName", "identifier", "location",
-                                       "currency", "taxCode", "amount", "closed"}
+                                       "currency", "taxCode", "amount", "quantity",
+                                       "closed", "date", "type"}
   /_sandbox/purchaseorders/{id}/lineitems/{lineId}/receive {"quantity", "packingSlip"}
   /_sandbox/expenses                  {"memberId", "companyId", "amount", "type"}
 Fault kinds added to the kit: "429" (CW's throttling answer with Retry-After).

@@ -107,11 +107,14 @@ def test_export_then_batch_posts_the_invoice(fresh):
         "exportExpensesFlag": False, "exportProductsFlag": False,
         "includedInvoiceIds": [first.id], "summarizeInvoices": "Default",
         "thruDate": "2030-01-01T00:00:00Z"})
-    assert [t.id for t in export.transactions] == [first.id]
+    # The export transaction is matched by its document number (its id is CW's own), and
+    # carries ledger signs: the detail lines sum to minus the total (sandbox/FIDELITY.md).
+    assert [t.document_number for t in export.transactions] == [first.invoice_number]
     tx = export.transactions[0]
-    assert sum(d.total for d in tx.detail) == tx.total
-    entry_ids = [int(i) for i in tx.gl_entry_ids.split(",")]
+    assert sum(d.total for d in tx.detail) == -tx.total
+    entry_ids = [int(i) for i in tx.gl_entry_ids.split(",")] + [d.id for d in tx.detail]
     fresh.finance.accounting.batches.post(data={"batchIdentifier": "TP-BATCH",
+                                                "exportInvoicesFlag": True,
                                                 "processedRecordIds": entry_ids})
     batches = fresh.finance.accounting.batches.get()
     assert [b.batch_identifier for b in batches] == ["TP-BATCH"]
@@ -119,6 +122,7 @@ def test_export_then_batch_posts_the_invoice(fresh):
         fresh.finance.accounting.unpostedinvoices.id(first.id).get()
     with pytest.raises(cw_exceptions.ObjectExistsError):
         fresh.finance.accounting.batches.post(data={"batchIdentifier": "tp-batch",
+                                                    "exportInvoicesFlag": True,
                                                     "processedRecordIds": entry_ids[:1]})
 
 
