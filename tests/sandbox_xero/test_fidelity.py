@@ -101,6 +101,10 @@ def test_a_new_document_to_an_archived_contact_is_refused(xero, adelaide, custom
         assert _errors(refused) == [
             "The contact with the specified contact details has been archived. The contact "
             "must be un-archived before creating new invoices or credit notes."]
+    listed = {c["ContactID"] for c in adelaide.get("/Contacts").json()["Contacts"]}
+    assert customer["ContactID"] not in listed
+    with_archived = adelaide.get("/Contacts", params={"includeArchived": "true"}).json()
+    assert customer["ContactID"] in {c["ContactID"] for c in with_archived["Contacts"]}
     # A document already made for the contact stays readable.
     assert adelaide.get(f"/Invoices/{earlier['InvoiceID']}").status_code == 200
     xero.action("archive-contact", org="Adelaide IT Services Pty Ltd",
