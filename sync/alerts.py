@@ -43,15 +43,15 @@ def zone(name: str) -> ZoneInfo | None:
 
 
 def parse_recipients(raw: str) -> tuple[list[str], list[str]]:
-    """Addresses separated by commas, semicolons, spaces or lines -> (good, bad)."""
+    """Addresses separated by commas, semicolons or lines -> (good, bad)."""
     good, bad = [], []
-    for part in (raw or "").replace(";", ",").replace("\n", ",").replace(" ", ",").split(","):
+    for part in (raw or "").replace(";", ",").replace("\n", ",").split(","):
         address = part.strip()
         if not address:
             continue
         local, at, domain = address.rpartition("@")
         if at and local and "." in domain and not domain.startswith(".") \
-                and not domain.endswith("."):
+                and not domain.endswith(".") and not any(c.isspace() for c in address):
             if address.lower() not in (g.lower() for g in good):
                 good.append(address)
         else:

@@ -56,7 +56,7 @@ def save_alerts():
         good, bad = compose.parse_recipients(values.get(f"recipients_{t}", ""))
         if bad:
             problems[f"recipients_{t}"] = (
-                f"“{', '.join(bad)}” {'is not an' if len(bad) == 1 else 'are not'} e-mail "
+                f"“{'”, “'.join(bad)}” {'is not an' if len(bad) == 1 else 'are not'} e-mail "
                 f"address{'es' if len(bad) > 1 else ''}: write them like "
                 "finance@your-msp.example, separated by commas.")
         chosen[t] = good
