@@ -113,6 +113,11 @@ class OrgPayments:
         newest = watermark
         seen = set()
         for invoice in self.client.sales_invoices_changed(watermark):
+            # If-Modified-Since has whole seconds: the newest invoice of the last cycle
+            # comes back each time, and is not settled again unless it changed.
+            if watermark is not None and _naive(invoice.get("UpdatedDateUTC")) is not None \
+                    and _naive(invoice["UpdatedDateUTC"]) <= watermark:
+                continue
             seen.add(invoice["InvoiceID"])
             newest = _later(newest, invoice.get("UpdatedDateUTC"))
             self.settle(invoice)
@@ -299,6 +304,9 @@ class OrgPayments:
                 modified_since=watermark)), ("prepayment", self.client.prepayments(
                 modified_since=watermark))):
             for item in items:
+                if watermark is not None and _naive(item.get("UpdatedDateUTC")) is not None \
+                        and _naive(item["UpdatedDateUTC"]) <= watermark and not changed:
+                    continue
                 newest = _later(newest, item.get("UpdatedDateUTC"))
                 ident = item.get("OverpaymentID") or item.get("PrepaymentID")
                 label = (f"{kind.capitalize()} {pay._amount(item.get('Total'), item.get('CurrencyCode'))} "
@@ -398,10 +406,17 @@ def _watermark(org_id: int) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
 
-def _later(current: datetime | None, value) -> datetime | None:
+def _naive(value) -> datetime | None:
+    """An aware Xero time as naive UTC (how Ferry stores times); None if not a time."""
     if not isinstance(value, datetime):
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _later(current: datetime | None, value) -> datetime | None:
+    value = _naive(value)
+    if value is None:
         return current
-    value = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     return value if current is None or value > current else current
 
 
