@@ -443,3 +443,18 @@ class SessionVersion(BaseModel):
     everywhere" bump it, which ends every copy of that user's session cookie at once."""
     user = ForeignKeyField(User, primary_key=True, on_delete="CASCADE")
     version = IntegerField(default=0)
+
+
+def payments_of(record) -> dict | None:
+    """What the record page shows under Payments, for an invoice or a payment record:
+    the ledger (what Ferry applied in CW) and each Xero payment behind it."""
+    if record.record_type not in ("invoice", "payment"):
+        return None
+    if record.cw_id < 0:            # a payment record of something only Xero has
+        entries = list(XeroPaymentSeen.select().where(XeroPaymentSeen.id == -record.cw_id))
+        return {"ledger": None, "entries": entries}
+    entries = list(XeroPaymentSeen.select().where(XeroPaymentSeen.cw_invoice_id == record.cw_id)
+                   .order_by(XeroPaymentSeen.date, XeroPaymentSeen.id))
+    ledger = PaymentLedger.get_or_none(PaymentLedger.cw_invoice_id == record.cw_id)
+    return {"ledger": ledger, "entries": entries} if ledger or entries else \
+        {"ledger": None, "entries": []}
