@@ -81,6 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from blueprints import register_blueprints
     register_blueprints(app)
+    from models import payments_of      # the record page's Payments section
+    app.jinja_env.globals["payments_of"] = payments_of
     register_commands(app)
     return app
 
