@@ -136,6 +136,13 @@ class Search:
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
+@bp.app_template_filter("path_only")
+def path_only(url: str) -> str:
+    """The URL without scheme and host (the System column names the host)."""
+    rest = url.split("://", 1)[-1]
+    return "/" + rest.split("/", 1)[1] if "/" in rest else url
+
+
 def _records_of(entries) -> dict[str, SyncRecord]:
     """The records the entries on a page name, for links from the Record column."""
     wanted: dict[str, set[int]] = {}

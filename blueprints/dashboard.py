@@ -301,7 +301,7 @@ def chart(days: int = CHART_DAYS) -> dict:
 
 
 def _bars(first: date, days: int, counts) -> dict:
-    width, height, left, bottom = 720, 180, 40, 24
+    width, height, left, bottom = 1000, 200, 40, 22
     plot_h = height - bottom - 8
     peak = max([sum(v.values()) for v in counts.values()] + [1])
     scale = _nice(peak)

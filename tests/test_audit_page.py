@@ -148,14 +148,14 @@ def test_live_answers_only_newer_entries_and_pauses(app, client, auth):
         new = _entry(None, url="https://x/new", status=503)
     live = client.get(f"/audit/live?after={old.id}", headers={"HX-Request": "true"})
     text = live.get_data(as_text=True)
-    assert "https://x/new" in text and "https://x/old" not in text
+    assert "/new" in text and "/old" not in text
     assert 'hx-swap-oob="afterbegin:#audit-rows"' in text
     assert f'data-after="{new.id}"' in text
     filtered = client.get(f"/audit/live?after={old.id}&outcome=ok").get_data(as_text=True)
-    assert "https://x/new" not in filtered
+    assert "/new" not in filtered
     paused = client.get(f"/audit/live?after={old.id}&paused=1").get_data(as_text=True)
     assert "Resume live updates" in paused and "every 2s" not in paused
-    assert "https://x/new" not in paused
+    assert "/new" not in paused
 
 
 def test_detail_shows_json_pretty_and_side_by_side(app, client, auth):
