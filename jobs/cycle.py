@@ -285,9 +285,11 @@ def _post_batch(cw, run, record_type, candidates, records) -> None:
     synced = [c for c in synced if records[c.cw_id].id not in waiting]
     entries = sorted({e for c in synced for e in c.gl_entry_ids})
     if entries:
+        # "Batch must export Invoices, Expenses or Products" (CreateAccountingBatchRequest).
+        flag = "exportProductsFlag" if record_type == "bill" else "exportInvoicesFlag"
         cw.create_accounting_batch({"batchIdentifier": f"FERRY-{record_type[:4].upper()}"
                                                        f"-{run.id}",
-                                    "processedRecordIds": entries})
+                                    flag: True, "processedRecordIds": entries})
 
 
 def _watermark(record_type: str) -> datetime | None:
