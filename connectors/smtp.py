@@ -2,8 +2,8 @@
 
 Knows nothing of Flask or the outbox: `send(settings, message)` either hands the message
 to the relay (returning the recipients it refused, if it took the others) or raises `SmtpError`, whose `sentence` says what went wrong and what to do,
-and whose `permanent` says whether trying again can help (a recipient the relay refuses
-for good) or not.
+and whose `permanent` says that trying again cannot help (a recipient the relay refuses for
+good). Whether and when to try again is the caller's business (jobs/outbox.py).
 """
 from __future__ import annotations
 
@@ -91,25 +91,24 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
                         permanent=False)
     except smtplib.SMTPResponseException as exc:
         raise SmtpError(f"The mail server {where} answered {exc.smtp_code} "
-                        f"{_text(exc.smtp_error)}; Ferry will try again.")
+                        f"{_text(exc.smtp_error)}.")
     except smtplib.SMTPServerDisconnected as exc:
         # smtplib reports a read that timed out as a disconnection.
         if "timed out" not in str(exc):
-            raise SmtpError(f"The mail server {where} closed the connection ({_text(exc)}); "
-                            "Ferry will try again.")
+            raise SmtpError(f"The mail server {where} closed the connection "
+                            f"({_text(exc)}).")
         raise SmtpError(f"The mail server {where} did not answer within "
-                        f"{settings.timeout:g} seconds; Ferry will try again.")
+                        f"{settings.timeout:g} seconds.")
     except (socket.timeout, TimeoutError):
         raise SmtpError(f"The mail server {where} did not answer within "
-                        f"{settings.timeout:g} seconds; Ferry will try again.")
+                        f"{settings.timeout:g} seconds.")
     except ssl.SSLError as exc:
         raise SmtpError(f"The TLS handshake with the mail server {where} failed "
                         f"({exc.reason or exc}). Check the port: 465 is implicit TLS "
                         "(FERRY_SMTP_TLS=1), 587 is STARTTLS.")
     except (smtplib.SMTPException, OSError) as exc:
         raise SmtpError(f"Ferry could not reach the mail server {where} "
-                        f"({type(exc).__name__}: {_text(exc) or 'no detail'}); it will "
-                        "try again.")
+                        f"({type(exc).__name__}: {_text(exc) or 'no detail'}).")
     # Some recipients took it: the mail is sent; the caller names who did not get it.
     return sorted(refused)
 

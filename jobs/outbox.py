@@ -118,6 +118,9 @@ def _attempt(mail: OutboxMail, settings: SmtpSettings, sender: str, now: datetim
         mail.last_error = exc.sentence
         if exc.permanent or mail.attempts >= MAX_ATTEMPTS:
             mail.status = "failed"
+            mail.last_error += (" Ferry will not retry it by itself" if exc.permanent else
+                                f" Ferry gave up after {mail.attempts} tries")
+            mail.last_error += ": press Resend once that is fixed."
         else:
             mail.status = "pending"
             mail.next_attempt_at = now + retry_delay(mail.attempts)

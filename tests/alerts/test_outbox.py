@@ -43,7 +43,8 @@ def test_a_refusal_is_retried_with_back_off_until_the_server_takes_it(mailing):
     assert send_due(now=start)["retry"] == 1
     row = OutboxMail.get_by_id(queued.id)
     assert row.status == "pending" and row.attempts == 1
-    assert "451" in row.last_error and "try again" in row.last_error
+    assert row.last_error == ("The mail server 127.0.0.1:%d answered 451 4.3.0 mailbox busy, "
+                              "try later." % mailing.port)
     assert row.next_attempt_at == start + timedelta(minutes=1)
     assert send_due(now=start + timedelta(seconds=30))["retry"] == 0   # not due yet
     assert send_due(now=start + timedelta(minutes=1))["retry"] == 1
@@ -83,6 +84,7 @@ def test_after_the_last_try_it_is_failed_with_the_reason_and_resend_sends_it(
         row = OutboxMail.get_by_id(queued.id)
         assert row.status == "failed" and row.attempts == MAX_ATTEMPTS
         assert "mailbox full" in row.last_error
+        assert f"Ferry gave up after {MAX_ATTEMPTS} tries: press Resend" in row.last_error
     auth.login()
     page = client.get("/outbox/?status=failed").get_data(as_text=True)
     assert "Ferry outbox test" in page and "mailbox full" in page
@@ -102,6 +104,7 @@ def test_a_recipient_refused_for_good_fails_at_once(mailing):
     assert send_due()["failed"] == 1
     row = OutboxMail.get_by_id(queued.id)
     assert row.status == "failed" and "gone@msp.example" in row.last_error
+    assert "Ferry will not retry it by itself: press Resend" in row.last_error
 
 
 def test_with_no_smtp_configured_mail_stays_and_the_page_says_so(app, client, auth):
