@@ -157,13 +157,14 @@ def test_listing_filters_and_paging(xero, adelaide, customer):
     docs = [invoice(customer["ContactID"], InvoiceNumber=f"CW-{n}") for n in range(3)]
     saved = _put(adelaide, *docs).json()["Invoices"]
     xero.advance(120)
+    # Taken before the edit: a second boundary crossed after it must not hide the change.
+    since = xero.xero.kit.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     adelaide.post(f"/Invoices/{saved[1]['InvoiceID']}", {"Invoices": [{"Reference": "moved"}]})
     listing = adelaide.get("/Invoices").json()
     assert "pagination" not in listing and "LineItems" not in listing["Invoices"][0]
     page = adelaide.get("/Invoices", params={"page": "1"}).json()
     assert page["pagination"] == {"page": 1, "pageSize": 100, "pageCount": 1, "itemCount": 3}
     assert page["Invoices"][0]["LineItems"]
-    since = xero.xero.kit.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     changed = adelaide.get("/Invoices", headers={"If-Modified-Since": since}).json()["Invoices"]
     assert [i["InvoiceNumber"] for i in changed] == ["CW-1"]
     by_numbers = adelaide.get("/Invoices", params={"InvoiceNumbers": "CW-0,CW-2"}).json()["Invoices"]
