@@ -1,111 +1,132 @@
 """Reading received purchase orders through CW's accounting interface: one bill per
-purchase order and packing slip.
+purchase transaction of the GL export (a purchase order and packing slip).
 
-Each receipt of a PO line is one unposted procurement record; the receipts of one PO
-on one packing slip make one Xero bill, named in Xero by Ferry's reference marker. The
-unposted procurement list is short (it holds only what is not yet posted), so each
-cycle reads it whole and keeps the groups with a receipt changed since the watermark,
-or a bill an earlier cycle did not settle.
+The unposted procurement list is short (it holds only what is not yet posted), so each
+cycle reads it whole. Its rows name their purchase order (`purchaseOrder` {id, name})
+and carry the opaque `unpostedProductId` an export request's `includedProductIds`
+takes; the export's `purchaseTransactions[]` then give each bill's lines. A transaction
+is matched to its rows by its `documentNumber` (the PO number) = the rows'
+`purchaseOrder.name`; its `id` string is never parsed (sandbox/FIDELITY.md 1.3, 1.4).
+
+A bill's identity is its key `PO <number> slip <slip>` (sync/bills.py), kept in
+SyncRecord.cw_number; its cw_id is a number Ferry gives it (CW has no integer id for a
+purchase transaction), kept for as long as the record lives.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
 
+from peewee import fn
+
 from jobs.cycle_records import Candidate, cw_time
 from jobs.cycle_sales import _ref, read_companies
-from sync.bills import BillSource, bill_marker, map_bill
+from models import SyncRecord
+from sync.bills import BillSource, bill_key, map_bill
 from sync.routing import RoutingFacts
 
+EXPORT_CHUNK = 200            # unposted procurement rows per export preview
 
-def read_bills(cw, since: datetime | None, retry_markers: set[str], only_ids,
+
+def read_bills(cw, since: datetime | None, retry_keys: set[str], only_ids,
                names: dict) -> list[Candidate]:
-    receipts = list(cw.unposted_procurement())
-    # Only the POs that may hold a wanted bill need their lines (and packing slips) read.
-    retry_pos = {int(m.split("-")[1].rstrip("]")) for m in retry_markers}
-    po_ids = sorted({r["purchaseOrder"]["id"] for r in receipts
-                     if (only_ids is not None and r["id"] in only_ids)
-                     or (only_ids is None and (
-                         since is None or cw_time(r["_info"]["lastUpdated"]) > since
-                         or r["purchaseOrder"]["id"] in retry_pos))})
-    receipts = [r for r in receipts if r["purchaseOrder"]["id"] in po_ids]
-    lines = {po_id: {line["id"]: line for line in cw.purchase_order_lines(po_id)}
-             for po_id in po_ids}
-    groups: dict[str, list[dict]] = {}
-    for receipt in receipts:
-        po_id = receipt["purchaseOrder"]["id"]
-        line = lines[po_id].get(_line_id(receipt), {})
-        marker = bill_marker(po_id, line.get("packingSlip") or "")
-        groups.setdefault(marker, []).append(receipt)
-    wanted = {}
-    for marker, group in groups.items():
-        changed = since is None or any(cw_time(r["_info"]["lastUpdated"]) > since
-                                       for r in group)
-        if (only_ids is not None and set(only_ids) & {r["id"] for r in group}) or (
-                only_ids is None and (changed or marker in retry_markers)):
-            wanted[marker] = group
-    if not wanted:
-        return []
-    details = _export_details(cw, [r for g in wanted.values() for r in g])
-    orders = {po["id"]: po for po in cw.by_ids(
-        "procurement/purchaseorders", {g[0]["purchaseOrder"]["id"] for g in wanted.values()})}
-    companies = read_companies(cw, {po["vendorCompany"]["id"] for po in orders.values()})
+    rows = list(cw.unposted_procurement())
+    by_po: dict[str, list[dict]] = {}
+    for row in rows:
+        by_po.setdefault(str((row.get("purchaseOrder") or {}).get("name") or ""), []).append(row)
+    only_keys = _keys_of(only_ids) if only_ids is not None else None
+    # Export only the purchase orders that may hold a wanted bill.
+    wanted_pos = {po for po, group in by_po.items()
+                  if only_keys is not None and any(_po_of(k) == po for k in only_keys)
+                  or only_keys is None and (
+                      since is None or any(_changed(r, since) for r in group)
+                      or any(_po_of(k) == po for k in retry_keys))}
+    ask = [r for po in sorted(wanted_pos) for r in by_po[po] if r.get("unpostedProductId")]
+    transactions, vendors = [], {}
+    for start in range(0, len(ask), EXPORT_CHUNK):
+        export = cw.export_preview({
+            "summarizeInvoices": "Detailed", "exportProductsFlag": True,
+            "exportInvoicesFlag": False, "exportExpensesFlag": False,
+            "includedProductIds": [r["unpostedProductId"] for r in ask[start:start + EXPORT_CHUNK]]})
+        transactions += export.get("purchaseTransactions") or []
+        for vendor in export.get("vendors") or ():
+            vid = (vendor.get("company") or vendor.get("vendor") or {}).get("id")
+            if vid is not None:
+                vendors[vid] = vendor
+    if only_keys is not None:
+        transactions = [t for t in transactions if bill_key(t) in only_keys]
+    companies = read_companies(cw, {t["company"]["id"] for t in transactions
+                                    if (t.get("company") or {}).get("id") is not None})
+    ids = _ids_for([bill_key(t) for t in transactions])
     out = []
-    for marker, group in wanted.items():
-        po = orders.get(group[0]["purchaseOrder"]["id"])
-        if po is None:
-            continue
-        slip = lines[po["id"]].get(_line_id(group[0]), {}).get("packingSlip") or ""
-        items, accounts = [], {}
-        for receipt in group:
-            detail, tax = details.get(receipt["id"], ({}, None))
-            line = lines[po["id"]].get(_line_id(receipt), {})
-            quantity = detail.get("quantity", line.get("receivedQuantity"))
-            items.append({"id": receipt["id"], "description": line.get("description", ""),
-                          "quantity": quantity, "receivedQuantity": quantity,
-                          "unitCost": detail.get("itemCost", line.get("unitCost")),
-                          "tax": tax if tax is not None else receipt.get("taxTotal"),
-                          "product": line.get("product"),
-                          "dateReceived": line.get("dateReceived")})
-            accounts[receipt["id"]] = detail.get("accountNumber", "")
-        facts = RoutingFacts("bills", _ref(po.get("locationId"), names["locations"]),
-                             _ref(group[0].get("departmentId"), names["departments"]))
-        company = companies.get(po["vendorCompany"]["id"])
+    for txn in transactions:
+        key = bill_key(txn)
+        group = by_po.get(str(txn.get("documentNumber") or ""), [])
+        first = group[0] if group else {}
+        facts = RoutingFacts("bills", _ref(first.get("locationId"), names["locations"]),
+                             _ref(first.get("departmentId"), names["departments"]))
+        vendor_id = (txn.get("company") or {}).get("id")
+        company = companies.get(vendor_id)
+        times = [cw_time((r.get("_info") or {}).get("lastUpdated")) for r in group]
+        candidate = Candidate(
+            record_type="bill", cw_id=ids[key], number=key, label=f"Bill for {key}",
+            updated_at=max((t for t in times if t), default=None), facts=facts,
+            company=company, build=partial(_build, txn, facts,
+                                           (vendors.get(vendor_id) or {}).get("dueDays")),
+            date=txn.get("vendorInvoiceDate") or txn.get("documentDate"),
+            gl_entry_ids=_entry_ids(txn),
+            currency=(txn.get("currency") or {}).get("currencyCode"))
         if company is None:
-            continue
-        out.append(Candidate(
-            record_type="bill", cw_id=min(r["id"] for r in group), number=marker,
-            label=f"Bill for PO {po.get('poNumber')} slip {slip or '(none)'}",
-            updated_at=max(cw_time(r["_info"]["lastUpdated"]) for r in group),
-            facts=facts, company=company,
-            build=partial(_build, po, slip, tuple(items), facts, accounts),
-            gl_entry_ids=[r["id"] for r in group],
-            currency=(po.get("currency") or {}).get("currencyCode")))
+            candidate.problem = (f"ConnectWise names no vendor company for {key}; set the "
+                                 "vendor on the purchase order in ConnectWise.")
+        out.append(candidate)
     return out
 
 
 def retry_markers(query) -> set[str]:
+    """The keys of the bills an earlier cycle did not settle."""
     return {r.cw_number for r in query if r.cw_number}
 
 
-def _build(po, slip, items, facts, accounts, contact, mappings):
-    return map_bill(BillSource(po, slip, items, facts, contact, accounts), mappings)
+def _build(txn, facts, vendor_due_days, contact, mappings):
+    return map_bill(BillSource(txn, facts, contact, vendor_due_days=vendor_due_days),
+                    mappings)
 
 
-def _line_id(receipt: dict) -> int | None:
-    head = str(receipt.get("unpostedProductId") or "").split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+def _changed(row: dict, since: datetime) -> bool:
+    updated = cw_time((row.get("_info") or {}).get("lastUpdated"))
+    return updated is None or updated > since
 
 
-def _export_details(cw, receipts: list[dict]) -> dict[int, tuple[dict, object]]:
-    """receipt id -> (its purchaseDetail line, its tax) from the GL export preview."""
-    export = cw.export_preview({
-        "summarizeInvoices": "Detailed", "exportInvoicesFlag": False,
-        "exportExpensesFlag": False,
-        "includedProductIds": [r["unpostedProductId"] for r in receipts]})
-    out = {}
-    for txn in export.get("purchaseTransactions") or ():
-        taxes = {t["id"]: t.get("total") for t in txn.get("purchaseDetailTax") or ()}
-        for detail in txn.get("purchaseDetail") or ():
-            out[detail["id"]] = (detail, taxes.get(detail["id"]))
-    return out
+def _po_of(key: str) -> str:
+    """The PO number in a key `PO <number>[ slip <slip>]`, Ferry's own format."""
+    rest = key[3:] if key.startswith("PO ") else key
+    return rest.split(" slip ", 1)[0]
+
+
+def _entry_ids(txn) -> list[int]:
+    """What posting the bill names: its purchaseDetail and purchaseDetailTax ids
+    (sandbox/FIDELITY.md 1.5)."""
+    return sorted({d["id"] for part in ("purchaseDetail", "purchaseDetailTax")
+                   for d in txn.get(part) or () if isinstance(d.get("id"), int)})
+
+
+def _keys_of(ids) -> set[str]:
+    return {r.cw_number for r in SyncRecord.select(SyncRecord.cw_number).where(
+        (SyncRecord.record_type == "bill") & SyncRecord.cw_id.in_(list(ids)))
+        if r.cw_number}
+
+
+def _ids_for(keys: list[str]) -> dict[str, int]:
+    """Ferry's number for each bill key: the one its record has, else the next free
+    one (cycles of one type never overlap, so the next free number is this cycle's)."""
+    known = {r.cw_number: r.cw_id for r in SyncRecord.select(
+        SyncRecord.cw_number, SyncRecord.cw_id).where(
+        (SyncRecord.record_type == "bill") & SyncRecord.cw_number.in_(keys))} if keys else {}
+    top = SyncRecord.select(fn.MAX(SyncRecord.cw_id)).where(
+        SyncRecord.record_type == "bill").scalar() or 0
+    for key in keys:
+        if key not in known:
+            top += 1
+            known[key] = top
+    return known

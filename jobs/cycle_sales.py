@@ -7,12 +7,13 @@ department); companies and their billing contacts feed the Xero contacts.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
 from connectors import cw_conditions as cond
 from jobs.cycle_contacts import Company
 from jobs.cycle_records import Candidate, cw_time
+from models import SyncRecord
 from sync.invoices import map_sales_transaction
 from sync.routing import CwRef, RoutingFacts
 from sync.sales import SalesSource
@@ -21,36 +22,65 @@ EXPORT_CHUNK = 200            # invoices per export preview
 KINDS = {"invoice": "invoices", "credit_note": "credit memos"}
 
 
+UNPOSTED_INVOICES = "finance/accounting/unpostedinvoices"
+
+
 def changed_ids(cw, record_type: str, since: datetime | None) -> list[int]:
+    """CW invoice ids (finance/invoices `id`) of the unposted invoices changed since
+    `since`. The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md
+    1.1), so its rows are matched to invoices by invoice number."""
     kind = (cond.eq if record_type == "credit_note" else cond.ne)("invoiceType", "CreditMemo")
     changed = cond.gt("_info/lastUpdated", since) if since else None
-    return [row["id"] for row in cw.unposted_invoices(cond.and_(changed, kind))]
+    numbers = {str(row["invoiceNumber"])
+               for row in cw.unposted_invoices(cond.and_(changed, kind))}
+    if not numbers:
+        return []
+    return [i["id"] for i in cw.by_ids("finance/invoices", numbers, id_field="invoiceNumber")]
 
 
-def read_sales(cw, record_type: str, ids: list[int], names: dict) -> list[Candidate]:
+def read_sales(cw, record_type: str, ids: list[int], names: dict,
+               today: date | None = None) -> list[Candidate]:
+    """One candidate per CW invoice id: mapped from its GL export transaction; waiting
+    when the export leaves it out because its date has not come (an export without
+    thruDate stops at CW's today); an exception naming the record otherwise.
+
+    Every link is by documented fields: the invoice's `invoiceNumber` finds its row in
+    the unposted list (whose `id` an export request's includedInvoiceIds names) and its
+    transaction (`documentNumber`); the transaction's own `id` is never used."""
     ids = sorted(set(ids))
     if not ids:
         return []
-    transactions = []
-    for start in range(0, len(ids), EXPORT_CHUNK):
-        export = cw.export_preview({
-            "summarizeInvoices": "Detailed", "includedInvoiceIds": ids[start:start + EXPORT_CHUNK],
-            "exportExpensesFlag": False, "exportProductsFlag": False})
-        transactions += export.get("transactions") or []
+    today = today or datetime.now(timezone.utc).date()
     wanted_credit = record_type == "credit_note"
-    transactions = [t for t in transactions
-                    if ((t.get("documentType") or "").upper() == "CREDIT MEMO") == wanted_credit]
-    invoices = {i["id"]: i for i in cw.invoices_by_ids([t["id"] for t in transactions])}
+    invoices = {i["id"]: i for i in cw.invoices_by_ids(ids)}
+    invoices = {k: i for k, i in invoices.items()
+                if (i.get("type") == "CreditMemo") == wanted_credit}
+    numbers = {str(i["invoiceNumber"]): i for i in invoices.values()}
+    rows = ({str(r["invoiceNumber"]): r for r in cw.by_ids(
+        UNPOSTED_INVOICES, set(numbers), id_field="invoiceNumber")} if numbers else {})
+    row_ids = sorted(r["id"] for r in rows.values())
+    transactions = {}
+    for start in range(0, len(row_ids), EXPORT_CHUNK):
+        export = cw.export_preview({
+            "summarizeInvoices": "Detailed", "exportInvoicesFlag": True,
+            "includedInvoiceIds": row_ids[start:start + EXPORT_CHUNK],
+            "exportExpensesFlag": False, "exportProductsFlag": False})
+        for txn in export.get("transactions") or ():
+            transactions[str(txn.get("documentNumber"))] = txn
     applied = {i["applyToId"] for i in invoices.values() if i.get("applyToId")}
     originals = {i["id"]: i for i in cw.invoices_by_ids(sorted(applied))} if applied else {}
-    companies = read_companies(cw, {t["company"]["id"] for t in transactions})
+    companies = read_companies(cw, {i["company"]["id"] for i in invoices.values()
+                                    if i.get("company")})
+    settled = _synced_ids(record_type, [i["id"] for n, i in numbers.items()
+                                        if n not in rows])
     out = []
-    for txn in transactions:
-        invoice = invoices.get(txn["id"])
-        if invoice is None:
-            continue
-        company = companies.get(txn["company"]["id"]) or Company(txn["company"])
-        original = originals.get(invoice.get("applyToId"))
+    for number, invoice in numbers.items():
+        txn = transactions.get(number)
+        if txn is None and number not in rows and invoice["id"] in settled:
+            continue        # written to Xero, then posted in CW: nothing left to do
+        label = ("Credit memo " if wanted_credit else "Invoice ") + number
+        company = companies.get((invoice.get("company") or {}).get("id")) or Company(
+            invoice.get("company") or {})
         facts = RoutingFacts(
             KINDS[record_type],
             _ref(invoice.get("locationId"), names["locations"]),
@@ -58,18 +88,66 @@ def read_sales(cw, record_type: str, ids: list[int], names: dict) -> list[Candid
             integrator_tags=tuple(t.get("name", "") for t in
                                   company.record.get("integratorTags") or ()
                                   if isinstance(t, dict)),
-            company_types=tuple(t.get("name", "") for t in company.record.get("types") or ()))
-        label = ("Credit memo " if wanted_credit else "Invoice ") + str(txn["documentNumber"])
-        out.append(Candidate(
-            record_type=record_type, cw_id=txn["id"], number=str(txn["documentNumber"]),
-            label=label, updated_at=cw_time((invoice.get("_info") or {}).get("lastUpdated")),
-            facts=facts, company=company,
-            build=partial(_build, txn, invoice, facts,
-                          original.get("invoiceNumber") if original else None),
-            apply_to_id=invoice.get("applyToId"), date=txn.get("documentDate"),
-            currency=(txn.get("currency") or {}).get("currencyCode"),
-            gl_entry_ids=[int(e) for e in str(txn.get("glEntryIds") or "").split(",") if e]))
+            company_types=tuple(t.get("name", "") for t in company.record.get("types") or ()
+                                if isinstance(t, dict)))
+        candidate = Candidate(
+            record_type=record_type, cw_id=invoice["id"], number=number, label=label,
+            updated_at=cw_time((invoice.get("_info") or {}).get("lastUpdated")),
+            facts=facts, company=company, build=_unbuildable,
+            apply_to_id=invoice.get("applyToId"), date=invoice.get("date"),
+            currency=(invoice.get("currency") or {}).get("currencyCode"))
+        if txn is not None:
+            original = originals.get(invoice.get("applyToId"))
+            candidate.build = partial(_build, txn, invoice, facts,
+                                      original.get("invoiceNumber") if original else None)
+            candidate.date = txn.get("documentDate") or candidate.date
+            candidate.currency = ((txn.get("currency") or {}).get("currencyCode")
+                                  or candidate.currency)
+            candidate.gl_entry_ids = entry_ids(txn)
+        elif number not in rows:
+            candidate.problem = (
+                f"{label} is no longer in ConnectWise's unposted invoices (it was posted "
+                "there, or reopened); Ferry writes only unposted invoices. If it should "
+                "reach Xero, unpost it in ConnectWise (Finance, Invoices) and sync again.")
+        else:
+            on = _day(rows[number].get("invoiceDate") or invoice.get("date"))
+            if on is not None and on >= today:
+                candidate.waiting = (f"Waiting for its date {on.isoformat()}: ConnectWise "
+                                     "exports an invoice only once its date has come.")
+            else:
+                candidate.problem = (
+                    f"ConnectWise's GL export left out {label.lower()} dated "
+                    f"{on.isoformat() if on else '(no date)'} although it is unposted; "
+                    "check it in ConnectWise (Finance, Accounting Interface) and sync again.")
+        out.append(candidate)
     return out
+
+
+def _synced_ids(record_type: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    return {r.cw_id for r in SyncRecord.select(SyncRecord.cw_id).where(
+        (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(ids)
+        & (SyncRecord.state == "synced"))}
+
+
+def entry_ids(txn) -> list[int]:
+    """What posting the document names: its `glEntryIds` and its detail line ids
+    (sandbox/FIDELITY.md 1.5)."""
+    ids = [int(e) for e in str(txn.get("glEntryIds") or "").split(",") if e.strip().isdigit()]
+    ids += [d["id"] for d in txn.get("detail") or () if isinstance(d.get("id"), int)]
+    return sorted(set(ids))
+
+
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _unbuildable(contact, mappings):
+    raise RuntimeError("a waiting or unreadable record is never mapped")
 
 
 def _build(txn, invoice, facts, applies_to_number, contact, mappings):

@@ -4,7 +4,7 @@ Per record: map it, compare its version with what Xero last accepted, and either
 it, create it, update it, or raise an exception. Before each batch goes out its records
 are marked in flight (committed first); a record still in flight at the start of a
 later cycle may or may not have reached Xero, so it is looked up there (ACCREC and
-credit notes by number, bills by Ferry's reference marker) and adopted if found, never
+credit notes by number, bills by the key in their InvoiceNumber) and adopted if found, never
 created a second time. Records never in flight are new to Xero, so a first sync costs
 no look-ups; a duplicate ACCREC number would be refused by Xero anyway.
 """
@@ -202,11 +202,18 @@ class OrgWriter:
         if record_type == "credit_note":
             return {d["CreditNoteNumber"]: d
                     for d in self.client.credit_notes_by_numbers(numbers)}
+        # ACCPAY: Xero drops Reference on bills and keeps InvoiceNumber (shown as the
+        # bill's reference), which Ferry makes unique per bill key (sync/bills.py).
+        from sync.bills import is_bill_number_for
         found = {}
-        for marker in numbers:
-            for doc in self.client.invoices(
-                    where=f'Type=="ACCPAY" AND Reference.Contains("{marker}")'):
-                found[marker] = doc
+        for key in numbers:
+            quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            docs = [d for d in self.client.invoices(
+                        where=f'Type=="ACCPAY" AND InvoiceNumber.Contains({quoted})')
+                    if is_bill_number_for(d.get("InvoiceNumber"), key)]
+            docs.sort(key=lambda d: d.get("Status") in ("DELETED", "VOIDED"))
+            if docs:
+                found[key] = docs[0]
         return found
 
     # -- outcomes ------------------------------------------------------------------------

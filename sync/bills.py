@@ -1,128 +1,129 @@
-"""A received CW purchase order (one packing slip) -> Xero ACCPAY bill.
+"""A CW purchase transaction (one purchase order and packing slip, as the GL export
+gives it) -> Xero ACCPAY bill.
 
-ACCPAY numbers are not unique in Xero (a repeated PUT makes a second bill), so Ferry
-finds its own bills by a marker at the end of Reference:
-`PO 1234 / slip PS-77 [ferry:po-5001-PS-77]`, where 5001 is CW's purchase order id
-(stable where the PO number can be edited) and the slip part is the packing slip, made
-safe for a Xero `Reference.Contains(...)` search.
+Signs (sandbox/FIDELITY.md 1.3, from the Zynk GLExport sample): the transaction `total`
+is positive (the AP side) and its `purchaseDetail` lines are the other side, negative:
+quantity -50, itemCost 0.25, total -12.5. A bill line is written positive: quantity
+-quantity at itemCost, amount -total.
+
+How Ferry finds its bill again: Xero drops `Reference` on ACCPAY (the spec: "ACCREC
+only"; XeroAPI/xero-mcp-server pull request 121) and keeps `InvoiceNumber`, which the
+Xero app shows as the bill's reference. ACCPAY numbers need not be unique, so Ferry
+writes a number that is: the supplier's invoice number followed by the bill's key,
+`INV-88123 (PO 1234 slip PS-77)`, or the key alone when CW has no supplier invoice
+number. The key (CW's PO number and packing slip, one purchase transaction each) is
+what the look-up before a re-write searches for.
 """
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Mapping
 
-from .documents import Draft, Mapped, Unmapped, currency_fields, finish, xero_date
+from .documents import (Draft, Mapped, Unmapped, currency_fields, due_date, finish,
+                        no_due_date, xero_date)
 from .lines import SourceLine
-from .money import ZERO, cents, to_decimal
+from .money import ZERO, to_decimal
 from .problems import MissingMapping, Problem
 from .routing import RoutingFacts
 from .tables import OrgMappings
 
-REFERENCE_LIMIT = 255
-_SAFE_SLIP = re.compile(r"[A-Za-z0-9._-]{1,40}")
-_MARKER = re.compile(r"\[ferry:(po-\d+(?:-[A-Za-z0-9._~-]+)?)\]")
+NUMBER_LIMIT = 255
 
 
 @dataclass(frozen=True)
 class BillSource:
-    """What was received on one packing slip of one CW purchase order.
+    """One purchase transaction of CW's GL export as the jobs layer read it.
 
-    `line_items` are the PurchaseOrderLineItem records received on this slip;
-    `gl_accounts` maps each line's id to the CW GL account it posts to (the GL export's
-    purchaseDetail carries it); `due_date` comes from the PO's terms when the jobs layer
-    knows them (None lets Xero apply the supplier's default terms)."""
-    purchase_order: Mapping
-    packing_slip: str
-    line_items: tuple[Mapping, ...]
+    `contact` is the Xero contact reference to write; `vendor_due_days` the vendor's
+    due days from the export's `vendors[]`, for a transaction that carries none;
+    `currency_rate` a known rate (CW records none)."""
+    transaction: Mapping
     facts: RoutingFacts
     contact: Mapping
-    gl_accounts: Mapping[int, str] = field(default_factory=dict)
+    vendor_due_days: int | str | None = None
     currency_rate: Decimal | None = None
-    due_date: date | str | None = None
 
 
-def bill_marker(po_id: int, packing_slip: str) -> str:
-    """`[ferry:po-<id>-<slip>]`; a slip with other characters is shortened and given a
-    hash so two different slips never share a marker."""
-    slip = (packing_slip or "").strip()
-    if not slip:
-        return f"[ferry:po-{po_id}]"
-    if not _SAFE_SLIP.fullmatch(slip):
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", slip).strip("-")[:24]
-        slip = f"{safe}~{hashlib.sha1(slip.encode()).hexdigest()[:8]}"
-    return f"[ferry:po-{po_id}-{slip}]"
+def bill_key(transaction: Mapping) -> str:
+    """`PO 1234 slip PS-77`: the bill's identity, from the transaction's documented
+    `documentNumber` (the PO number) and `packingSlip`, never from its `id`."""
+    po = str(transaction.get("documentNumber") or "").strip()
+    slip = str(transaction.get("packingSlip") or "").strip()
+    return f"PO {po}" + (f" slip {slip}" if slip else "")
 
 
-def marker_in(reference: str | None) -> str | None:
-    """The marker Ferry put in a Xero bill's Reference, or None if it is not Ferry's."""
-    found = _MARKER.search(reference or "")
-    return f"[ferry:{found.group(1)}]" if found else None
+def bill_number(transaction: Mapping) -> str:
+    """The ACCPAY InvoiceNumber: supplier invoice number, then the key in brackets."""
+    key = bill_key(transaction)
+    supplier = str(transaction.get("vendorInvoiceNumber") or "").strip()
+    if not supplier:
+        return key[:NUMBER_LIMIT]
+    room = NUMBER_LIMIT - len(key) - 3
+    if len(supplier) > room:
+        supplier = supplier[:max(room - 1, 0)] + "…"
+    return f"{supplier} ({key})"
 
 
-def bill_reference(po_number: str, po_id: int, packing_slip: str) -> str:
-    marker = bill_marker(po_id, packing_slip)
-    human = f"PO {po_number}" + (f" / slip {packing_slip.strip()}" if packing_slip.strip()
-                                 else "")
-    room = REFERENCE_LIMIT - len(marker) - 1
-    if len(human) > room:
-        human = human[:room - 1] + "…"
-    return f"{human} {marker}"
+def is_bill_number_for(number: str | None, key: str) -> bool:
+    """Whether a Xero bill's InvoiceNumber is the one Ferry writes for `key`."""
+    number = number or ""
+    return number == key or number.endswith(f"({key})")
 
 
 def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
-    po = source.purchase_order
-    label = f"PO {po.get('poNumber')} slip {source.packing_slip or '(none)'}"
+    txn = source.transaction
+    label = bill_key(txn)
     problems: list[Problem] = []
-    tax_code = (po.get("taxCode") or {}).get("name")
-    lines, cw_tax = [], ZERO
-    for item in source.line_items:
-        line, tax = _source_line(item, po, source, tax_code)
-        lines.append(line)
-        cw_tax += tax
+    tax_code = (txn.get("taxCode") or {}).get("name")
+    lines = [_source_line(d, tax_code) for d in txn.get("purchaseDetail") or ()]
     if not lines:
         problems.append(MissingMapping("data", label, f"CW {label} has no received lines"))
-    on = xero_date(po.get("vendorInvoiceDate") or _last_received(source.line_items)
-                   or po.get("poDate"))
+    amounts = sum((line.total for line in lines), ZERO)
+    total = to_decimal(txn["total"]) if txn.get("total") is not None else None
+    taxes = txn.get("purchaseDetailTax") or ()
+    if taxes:
+        cw_tax = -sum((to_decimal(t.get("total")) for t in taxes), ZERO)
+    else:
+        cw_tax = (total - amounts) if total is not None else ZERO
+    cw_total = total if total is not None else amounts + cw_tax
+    if cw_total < 0:
+        problems.append(MissingMapping("data", label, (
+            f"CW {label} totals {cw_total}; Xero does not accept bills below zero. "
+            "Check the receipt in ConnectWise")))
+    on = xero_date(txn.get("vendorInvoiceDate") or txn.get("documentDate")
+                   or txn.get("purchaseDate"))
     currency, currency_problems, notes = currency_fields(
-        po.get("currency"), source.currency_rate, mappings, label, on)
+        txn.get("currency"), source.currency_rate, mappings, label, on)
     problems += currency_problems
-    header = {
-        "Type": "ACCPAY", "Contact": dict(source.contact), "Date": on,
-        "Reference": bill_reference(str(po.get("poNumber")), po["id"], source.packing_slip),
-        **currency}
-    if po.get("vendorInvoiceNumber"):
-        header["InvoiceNumber"] = str(po["vendorInvoiceNumber"])
-    if source.due_date:
-        header["DueDate"] = xero_date(source.due_date)
-    cw_total = sum((line.total for line in lines), ZERO) + cw_tax
+    header = {"Type": "ACCPAY", "Contact": dict(source.contact), "Date": on,
+              "InvoiceNumber": bill_number(txn), **currency}
+    due = due_date(None, on, txn.get("dueDays") if txn.get("dueDays") is not None
+                   else source.vendor_due_days)
+    if due:
+        header["DueDate"] = due
+    else:
+        problems.append(no_due_date(label))
     draft = Draft(label, "bill", "purchases", header, lines, cw_total, cw_tax, problems,
                   notes)
     return finish(draft, source.facts, mappings)
 
 
-def _source_line(item: Mapping, po: Mapping, source: BillSource, tax_code: str | None):
-    """The line as received, and its share of CW's line tax (CW's `tax` is for the
-    quantity ordered; a partial receipt carries the received share of it)."""
-    ordered = to_decimal(item.get("quantity"))
-    received = to_decimal(item["receivedQuantity"] if item.get("receivedQuantity") is not None
-                          else item.get("quantity"))
-    price = to_decimal(item.get("unitCost"))
-    tax = to_decimal(item.get("tax"))
-    if ordered and received != ordered:
-        tax = cents(tax * received / ordered)
-    line = SourceLine(
-        description=item.get("description") or "", quantity=received, unit_price=price,
-        total=cents(received * price), gl_account=source.gl_accounts.get(item.get("id"), ""),
-        tax_code=tax_code,
-        taxable=po.get("taxPoFlag") is not False and bool(tax_code),
-        item=(item.get("product") or {}).get("identifier"))
-    return line, cents(tax)
-
-
-def _last_received(line_items) -> str | None:
-    dates = [item["dateReceived"] for item in line_items if item.get("dateReceived")]
-    return max(dates) if dates else None
+def _source_line(detail: Mapping, tax_code: str | None) -> SourceLine:
+    """A purchaseDetail line, positive. The debit side of a receipt is the item's cost
+    account (`costAccountNumber`); `accountNumber` is used when CW leaves it empty."""
+    amount = -to_decimal(detail.get("total"))
+    quantity = -to_decimal(detail.get("quantity") if detail.get("quantity") is not None
+                           else -1)
+    price = to_decimal(detail.get("itemCost"))
+    if quantity * price != amount and -quantity * price == amount:
+        quantity = -quantity
+    item = (detail.get("item") or {}).get("identifier")
+    return SourceLine(
+        description=(detail.get("itemDescription") or detail.get("memo")
+                     or detail.get("description") or ""),
+        quantity=quantity, unit_price=price, total=amount,
+        gl_account=str(detail.get("costAccountNumber") or detail.get("accountNumber") or ""),
+        tax_code=(detail.get("taxCode") or {}).get("name") or tax_code,
+        taxable=detail.get("taxable") is not False and bool(tax_code),
+        item=item)

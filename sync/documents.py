@@ -3,7 +3,7 @@ the finishing step that checks the tax and balances the total with a rounding li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Mapping
 
@@ -63,6 +63,27 @@ def xero_date(value) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+def due_date(explicit, on: str | None, due_days) -> str | None:
+    """The DueDate Xero requires on an AUTHORISED document: CW's own due date, else the
+    document date plus CW's due days (billing terms); None when CW gives neither."""
+    due = xero_date(explicit)
+    if due:
+        return due
+    if on is None or due_days is None or str(due_days).strip() == "":
+        return None
+    try:
+        days = int(str(due_days).strip())
+    except ValueError:
+        return None
+    return (date.fromisoformat(on) + timedelta(days=days)).isoformat()
+
+
+def no_due_date(label: str) -> MissingMapping:
+    return MissingMapping("data", label, (
+        f"ConnectWise gives {label} no due date and no billing terms, and Xero needs a "
+        "due date; set the billing terms on it (or its company) in ConnectWise"))
 
 
 def tracking_for(facts: RoutingFacts, mappings: OrgMappings) -> tuple[list[dict], list[Problem]]:

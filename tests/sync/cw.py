@@ -53,19 +53,43 @@ def line(account, description, quantity, price, total=None, **more) -> dict:
 
 
 def tax_line(total) -> dict:
-    return {"accountNumber": "2200", "glTypeId": "ST", "description": "Sales tax GST",
-            "quantity": D(1), "itemPrice": D(total), "total": D(total), "taxCode": dict(GST)}
+    """The sales tax line as the CW invoice shows it; `transaction` gives it the ledger
+    shape of the samples (quantity 0, itemPrice 0, total signed)."""
+    return {"accountNumber": "2200", "glTypeId": "ST", "description": "Level 1 Sales Tax",
+            "memo": "Sales Tax", "quantity": D(1), "itemPrice": D(total), "total": D(total),
+            "taxCode": dict(GST)}
+
+
+def ledger(detail: dict) -> dict:
+    """A line written in the CW invoice's own terms (an invoice's lines positive, a
+    credit memo's negative) in the GL export's ledger signs, as the Zynk GLExport
+    samples show them (sandbox/FIDELITY.md 1.2): revenue lines of an INVOICE at
+    quantity -1, itemPrice 10, total -10; a CREDIT MEMO's lines positive; itemPrice
+    always positive; the ST line at quantity 0, itemPrice 0."""
+    out = dict(detail)
+    out["total"] = -detail["total"]
+    if detail.get("glTypeId") == "ST":
+        out["quantity"], out["itemPrice"] = D(0), D(0)
+    else:
+        price = detail["itemPrice"]
+        out["quantity"] = -detail["quantity"] if price >= 0 else detail["quantity"]
+        out["itemPrice"] = abs(price)
+    return out
 
 
 def transaction(number, detail, *, doc_type="INVOICE", currency=AUD, tax_code=GST,
                 total=None, date="2026-03-04T00:00:00Z", due="2026-04-03T00:00:00Z") -> dict:
+    """An export transaction from lines in the invoice's own terms (see `ledger`): its
+    `total` is the invoice's (positive for an INVOICE, negative for a CREDIT MEMO) and
+    its detail lines carry the opposite ledger sign."""
     if total is None:
         total = sum((d["total"] for d in detail), D(0))
-    return {"id": int(number) - 10000, "documentNumber": number, "documentType": doc_type,
-            "documentDate": date, "dueDate": due, "accountNumber": "1200", "glTypeId": "AR",
+    return {"id": 700000 + int(number), "documentNumber": number, "documentType": doc_type,
+            "documentDate": date, "dueDate": due, "dueDays": 30, "accountNumber": "1200",
+            "glTypeId": "AR",
             "company": {"id": 251, "identifier": "CoastalDental", "name": "Coastal Dental"},
             "currency": dict(currency), "taxCode": dict(tax_code), "total": D(total),
-            "glEntryIds": "1,2,3", "detail": detail}
+            "glEntryIds": "1,2,3", "detail": [ledger(d) for d in detail]}
 
 
 def invoice(number, *, customer_po="", type_="Standard", apply_to=None) -> dict:

@@ -37,6 +37,10 @@ def test_first_sync_matches_connectwise_to_the_cent_then_writes_nothing(ferry, c
         record = records[number]
         troublesome = (invoice["taxCode"]["name"] == "VAT20"
                        or any(line.account == "4900" for line in lines[invoice["id"]]))
+        if invoice["company"]["identifier"] == catalog.CLASH_COMPANY["identifier"] and \
+                org == catalog.CLASH_COMPANY["xero_org"]:
+            assert record.state == "exception" and "was not merged" in record.problems[0]
+            continue
         if troublesome:
             assert record.state == "exception"
             assert record.problems == [expected_sentence(invoice, org)]
