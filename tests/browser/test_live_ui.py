@@ -294,6 +294,9 @@ def test_settings_refusals_show_their_sentence_and_keep_the_value(app, page, liv
     assert "between 1 and 365 days" in alert.inner_text()
     assert page.locator("#general-settings input[name=retention_days]").input_value() == "999"
     assert "Saved." not in page.locator("#general-settings").inner_text()
+    # Chromium logs the refusal (HTTP 422) itself as a console error; nothing else may.
+    assert all("status of 422" in e for e in page.console_errors)
+    page.console_errors.clear()
     look(page, base, "settings-refused")
     page.locator("#general-settings input[name=retention_days]").fill("30")
     page.locator("#general-settings").get_by_role("button", name="Save").click()
@@ -310,6 +313,8 @@ def test_settings_refusals_show_their_sentence_and_keep_the_value(app, page, liv
     assert "company id" in page.locator("#connectwise-settings [role=alert]").inner_text()
     assert page.locator("#connectwise-settings input[name=site]").input_value() == \
         "na.myconnectwise.net"
+    assert all("status of 422" in e for e in page.console_errors)
+    page.console_errors.clear()
 
     # Disconnect asks first; saying no changes nothing.
     questions = []
