@@ -79,10 +79,11 @@ def check_base_url(app) -> Result:
 
 
 def check_proxy(app) -> Result:
+    from blueprints.auth import PROXIED_SEEN_KEY
     from jobs.queue import get_redis
     seen = None
     try:
-        seen = get_redis().get("ferry:proxy:forwarded_seen")
+        seen = get_redis().get(PROXIED_SEEN_KEY)
     except Exception:  # Redis is checked on its own line
         pass
     if app.config["PROXY_FIX"]:

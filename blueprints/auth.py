@@ -107,6 +107,7 @@ def require_login_everywhere(app) -> None:
                 "Requests carry X-Forwarded-For but FERRY_PROXY_FIX is not 1: Ferry sees "
                 "every visitor at the proxy's address, so failed sign-ins from anyone slow "
                 "down everyone. Set FERRY_PROXY_FIX=1 behind your reverse proxy.")
+            _remember_proxied_request()
         g.user = _session_user()
         if g.user is not None or request.endpoint is None:
             return None
@@ -120,6 +121,18 @@ def require_login_everywhere(app) -> None:
             response.headers["HX-Redirect"] = target
             return response
         return redirect(target)
+
+
+PROXIED_SEEN_KEY = "ferry:proxy:forwarded_seen"
+
+
+def _remember_proxied_request() -> None:
+    """For `flask check`, which runs in another process: proxied requests were seen."""
+    from jobs.queue import get_redis
+    try:
+        get_redis().set(PROXIED_SEEN_KEY, "1", ex=7 * 24 * 3600)
+    except Exception:  # Redis down: the log line above still says it
+        current_app.logger.info("could not note the proxied request in Redis")
 
 
 # -- throttling --------------------------------------------------------------------------------
