@@ -18,6 +18,7 @@ from jobs import cycle_allocations, problem_keys, record_facts
 from jobs.cycle_records import Candidate
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
+from sync.refusals import refusal_sentence
 from sync.documents import Mapped, Unmapped
 from sync.updates import StoredState, XeroState, as_update, decide
 from sync.versions import version_hash
@@ -186,7 +187,7 @@ class OrgWriter:
                                                 result.element or None))
                     else:
                         self.exception(work.record, [
-                            f"Xero refused {work.candidate.label}: " + " ".join(result.errors)],
+                            refusal_sentence(work.candidate.label, result.errors)],
                             version=work.version)
             cycle_allocations.allocate(self, allocations)
             self.after_batch()
