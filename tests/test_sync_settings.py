@@ -133,3 +133,19 @@ def test_saving_needs_the_csrf_token(client, auth, orgs):
     form = _form(client, orgs)
     del form["csrf_token"]
     assert client.post("/settings/sync", data=form).status_code == 400
+
+
+def test_the_payment_back_sync_has_its_own_interval(client, auth, app, orgs):
+    auth.login()
+    page = client.get("/settings/").get_data(as_text=True)
+    assert "Sync payments from Xero to ConnectWise every" in page
+    answer = client.post("/settings/sync", data=_form(client, orgs, interval_payment="3"))
+    assert answer.status_code == 302          # saved, back to the settings page
+    with app.app_context(), db.connection_context():
+        assert Setting.get_value("sync.interval_hours.payment") == 3
+        assert "ferry-cycle-payment" in next_runs(get_redis())
+    bad = client.post("/settings/sync", data=_form(client, orgs, interval_payment="0"),
+                      headers={"HX-Request": "true"})
+    assert bad.status_code == 422
+    assert "Run payments from Xero to ConnectWise every 1 to 24 hours" in \
+        bad.get_data(as_text=True)

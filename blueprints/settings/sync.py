@@ -18,6 +18,8 @@ from jobs.schedule import next_runs, register_schedule
 from models import Connection, OrgRecordSetting, Setting, db
 
 LABELS = {"invoice": "invoices", "credit_note": "credit notes", "bill": "bills"}
+# Intervals: the document cycles and the payment back-sync (Xero to ConnectWise).
+INTERVAL_LABELS = {**LABELS, "payment": "payments from Xero to ConnectWise"}
 STATUSES = {"DRAFT": "draft", "AUTHORISED": "authorised"}
 AMOUNTS = {"Exclusive": "tax exclusive", "Inclusive": "tax inclusive"}
 ACCOUNT_CODE = re.compile(r"^[A-Za-z0-9._-]{1,10}$")
@@ -36,7 +38,7 @@ def _saved() -> dict:
     orgs = _orgs()
     rows = {(r.org_id, r.record_type): r for r in OrgRecordSetting.select().where(
         OrgRecordSetting.org.in_([o.id for o in orgs]))} if orgs else {}
-    values = {f"interval_{t}": str(interval_hours(t)) for t in RECORD_TYPES}
+    values = {f"interval_{t}": str(interval_hours(t)) for t in INTERVAL_LABELS}
     values["default_org"] = str(Setting.get_value(DEFAULT_ORG_SETTING) or "")
     values["post_batches"] = bool(Setting.get_value(POST_BATCHES, False))
     for org in orgs:
@@ -56,12 +58,13 @@ def _next_runs() -> dict[str, datetime]:
         runs = next_runs(get_redis())
     except QUEUE_ERRORS:  # Redis down: the page still shows and saves the settings
         return {}
-    return {t: runs.get(f"ferry-cycle-{t.replace('_', '-')}") for t in RECORD_TYPES}
+    return {t: runs.get(f"ferry-cycle-{t.replace('_', '-')}") for t in INTERVAL_LABELS}
 
 
 def _render(values: dict, *, message=None, problems=None) -> str:
     return render_template("settings/_sync.html", values=values, orgs=_orgs(),
-                           record_types=LABELS, statuses=STATUSES, amounts=AMOUNTS,
+                           record_types=LABELS, interval_types=INTERVAL_LABELS,
+                           statuses=STATUSES, amounts=AMOUNTS,
                            untaxed=UNTAXED_KEYS, untaxed_labels=UNTAXED_LABELS,
                            next_runs=_next_runs(), message=message, problems=problems)
 
@@ -75,8 +78,11 @@ def _read(form) -> tuple[dict, list[str]]:
     """The posted values (as typed) and a sentence for each that cannot be saved."""
     orgs = _orgs()
     values, problems = {}, []
-    for t, label in LABELS.items():
-        raw = values[f"interval_{t}"] = form.get(f"interval_{t}", "").strip()
+    for t, label in INTERVAL_LABELS.items():
+        # A form from before the payment interval existed keeps the saved one.
+        sent = form.get(f"interval_{t}", None if t == "payment" else "")
+        raw = values[f"interval_{t}"] = (str(interval_hours(t)) if sent is None
+                                         else sent.strip())
         if not raw.isdigit() or not 1 <= int(raw) <= 24:
             problems.append(f"Run {label} every 1 to 24 hours; “{raw}” is outside that "
                             "range." if raw.isdigit() else
@@ -113,7 +119,7 @@ def _read(form) -> tuple[dict, list[str]]:
 
 def _store(values: dict) -> None:
     with db.atomic():
-        for t in RECORD_TYPES:
+        for t in INTERVAL_LABELS:
             Setting.set_value(INTERVAL_HOURS.format(t), int(values[f"interval_{t}"]))
         Setting.set_value(DEFAULT_ORG_SETTING, int(values["default_org"])
                           if values["default_org"] else None)
