@@ -175,7 +175,7 @@ def send_digest_now(now: datetime | None = None) -> tuple[OutboxMail, dict]:
     text, html = alerts.render_mail("digest", content)
     mail = queue_mail("digest", digest_recipients(types), content["subject"], text, html,
                       notify=False)
-    return mail, send_due(now=now)
+    return mail, send_due(only=mail.id)
 
 
 @in_job_context
