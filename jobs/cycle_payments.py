@@ -74,6 +74,8 @@ def run_payment_cycle(*, trigger: str = "schedule", only_ids=None, forced: bool 
             run.save()
     finally:
         lock.release()
+    from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
+    after_cycle(run)
     return run
 
 
