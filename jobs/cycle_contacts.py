@@ -65,7 +65,7 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
                 f"contact number {wanted[cid]['ContactNumber']} for another ConnectWise "
                 f"company; ConnectWise company {record.get('name')} was not merged. Give one "
                 "of them another identifier in ConnectWise, or link it in Mappings."))
-        elif decision.action == "clash":
+        elif decision.action in ("clash", "archived"):
             outcomes[cid] = ContactOutcome(None, decision.sentence)
         elif decision.action == "use":
             existing = next(c for c in found if c["ContactID"] == decision.contact_id)
@@ -101,7 +101,7 @@ def _candidates(client, org: Connection, records: list[Mapping]
         wanted = set(numbers) - {""}
         by_number = [c for c in everyone if (c.get("ContactNumber") or "").strip() in wanted]
     else:
-        by_number = client.contacts_by_numbers([n for n in numbers if n]) if numbers else []
+        by_number = _by_numbers(client, [n for n in numbers if n]) if numbers else []
     linked = {link.xero_contact_id for link in ContactLink.select().where(
         (ContactLink.org == org) &
         ContactLink.xero_contact_id.in_([c["ContactID"] for c in by_number]))
@@ -131,12 +131,25 @@ def _whole_list(client, lookups: int) -> list[dict] | None:
         return None
     everyone: list[dict] = []
     for page in range(1, lookups):
-        rows = (client.call("GET", "/Contacts", params={"page": page, "pageSize": LIST_PAGE})
+        rows = (client.call("GET", "/Contacts", params={
+            "page": page, "pageSize": LIST_PAGE, "includeArchived": "true"})
                 or {}).get("Contacts", [])
         everyone += rows
         if len(rows) < LIST_PAGE:
             return everyone
     return None
+
+
+def _by_numbers(client, numbers: list[str]) -> list[dict]:
+    """Contacts by ContactNumber, archived ones too (Xero leaves them out of lists
+    unless includeArchived=true, the spec's parameter): a company whose contact was
+    archived must not get a second one made silently."""
+    found = []
+    for start in range(0, len(numbers), NUMBERS_PER_CALL):
+        found += (client.call("GET", "/Contacts", params={
+            "where": where_equals("ContactNumber", numbers[start:start + NUMBERS_PER_CALL]),
+            "includeArchived": "true"}) or {}).get("Contacts", [])
+    return found
 
 
 def _fold(value) -> str:

@@ -89,6 +89,10 @@ def resolve_contact(company: Mapping, candidates: Iterable[Mapping], org_name: s
     candidates = list(candidates)
     for contact in candidates:
         if (contact.get("ContactNumber") or "").strip() == identifier:
+            if contact.get("ContactStatus", "ACTIVE") == "ARCHIVED":
+                return ContactDecision("archived", contact["ContactID"], archived_sentence(
+                    contact.get("Name") or identifier, company.get("name") or identifier,
+                    org_name))
             return ContactDecision("use", contact["ContactID"])
     for contact in candidates:
         if contact.get("ContactStatus", "ACTIVE") != "ACTIVE" or _fold(contact.get("Name")) != name:
@@ -101,6 +105,17 @@ def resolve_contact(company: Mapping, candidates: Iterable[Mapping], org_name: s
             f"{org_name} with contact number {number}; ConnectWise company {identifier} "
             "was not merged. Link it in Mappings or rename one of them."))
     return ContactDecision("create")
+
+
+def archived_sentence(contact_name: str, company_name: str, org_name: str) -> str:
+    """Xero accepts no new invoice or credit note for an ARCHIVED contact ("The contact
+    must be un-archived before creating new invoices or credit notes."; sandbox/
+    FIDELITY.md 3.4). Restoring it is a person's decision in Xero, never Ferry's."""
+    return (f"The Xero contact {contact_name} in org {org_name}, which is ConnectWise "
+            f"company {company_name}, is archived, and Xero takes no new invoices, bills "
+            "or credit notes for an archived contact. Restore the contact in Xero "
+            "(Contacts, Archived), or link the company to another contact in Mappings; "
+            "Ferry writes it on the next cycle.")
 
 
 def contact_ref(contact_id: str | None, company: Mapping) -> dict:

@@ -118,6 +118,22 @@ def test_archived_namesake_does_not_block_and_nothing_found_means_create():
     assert resolve_contact(COMPANY, [], ORG).action == "create"
 
 
+def test_an_archived_contact_of_the_company_is_never_written_to_nor_doubled():
+    """Xero takes no new documents for an ARCHIVED contact (FIDELITY.md 3.4): the
+    company's own contact, found by its number, is an exception saying to restore it,
+    never used and never replaced by a second contact."""
+    candidates = [{"ContactID": "c-4", "Name": "Harbour Dental Group",
+                   "ContactNumber": "HarbourDental", "ContactStatus": "ARCHIVED"}]
+    decision = resolve_contact(COMPANY, candidates, ORG)
+    assert decision.action == "archived"
+    assert decision.sentence == (
+        f"The Xero contact Harbour Dental Group in org {ORG}, which is ConnectWise company "
+        "Harbour Dental Group, is archived, and Xero takes no new invoices, bills or credit "
+        "notes for an archived contact. Restore the contact in Xero (Contacts, Archived), "
+        "or link the company to another contact in Mappings; Ferry writes it on the next "
+        "cycle.")
+
+
 def test_contact_reference_for_documents():
     assert contact_ref("c-1", COMPANY) == {"ContactID": "c-1"}
     assert contact_ref(None, COMPANY) == {"ContactNumber": "HarbourDental"}

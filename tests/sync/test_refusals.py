@@ -22,3 +22,11 @@ def test_period_lock_is_named_as_such():
 def test_other_refusals_pass_on_xeros_words():
     assert refusal_sentence("invoice 1", ["Account code '230' is not a valid code.", "x"]) \
         == "Xero refused invoice 1: Account code '230' is not a valid code. x"
+
+
+def test_an_archived_contact_says_to_restore_it():
+    sentence = refusal_sentence("invoice 7", [
+        "The contact with the specified contact details has been archived. The contact "
+        "must be un-archived before creating new invoices or credit notes."])
+    assert "its contact is archived in Xero" in sentence
+    assert "Restore the contact in Xero (Contacts, Archived)" in sentence

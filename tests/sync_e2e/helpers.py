@@ -19,19 +19,14 @@ def documents(org, kind: str = "ACCREC") -> list[dict]:
 
 
 def duplicates(org) -> dict:
-    """Numbers (ACCREC, credit notes) and markers (bills) held by more than one live
-    document: what "never twice" forbids."""
-    import re
+    """Numbers held by more than one live document: what "never twice" forbids. Ferry
+    makes each bill's InvoiceNumber unique (its key `PO <po> slip <slip>` is in it), so
+    bills count by number too (Xero drops their Reference)."""
     keys = Counter()
     for doc in org.invoices.values():
         if doc.get("Status") in ("DELETED", "VOIDED"):
             continue
-        if doc.get("Type") == "ACCREC":
-            keys["ACCREC " + doc["InvoiceNumber"]] += 1
-        else:
-            marker = re.search(r"\[ferry:[^\]]+\]", doc.get("Reference") or "")
-            if marker:
-                keys["ACCPAY " + marker.group(0)] += 1
+        keys[doc.get("Type", "ACCREC") + " " + (doc.get("InvoiceNumber") or "")] += 1
     for doc in org.credit_notes.values():
         keys["CREDIT " + doc["CreditNoteNumber"]] += 1
     return {k: n for k, n in keys.items() if n > 1}
