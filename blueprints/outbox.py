@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from blueprints.labels import ONE
 from jobs.outbox import MAX_ATTEMPTS, NO_SMTP, resend, smtp_settings
 from models import OutboxMail, SyncRecord
+from sync.alerts import FORCEABLE
 
 bp = Blueprint("outbox", __name__)
 
@@ -58,7 +59,7 @@ def confirm_force():
     """An alert's force-sync link (a GET never changes anything): name the record and
     ask for the press that posts to Sync now."""
     kind, _, cw_id = request.args.get("record", "").partition(":")
-    if kind not in ONE or not cw_id.isdigit():
+    if kind not in FORCEABLE or not cw_id.isdigit():
         abort(404)
     record = SyncRecord.get_or_none((SyncRecord.record_type == kind) &
                                     (SyncRecord.cw_id == int(cw_id)))

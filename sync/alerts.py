@@ -16,6 +16,7 @@ ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
        "payment": "Payment"}
 MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
         "payment": "Payments"}
+FORCEABLE = ("invoice", "credit_note", "bill")
 MODES = {"immediate": "Immediately, one e-mail per cycle",
          "digest": "In the daily digest"}
 DEFAULT_MODE = "digest"
@@ -90,7 +91,9 @@ def links(base_url: str, item: ExceptionItem) -> dict[str, str]:
         "record": f"{base}/records/{item.record_id}",
         "mappings": f"{base}/mappings/",
         "audit": f"{base}/audit/?" + urlencode({"q": item.ref}),
-        "force": f"{base}/force-sync?" + urlencode({"record": item.ref}),
+        # Payments flow from Xero to ConnectWise: there is no force-sync of one.
+        "force": (f"{base}/force-sync?" + urlencode({"record": item.ref})
+                  if item.record_type in FORCEABLE else None),
     }
 
 
