@@ -1,5 +1,6 @@
 """The CW sandbox's GL export maps cleanly except for the catalogue's deliberate
 troublemakers (GL account 4900 and tax code VAT20 have no Xero counterpart)."""
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sandbox import catalog
@@ -32,12 +33,13 @@ def catalogue_mappings() -> OrgMappings:
 
 def test_sandbox_gl_export_maps_except_the_troublemakers(schemas):
     store = generate(1, 1)
-    export = glexport.export(store, {"summarizeInvoices": "Detailed"})
-    invoices = store.table("finance/invoices")
+    export = glexport.export(store, {"summarizeInvoices": "Detailed"},
+                             datetime.now(timezone.utc))
+    invoices = {i["invoiceNumber"]: i for i in store.table("finance/invoices").values()}
     mappings = catalogue_mappings()
     sentences, mapped = set(), 0
     for txn in export["transactions"]:
-        record = invoices[txn["id"]]
+        record = invoices[txn["documentNumber"]]      # the transaction id is not the invoice's
         facts = RoutingFacts("invoices",
                              CwRef(record["locationId"], OFFICES[record["locationId"]]),
                              CwRef(record["departmentId"], DEPARTMENTS[record["departmentId"]]))
