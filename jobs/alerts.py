@@ -316,7 +316,7 @@ def watch() -> None:
 class WatchingScheduler(Scheduler):
     """rq-scheduler that also runs `watch()` every WATCH_SECONDS."""
 
-    _last_watch = 0.0
+    _last_watch = float("-inf")
 
     def enqueue_jobs(self):
         jobs = super().enqueue_jobs()
