@@ -320,7 +320,7 @@ def _bars(first: date, days: int, counts) -> dict:
                          "w": round(step - 2, 1), "h": round(h, 1), "type": record_type,
                          "title": f"{day:%d %b}: {n:,} {MANY[record_type].lower()}"})
     ticks = [{"y": round(height - bottom - plot_h * f, 1), "label": f"{int(scale * f):,}"}
-             for f in (0, 0.5, 1)]
+             for f in ((0, 0.5, 1) if scale % 2 == 0 or scale >= 10 else (0, 1))]
     labels = [{"x": round(left + i * step + step / 2, 1),
                "text": f"{first + timedelta(days=i):%d %b}"} for i in range(0, days, 5)]
     totals = {t: sum(v.get(t, 0) for v in counts.values()) for t in MANY}

@@ -15,7 +15,10 @@ def _sign_in(page, base):
     page.wait_for_url(base + "/audit/")
 
 
-def test_sign_in_navigate_and_sign_out(page, live_server, tmp_path):
+def test_sign_in_navigate_and_sign_out(app, page, live_server, tmp_path):
+    from models import Connection, db
+    with app.app_context(), db.connection_context():   # not a first run: no guided setup
+        Connection.create(kind="connectwise", name="ConnectWise", settings={})
     base = live_server.url
     _sign_in(page, base)
     for label, path in [("Dashboard", "/"), ("Records", "/records/"),
@@ -35,7 +38,10 @@ def test_sign_in_navigate_and_sign_out(page, live_server, tmp_path):
     assert page.console_errors == []
 
 
-def test_health_panel_refreshes_itself_over_htmx(page, live_server):
+def test_health_panel_refreshes_itself_over_htmx(app, page, live_server):
+    from models import Connection, db
+    with app.app_context(), db.connection_context():
+        Connection.create(kind="connectwise", name="ConnectWise", settings={})
     base = live_server.url
     _sign_in(page, base)
     page.goto(base + "/")
