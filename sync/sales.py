@@ -91,6 +91,8 @@ def draft_from_transaction(source: SalesSource, mappings: OrgMappings, record_ty
 def _is_control(line: Mapping, txn: Mapping) -> bool:
     if line.get("glTypeId") in CONTROL:
         return True
+    if line.get("glTypeId") == SALES_TAX:
+        return False        # the REST sample posts its ST line to the AR account (9999)
     return (txn.get("glTypeId") in CONTROL and bool(txn.get("accountNumber"))
             and line.get("accountNumber") == txn.get("accountNumber"))
 

@@ -71,6 +71,17 @@ def test_a_credit_memo_of_minus_38_50_is_a_positive_credit_note():
     assert result.cw_total == D("38.50")
 
 
+def test_a_tax_line_on_the_ar_account_is_still_tax():
+    """In the REST sample the transaction's accountNumber and its ST line's are both
+    9999: the ST line is tax, not the AR control line."""
+    txn = sample("INVOICE", "11.00", [("4000", "Support", "-1", "10", "-10", GST)], "-1.00",
+                 accountNumber="9999")
+    result = mapped(txn)
+    assert result.cw_total == D("11.00") and result.rounding == 0
+    txn["detail"][-1]["total"], txn["total"] = D("-2.00"), D("12.00")   # CW: 2.00 tax
+    assert "ConnectWise totals it at 12.00 (tax 2.00)" in mapped(txn).sentences[0]
+
+
 def test_a_discount_line_stays_a_discount():
     """A line on the other side of an invoice (a debit of 5) lowers it."""
     txn = sample("INVOICE", "55.00", [("4000", "Support", "-1", "55", "-55", GST),
