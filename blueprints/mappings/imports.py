@@ -22,6 +22,22 @@ from sync.mapping_csv import KINDS, MAX_BYTES, Refused
 REQUEST_LIMIT = MAX_BYTES + 64 * 1024
 
 
+def _limit_upload():
+    """Refuse an oversized upload before anything reads it (the CSRF check parses the
+    form first, so this runs ahead of every other before-request function)."""
+    if request.endpoint == "mappings.upload":
+        request.max_content_length = REQUEST_LIMIT
+
+
+bp.record_once(lambda state: state.app.before_request_funcs.setdefault(None, []).insert(
+    0, _limit_upload))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    return _page(413, problem=_too_big(request.content_length or 0))
+
+
 def _orgs():
     return list(Connection.select().where(Connection.kind == "xero").order_by(Connection.name))
 
@@ -37,8 +53,12 @@ def _org_for(kind: str, raw: str) -> tuple[Connection | None, str | None]:
 
 
 def _page(status=200, **extra):
-    ctx = {"kinds": KINDS, "orgs": _orgs(), "kind": request.values.get("kind", "accounts"),
-           "org_id": request.values.get("org", ""), "problem": None, "result": None,
+    try:
+        asked = request.values
+    except RequestEntityTooLarge:   # the form itself was too big to read
+        asked = request.args
+    ctx = {"kinds": KINDS, "orgs": _orgs(), "kind": asked.get("kind", "accounts"),
+           "org_id": asked.get("org", ""), "problem": None, "result": None,
            "data": None, "org": None}
     ctx.update(extra)
     return render_template("mappings/import.html", **ctx), status
