@@ -89,13 +89,14 @@ def force():
     """Sync now: a whole record type (`record_type`), or the records ticked
     (`record` = "type:cw_id", as many as chosen)."""
     wanted: dict[str, list[int] | None] = {}
+    forceable = DOCUMENT_TYPES + ("payment",)     # payment: jobs/cycle_payments.py
     for value in request.form.getlist("record"):
         kind, _, cw_id = value.partition(":")
-        if kind in DOCUMENT_TYPES and cw_id.isdigit():
+        if kind in forceable and cw_id.isdigit():
             wanted.setdefault(kind, []).append(int(cw_id))
     if not wanted:
         kind = request.form.get("record_type", "")
-        if kind not in DOCUMENT_TYPES:
+        if kind not in forceable:
             return _sentence("Tick at least one record (or choose a record type) and "
                              "press Sync again.", 422)
         wanted[kind] = None

@@ -1,0 +1,91 @@
+"""What a finance person sees of the payment back-sync: the record page's Payments, a
+forced payment sync of one invoice, and the payment runs."""
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from jobs.cycle_payments import run_payment_cycle
+from models import PaymentLedger, SyncRecord, SyncRun, db
+from tests.conftest import csrf_token
+
+from .helpers import cw_payments, pay, payment_record, synced_invoices
+
+
+@pytest.fixture
+def web(app, cw, xero):  # noqa: F811
+    """Connected, invoices synced; no app context left pushed (each request has its own)."""
+    from jobs.cycle import run_cycle
+    from jobs.demo import connect_sandboxes, seed_mappings_from_catalog
+    with app.app_context(), db.connection_context():
+        connect_sandboxes(cw.url, xero.url)
+        seed_mappings_from_catalog()
+        assert run_cycle("invoice").status == "done"
+    return app
+
+
+def test_the_record_page_shows_xero_payments_and_the_cw_payment(web, cw, xero, client,
+                                                                 auth):
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        first = pay(xero, record, "120.00", reference="EFT 1")["payment"]
+        run_payment_cycle()
+        (cw_payment,) = cw_payments(cw, record.cw_id)
+        pages = [f"/records/{record.id}", f"/records/{payment_record(record.cw_id).id}"]
+    auth.login()
+    for path in pages:
+        page = client.get(path).get_data(as_text=True)
+        assert "Payments" in page and "120.00" in page
+        assert f"ConnectWise payment {cw_payment['id']}" in page
+        assert first["PaymentID"][:8] in page
+        assert "the Xero invoice Ferry wrote for it" in page
+    runs = client.get("/runs/").get_data(as_text=True)
+    assert "Payments" in runs
+
+
+def test_sync_now_for_payments_runs_in_the_worker(web, cw, xero, client, auth):
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        pay(xero, record, "33.00")
+    auth.login()
+    answer = client.post("/runs/force", data={"record_type": "payment",
+                                              "csrf_token": csrf_token(client, "/")})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    env = dict(os.environ, DATABASE_URL=web.config["DATABASE_URL"])
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "worker",
+                           "--burst"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with web.app_context(), db.connection_context():
+        run = SyncRun.get(SyncRun.record_type == "payment")
+        assert run.trigger == "force" and run.status == "done" and run.written == 1
+    assert cw_payments(cw, record.cw_id)[0]["amount"] == Decimal("33.00")
+    page = client.get(f"/runs/{run.id}").get_data(as_text=True)
+    assert "Payments" in page or "payment" in page
+
+
+def test_forcing_one_invoice_settles_it_and_nothing_else(synced, cw, xero):
+    one, other = synced_invoices(cw=cw, n=2)
+    pay(xero, one, "10.00")
+    pay(xero, other, "20.00")
+    run = run_payment_cycle(trigger="force", only_ids=[one.cw_id], forced=True)
+    assert run.status == "done" and run.trigger == "force" and run.written == 1
+    assert cw_payments(cw, one.cw_id)[0]["amount"] == Decimal("10.00")
+    assert cw_payments(cw, other.cw_id) == []
+    assert PaymentLedger.select().count() == 1
+    # The scheduled cycle then takes the other one, and only it.
+    assert run_payment_cycle().written == 1
+    assert cw_payments(cw, other.cw_id)[0]["amount"] == Decimal("20.00")
+    assert SyncRun.select().where(SyncRun.record_type == "payment").count() == 2
+    assert SyncRecord.select().where(SyncRecord.record_type == "payment").count() == 2
+
+
+def test_the_cli_runs_a_payment_cycle(synced, cw, xero):
+    (record,) = synced_invoices(cw=cw)
+    pay(xero, record, "15.00")
+    result = synced.test_cli_runner().invoke(args=["sync", "payment"])
+    assert result.exit_code == 0, result.output
+    assert "payment cycle" in result.output and "written 1" in result.output
+    assert cw_payments(cw, record.cw_id)[0]["amount"] == Decimal("15.00")
+    assert SyncRun.get(SyncRun.record_type == "payment").trigger == "cli"
