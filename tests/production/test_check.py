@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -35,7 +36,10 @@ class _Sink:
 
 @pytest.fixture
 def smtp_server():
-    controller = Controller(_Sink(), hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(_Sink(), hostname="127.0.0.1", port=port)
     controller.start()
     yield controller
     controller.stop()
@@ -47,10 +51,12 @@ def processes(app, database_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url,
            "FERRY_SECRET_KEY": app.config["SECRET_KEY"],
            "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    started = [subprocess.Popen([str(BIN / "flask"), "--app", "app", role], cwd=ROOT, env=env,
-                                stdout=open(tmp_path / f"{role}.log", "w"),
-                                stderr=subprocess.STDOUT)
-               for role in ("worker", "scheduler")]
+    started = []
+    for role in ("worker", "scheduler"):
+        with open(tmp_path / f"{role}.log", "w") as log:
+            started.append(subprocess.Popen([str(BIN / "flask"), "--app", "app", role],
+                                            cwd=ROOT, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT))
     yield started
     for proc in started:
         proc.terminate()

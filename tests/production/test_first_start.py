@@ -19,9 +19,6 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from sandbox import connectwise as cw_sandbox
-from sandbox import xero as xero_sandbox
-from sandbox.kit import serve_in_thread
 from tests.conftest import DATABASES
 from tests.sync_e2e.helpers import documents, orgs
 
@@ -34,15 +31,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def sandboxes():
-    cw = serve_in_thread(cw_sandbox.create_app(seed=1, scale=1))
-    xero = serve_in_thread(xero_sandbox.create_app(seed=1))
-    yield cw, xero
-    cw.stop()
-    xero.stop()
 
 
 def _environment(tmp_path, database_url, redis_url, port, cw, xero) -> dict:
@@ -103,8 +91,7 @@ def _sign_in(client: httpx2.Client, base: str) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", DATABASES)
 def test_procfile_first_start_on_an_empty_database_then_a_forced_cycle(
-        kind, tmp_path, request, sandboxes):
-    cw, xero = sandboxes
+        kind, tmp_path, request, cw, xero):
     database_url, redis_url = _database(kind, tmp_path, request)
     port = _free_port()
     env = _environment(tmp_path, database_url, redis_url, port, cw, xero)
