@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, render_template
 from peewee import fn
 
 from blueprints.health import database_state, queue_state
@@ -55,7 +55,9 @@ def server_error(_error):
 @bp.route("/")
 def index():
     if _first_run():
-        return redirect(url_for("setup.index"))
+        # Nothing to show yet: the first open step of the guided setup, in its place.
+        from blueprints.setup import first_open_step, step
+        return step(first_open_step())
     return render_template("dashboard/index.html", live=live_state(), health=_health(),
                            chart=chart(), sync_types={t: MANY[t] for t in DOCUMENT_TYPES})
 

@@ -50,11 +50,14 @@ def missing_mappings() -> dict:
     return {"values": keys, "records": waiting}
 
 
+def first_open_step() -> int:
+    done = progress()
+    return next((n for n in STEPS if not done[n]), 5)
+
+
 @bp.route("/")
 def index():
-    done = progress()
-    first_open = next((n for n in STEPS if not done[n]), 5)
-    return redirect(url_for("setup.step", number=first_open))
+    return redirect(url_for("setup.step", number=first_open_step()))
 
 
 @bp.route("/<int:number>")

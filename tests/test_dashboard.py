@@ -157,8 +157,9 @@ def test_thirty_day_chart_counts_per_day_and_type(app, client, auth):
 
 def test_first_run_opens_the_guided_setup_and_errors_are_pages(client, auth):
     auth.login()
-    first = client.get("/")
-    assert first.status_code == 302 and first.headers["Location"].endswith("/setup/")
+    first = client.get("/").get_data(as_text=True)
+    assert "Set up Ferry" in first and 'aria-current="step"' in first
+    assert 'name="company_id"' in first            # step 2: ConnectWise, in place
     assert client.get("/setup/").headers["Location"].endswith("/setup/2")
     missing = client.get("/records/987654")
     assert missing.status_code == 404
