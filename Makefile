@@ -36,7 +36,7 @@ DEMO_DIR := $(CURDIR)/instance/demo
 demo: install assets stop-demo
 	rm -rf $(DEMO_DIR)
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) flask --app app db upgrade
-	FERRY_INSTANCE_DIR=$(DEMO_DIR) REDIS_URL=unix://$(DEMO_DIR)/redis.sock \
+	FERRY_INSTANCE_DIR=$(DEMO_DIR) FERRY_DEMO=1 REDIS_URL=unix://$(DEMO_DIR)/redis.sock \
 		honcho -f Procfile.demo start
 
 stop-demo:

@@ -63,6 +63,8 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": int(os.environ.get("FERRY_SESSION_HOURS", "12")) * 3600,
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
+        # `make demo` sets it: the demo's own page and shortened schedules.
+        "DEMO": os.environ.get("FERRY_DEMO", "0") == "1",
         # How long a worker or the scheduler waits at start for the web process's
         # migrations before it gives up with a sentence (never a crash loop).
         "SCHEMA_WAIT_SECONDS": int(os.environ.get("FERRY_SCHEMA_WAIT_SECONDS", "600")),

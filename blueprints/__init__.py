@@ -15,4 +15,7 @@ def register_blueprints(app) -> None:
     for module in (auth, health, dashboard, records, mappings, audit, exceptions, settings,
                    runs, setup, outbox):
         app.register_blueprint(module.bp)
+    if app.config.get("DEMO"):
+        from blueprints import demo
+        app.register_blueprint(demo.bp)
     auth.require_login_everywhere(app)

@@ -22,7 +22,8 @@ bp = Blueprint("dashboard", __name__)
 NAVIGATION = [("dashboard.index", "Dashboard"), ("records.index", "Records"),
               ("runs.index", "Runs"), ("mappings.index", "Mappings"),
               ("exceptions.index", "Exceptions"), ("audit.index", "Audit"),
-              ("outbox.index", "Outbox"), ("settings.index", "Settings")]
+              ("outbox.index", "Outbox"), ("settings.index", "Settings"),
+              ("demo.index", "Demo")]
 REFUSED = (401, 403)
 # A running cycle whose heartbeat is older than this has lost its worker.
 HEARTBEAT_STALE = timedelta(minutes=3)

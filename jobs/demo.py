@@ -19,7 +19,7 @@ from connectors.xero_oauth import (
 )
 from jobs.audit import DatabaseAuditSink
 from models import (
-    AccountMapping, Connection, OrgRecordSetting, RoutingRule, TaxMapping,
+    AccountMapping, Connection, OrgRecordSetting, RoutingRule, Setting, TaxMapping,
     TrackingMapping, XeroGrant, db,
 )
 from sandbox import catalog
@@ -133,5 +133,10 @@ def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0) -> str:
                 time.sleep(0.5)
     orgs = connect_sandboxes(cw_url, xero_url)
     seed_mappings_from_catalog()
+    # The demo shows an exception's e-mail in the Outbox after the first cycles, so its
+    # alerts go out at once rather than in the daily digest (the default).
+    from jobs.alerts import MODE
+    for record_type in ("invoice", "credit_note", "bill", "payment"):
+        Setting.set_value(MODE.format(record_type), "immediate")
     return ("Connected to the ConnectWise sandbox and to Xero: "
             + ", ".join(o.name for o in orgs) + "; mappings seeded from the catalogue.")
