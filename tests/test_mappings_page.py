@@ -135,7 +135,7 @@ def test_bulk_update_and_delete_of_ticked_rows(app, client, auth):
         "csrf_token": token, "ids": [str(a.id), str(b.id), str(other.id)],
         "action": "update", "bulk_value": "260"})
     assert answer.status_code == 200
-    assert "Set xero account 260 on 2 row(s)." in answer.get_data(as_text=True)
+    assert "Set Xero account 260 on 2 row(s)." in answer.get_data(as_text=True)
     with app.app_context(), db.connection_context():
         assert {r.xero_code for r in AccountMapping.select().where(
             AccountMapping.org == adl)} == {"260"}

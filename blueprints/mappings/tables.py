@@ -262,9 +262,9 @@ def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str
         clash = clash.where(model.id != row_id)
     other = clash.first()
     if other is not None:
-        keys = ", ".join(f"{c.label.lower()} {values[c.name]}" for c in tbl.columns if c.key)
-        return (f"{keys[0].upper()}{keys[1:]} is already mapped in {org.name} (another "
-                "row); change that row instead.")
+        keys = ", ".join(f"{c.label} {values[c.name]}" for c in tbl.columns if c.key)
+        return (f"{keys} is already mapped in {org.name} (another row); change that row "
+                "instead.")
     return None
 
 
@@ -402,7 +402,7 @@ def bulk(org_id, kind):
             problem = _check(tbl, org, values, row.id)
             if problem:
                 problem = (f"Nothing was changed: {problem}" if new else
-                           f"Choose the {target.label.lower()} to set on the ticked rows.")
+                           f"Choose the {target.label} to set on the ticked rows.")
                 break
             changed.append((row, values))
         if problem:
@@ -411,7 +411,7 @@ def bulk(org_id, kind):
         with db.atomic():
             for row, values in changed:
                 _store(tbl, org, values, row)
-        message = f"Set {target.label.lower()} {new} on {len(changed)} row(s)."
+        message = f"Set {target.label} {new} on {len(changed)} row(s)."
         found = offer_for(kind, org, [v for _r, v in changed])
     if not is_htmx():
         flash(message)
