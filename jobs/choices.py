@@ -6,13 +6,15 @@ tracking categories with their options, and items.
 Each list is [{"value", "label", "active"}]. A list the API would not give (no access,
 an endpoint the site does not offer, the API down) is kept with its error so the screen
 falls back to typing the value and says why; `None` from `get` means never read.
-Xero's lists go through jobs/reference_cache.py when that module is present (one cache
-per org for every screen), else through the Xero client directly.
+Xero's accounts, tax rates and tracking categories go through jobs/reference_cache.py
+(one cache per org for the screens and the cycle); "refresh choices" and every mapping
+change invalidate it.
 """
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from flask import current_app
@@ -140,20 +142,28 @@ def _why(exc: Exception) -> str:
 
 
 # -- Xero --------------------------------------------------------------------------------
-def _xero_lists(client) -> dict[str, Callable[[], list[dict]]]:
+def _xero_lists(client, org_id: int) -> dict[str, Callable[[], list[dict]]]:
+    """Accounts, tax rates and tracking categories through the per-org reference cache
+    the cycle also reads (jobs/reference_cache.py); items straight from Xero."""
+    from jobs import reference_cache
+
+    def cached(kind):
+        return reference_cache.get(client, org_id, kind) or []
+
     def accounts():
         return [{"value": a["Code"], "label": f"{a['Code']} {a.get('Name', '')}".strip(),
                  "active": a.get("Status", "ACTIVE") == "ACTIVE"}
-                for a in client.accounts() if a.get("Code")]
+                for a in cached("accounts") if a.get("Code")]
 
     def tax_rates():
         return [{"value": t["TaxType"], "label": f"{t.get('Name', t['TaxType'])} "
-                 f"({t['TaxType']}, {t.get('EffectiveRate', '?')}%)",
-                 "active": t.get("Status", "ACTIVE") == "ACTIVE"} for t in client.tax_rates()]
+                 f"({t['TaxType']}, {_rate(t.get('EffectiveRate'))}%)",
+                 "active": t.get("Status", "ACTIVE") == "ACTIVE"}
+                for t in cached("tax_rates")]
 
     def tracking():
         out = []
-        for c in client.tracking_categories():
+        for c in cached("tracking_categories"):
             active = c.get("Status", "ACTIVE") == "ACTIVE"
             out.append({"value": c["Name"], "label": c["Name"], "active": active,
                         "options": [{"value": o["Name"], "label": o["Name"],
@@ -167,6 +177,13 @@ def _xero_lists(client) -> dict[str, Callable[[], list[dict]]]:
                 for i in (client.call("GET", "/Items") or {}).get("Items", [])]
     return {"accounts": accounts, "tax_rates": tax_rates, "tracking": tracking,
             "items": items_}
+
+
+def _rate(value) -> str:
+    try:
+        return f"{Decimal(str(value)).normalize():f}"
+    except (InvalidOperation, ValueError):
+        return "?"
 
 
 @contextmanager
@@ -192,7 +209,7 @@ def refresh_xero(org: Connection) -> dict[str, str | None]:
     with DatabaseAuditSink() as sink:
         try:
             with xero_client(org, sink) as client:
-                for kind, read in _xero_lists(client).items():
+                for kind, read in _xero_lists(client, org.id).items():
                     outcome[kind] = _read_one("xero", kind, org.id, read,
                                               f"Xero's {XERO_KINDS[kind]} of {org.name}")
         except Exception as exc:  # no client at all: not connected, no token
@@ -221,11 +238,9 @@ def ensure_read(org: Connection | None = None) -> None:
 
 def _invalidate_reference(org_id: int | None) -> None:
     """Xero's reference data changed or a mapping did: drop the per-org cache the
-    cycle and other screens use (jobs/reference_cache.py, when present)."""
-    try:
-        from jobs import reference_cache
-    except ImportError:
-        return
+    cycle and other screens use (jobs/reference_cache.py); it also tells the next cycle
+    to try the exceptions again."""
+    from jobs import reference_cache
     try:
         reference_cache.invalidate(org_id)
     except Exception as exc:  # a cache that cannot be dropped must not block a save
