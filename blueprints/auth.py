@@ -164,6 +164,13 @@ def _wait_seconds(email: str, ip: str) -> int:
     return max(0, math.ceil(wait))
 
 
+def _record_failure(email: str, ip: str) -> None:
+    # Failures older than the window no longer count: drop them so the table stays small.
+    window = timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
+    LoginFailure.delete().where(LoginFailure.at < utcnow() - window).execute()
+    LoginFailure.create(email=email, ip=ip)
+
+
 def _wait_sentence(seconds: int) -> str:
     when = (f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes")
     return (f"Too many failed sign-ins from your address. Wait {when} and try again, or "
@@ -220,7 +227,7 @@ def login():
                 user.last_login_at = utcnow()
                 user.save()
                 return redirect(_safe_next(request.args.get("next")))
-            LoginFailure.create(email=email, ip=ip)
+            _record_failure(email, ip)
             error = "That email and password do not match an account."
             status = 401
     return render_template("auth/login.html", error=error), status
@@ -276,7 +283,7 @@ def setup():
         if wait:
             error, status = _wait_sentence(wait), 429
         elif not hmac.compare_digest(typed.encode(), code.encode()):
-            LoginFailure.create(email=SETUP_THROTTLE_KEY, ip=ip)
+            _record_failure(SETUP_THROTTLE_KEY, ip)
             _log_setup_code(code)
             error, status = ("That setup code is not the one Ferry printed in its log. "
                              "Look in the server's log (for example journalctl -u "
