@@ -135,8 +135,9 @@ def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0) -> str:
     seed_mappings_from_catalog()
     # The demo shows an exception's e-mail in the Outbox after the first cycles, so its
     # alerts go out at once rather than in the daily digest (the default).
-    from jobs.alerts import MODE
+    from jobs.alerts import MODE, TIMEZONE
     for record_type in ("invoice", "credit_note", "bill", "payment"):
         Setting.set_value(MODE.format(record_type), "immediate")
+    Setting.set_value(TIMEZONE, "Australia/Adelaide")     # the synthetic MSP's head office
     return ("Connected to the ConnectWise sandbox and to Xero: "
             + ", ".join(o.name for o in orgs) + "; mappings seeded from the catalogue.")
