@@ -3,7 +3,7 @@ whom; the digest's time of day and timezone; after how many failed cycles in a r
 type is reported; and "Send a test e-mail"."""
 from __future__ import annotations
 
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 
 from blueprints.settings import answer, bp, section
 from jobs import alerts
@@ -31,7 +31,19 @@ def _render(values: dict, *, message=None, problems=None, field_problems=None,
         field_problems=field_problems or {}, test_result=test_result, test_ok=test_ok,
         record_types=compose.MANY, modes=compose.MODES,
         administrators=alerts.administrators(),
-        no_smtp=None if smtp_settings() else NO_SMTP)
+        no_smtp=None if smtp_settings() else NO_SMTP, smtp=_smtp_summary())
+
+
+def _smtp_summary() -> str | None:
+    """The mail server as the environment sets it, in words (never the password)."""
+    s = smtp_settings()
+    if s is None:
+        return None
+    security = ("TLS" if s.implicit_tls else "STARTTLS" if s.starttls
+                else "no encryption")
+    login = f"signing in as {s.username}" if s.username else "without signing in"
+    return (f"{s.host}:{s.port} ({security}, {login}), from "
+            f"{current_app.config.get('MAIL_FROM')}")
 
 
 @section(order=60)

@@ -62,8 +62,13 @@ def test_bad_values_get_a_sentence_each_and_nothing_is_saved(app, client, auth):
 
 
 def test_send_a_test_email_through_the_server(app, smtp, client, auth):
-    point_at(app, smtp)
+    point_at(app, smtp, SMTP_USERNAME="ferry-mailer", SMTP_PASSWORD="not-shown")
     auth.login()
+    page = client.get("/settings/").get_data(as_text=True)
+    assert (f"Mail goes through 127.0.0.1:{smtp.port} (no encryption, signing in as "
+            "ferry-mailer), from ferry@msp.example") in page
+    assert "not-shown" not in page
+    app.config["SMTP_USERNAME"] = app.config["SMTP_PASSWORD"] = None
     answer = client.post("/settings/alerts/test", data={
         "test_to": "me@msp.example", "csrf_token": csrf_token(client, "/settings/")},
         headers={"HX-Request": "true"})
