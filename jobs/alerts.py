@@ -158,7 +158,9 @@ def _connectwise_keys_refused() -> list[Condition]:
     if cw is None:
         return []
     last = (AuditEntry.select(AuditEntry.status, AuditEntry.at)
-            .where((AuditEntry.api == "connectwise") & AuditEntry.status.is_null(False))
+            # Calls of cycles only: a Test connection with keys being typed is not news.
+            .where((AuditEntry.api == "connectwise") & AuditEntry.status.is_null(False) &
+                   AuditEntry.run_id.is_null(False))
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).first())
     if last is None or last.status != 401:
         return []
