@@ -166,3 +166,26 @@ def test_nothing_is_lost_when_the_sender_dies_mid_conversation(app, mailing, dat
     assert send_due(now=utcnow() + timedelta(minutes=11))["sent"] == 1
     assert [m["Subject"] for m in mailing.inbox.messages] == ["Ferry outbox test"]
     assert OutboxMail.get_by_id(queued.id).status == "sent"
+
+
+def test_flask_outbox_lists_what_waits_and_sends_it(app, smtp, client, auth):
+    point_at(app, smtp)
+    smtp.inbox.refuse = "451 4.3.0 greylisted"
+    with inside(app):
+        queued = mail()
+        send_due()
+    listed = app.test_cli_runner().invoke(args=["outbox"])
+    assert listed.exit_code == 0
+    assert f"{queued.id:>6}  pending" in listed.output
+    assert "Ferry outbox test  -> finance@msp.example  (1 attempt, next try" in listed.output
+    assert "451 4.3.0 greylisted" in listed.output
+    auth.login()
+    detail = client.get(f"/outbox/{queued.id}").get_data(as_text=True)
+    assert "Plain-text part" in detail and "plain body" in detail and "greylisted" in detail
+    smtp.inbox.refuse = None
+    with inside(app):
+        OutboxMail.update(next_attempt_at=utcnow()).execute()     # its retry time has come
+    sent = app.test_cli_runner().invoke(args=["outbox", "--send"])
+    assert "Sent 1, to retry 0, failed 0." in sent.output
+    assert "Nothing is waiting: every e-mail has been sent." in sent.output
+    assert len(smtp.inbox.messages) == 1
