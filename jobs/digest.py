@@ -27,7 +27,9 @@ WRITTEN_KINDS = {"created": "written", "updated": "updated"}
 
 
 def digest_types() -> list[str]:
-    return [kind for kind in compose.RECORD_TYPES if alerts.mode(kind) == "digest"]
+    """Every record type: a type alerted immediately still belongs in the day's summary
+    (its open exceptions too: the digest lists them all, oldest first)."""
+    return list(compose.RECORD_TYPES)
 
 
 def digest_recipients(types: list[str]) -> list[str]:
@@ -149,8 +151,6 @@ def digest_tick(now: datetime | None = None) -> OutboxMail | None:
     """Queue today's digest once the digest time has passed (once a day)."""
     now = now or utcnow()
     types = digest_types()
-    if not types:
-        return None
     due = compose.digest_due(now, alerts.digest_time(), compose.zone(alerts.timezone_name()))
     if due is None:
         return None
@@ -165,10 +165,9 @@ def digest_tick(now: datetime | None = None) -> OutboxMail | None:
 
 
 def send_digest_now(now: datetime | None = None) -> tuple[OutboxMail, dict]:
-    """The last 24 hours' digest, queued and sent at once (whatever the time of day).
-    Record types alerted immediately are left out unless every type is."""
+    """The last 24 hours' digest, queued and sent at once (whatever the time of day)."""
     now = now or utcnow()
-    types = digest_types() or list(compose.RECORD_TYPES)
+    types = digest_types()
     local_day = now.replace(tzinfo=compose.zone("UTC")).astimezone(
         compose.zone(alerts.timezone_name())).date()
     content = build(local_day, now - timedelta(hours=24), now, types, now)

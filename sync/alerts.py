@@ -17,8 +17,8 @@ ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
 MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
         "payment": "Payments"}
 FORCEABLE = ("invoice", "credit_note", "bill")
-MODES = {"immediate": "Immediately, one e-mail per cycle",
-         "digest": "In the daily digest"}
+MODES = {"immediate": "Immediately (one e-mail per cycle), and in the digest",
+         "digest": "In the daily digest only"}
 DEFAULT_MODE = "digest"
 DEFAULT_DIGEST_TIME = "07:00"
 DEFAULT_TIMEZONE = "UTC"

@@ -18,7 +18,7 @@ def test_the_section_shows_the_defaults(client, auth):
     auth.login()
     page = client.get("/settings/").get_data(as_text=True)
     assert "<h2>Alerts</h2>" in page
-    assert page.count('<option value="digest" selected>In the daily digest</option>') == 4
+    assert page.count('<option value="digest" selected>In the daily digest only</option>') == 4
     assert f"every administrator\n  ({ADMIN_EMAIL})" in page or ADMIN_EMAIL in page
     assert 'name="digest_time" value="07:00"' in page
     assert 'name="failures_in_a_row" value="3"' in page
