@@ -156,9 +156,17 @@ class OrgPayments:
     # -- one invoice -------------------------------------------------------------------
     def settle(self, invoice: dict) -> None:
         self.tally.read += 1
+        ledger = PaymentLedger.get_or_none(PaymentLedger.xero_invoice_id == invoice["InvoiceID"])
+        written = SyncRecord.get_or_none((SyncRecord.record_type == "invoice") &
+                                         (SyncRecord.xero_id == invoice["InvoiceID"]))
+        known = ledger.cw_invoice_id if ledger else written.cw_id if written else None
+        # The CW calls for this invoice are found in the audit log under payment:<id>.
+        with self.cw.bind(record_ref=f"payment:{known}" if known else None):
+            self._settle(invoice, ledger)
+
+    def _settle(self, invoice: dict, ledger) -> None:
         got = pay.received(invoice)
         currency = invoice.get("CurrencyCode") or ""
-        ledger = PaymentLedger.get_or_none(PaymentLedger.xero_invoice_id == invoice["InvoiceID"])
         if not got.entries and ledger is None:
             return                  # nothing received and nothing Ferry ever applied
         cw_id, rule, problems = self.match(invoice, ledger)
