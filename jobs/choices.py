@@ -130,7 +130,7 @@ def _read_one(source, kind, org_id, read, what) -> str | None:
         error = f"{what} could not be read ({_why(exc)}); type the value instead."
         log.info("choices %s/%s: %s", source, kind, exc)
         _save(source, kind, org_id, None, error)
-        return error
+        return what
     _save(source, kind, org_id, listed, None)
     return None
 
@@ -221,7 +221,7 @@ def refresh_xero(org: Connection) -> dict[str, str | None]:
 
 
 def refresh_all() -> list[str]:
-    """Every list again; the sentences of what could not be read."""
+    """Every list again; what could not be read ("ConnectWise's products"...)."""
     problems = [e for e in refresh_connectwise().values() if e]
     for org in Connection.select().where(Connection.kind == "xero"):
         problems += [e for e in refresh_xero(org).values() if e]

@@ -332,8 +332,8 @@ def save_row(org_id, kind, row_id):
                                 _anchor=f"row-{row_id}"))
     ctx = _context(tbl, org)
     item = next(r for r in ctx["rows"] if r["id"] == row_id)
-    return render_template("mappings/_row.html", row=item, saved=True, offer=found,
-                           **{k: v for k, v in ctx.items() if k != "offer"})
+    return render_template("mappings/_row.html", row=item, saved=True, row_offer=found,
+                           **ctx)
 
 
 @bp.post("/org/<int:org_id>/<kind>/new")
@@ -427,7 +427,8 @@ def refresh():
     if not back.startswith("/"):
         back = url_for(".index")
     message = "Choices read again from ConnectWise and Xero." + (
-        " Some could not be read: " + " ".join(problems) if problems else "")
+        " Not offered, so typed by hand: " + ", ".join(problems) + "."
+        if problems else "")
     flash(message)
     if is_htmx():
         return "", 200, {"HX-Redirect": back}
