@@ -6,6 +6,13 @@ tracking categories with their options, and items.
 Each list is [{"value", "label", "active"}]. A list the API would not give (no access,
 an endpoint the site does not offer, the API down) is kept with its error so the screen
 falls back to typing the value and says why; `None` from `get` means never read.
+Endpoints read (the sandboxes offer all but the product catalogue, company types and
+Xero items, which then fall back to typing): CW `finance/glAccounts`, `finance/taxCodes`,
+`system/locations`, `system/departments`, `system/members` (the schema's models);
+`procurement/catalog` (CatalogItem: identifier, description, inactiveFlag) and
+`company/companies/types` (CompanyType: name), as public CW clients call them
+(e.g. the PowerShell CWM module's Get-CWMCompanyType, the PHP CW SDK's path map); Xero
+`/Items` (the spec's getItems: Code, Name).
 Xero's accounts, tax rates and tracking categories go through jobs/reference_cache.py
 (one cache per org for the screens and the cycle); "refresh choices" and every mapping
 change invalidate it.
