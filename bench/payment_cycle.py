@@ -3,7 +3,7 @@ MSP, for a cycle after N payments in Xero, and for an idle cycle.
 
     .venv/bin/python bench/payment_cycle.py --scale 5 --payments 200
 
-Both sandboxes run in child processes. After a first invoice cycle, N invoices are paid
+Both sandboxes run in child processes. After a first invoice and credit-note cycle, N invoices are paid
 in Xero (a third in part), then the payment cycle runs three times: the first reads every
 sales invoice once (nothing to apply for the unpaid ones), the second after N more
 payments, the third with nothing changed. The floor for N changed invoices is 2 CW calls
@@ -60,6 +60,7 @@ def main() -> None:
             connect_sandboxes(cw_url, xero_url)
             seed_mappings_from_catalog()
             run_cycle("invoice", pacing=pacing)
+            run_cycle("credit_note", pacing=pacing)
             orgs = {c.id: c.name for c in Connection.select().where(Connection.kind == "xero")}
             records = list(SyncRecord.select().where((SyncRecord.record_type == "invoice") &
                                                      (SyncRecord.state == "synced"))

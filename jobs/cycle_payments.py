@@ -203,8 +203,7 @@ class OrgPayments:
                 self.tally.skipped += 1
                 return      # the CW answer was lost twice: settled by the next cycle
             problems += plan.problems
-            if plan.action != "none":
-                cw_invoice = self.cw.invoice(cw_id)
+        # A payment leaves CW's credits as they were: no need to read the invoice again.
         note = pay.credit_note_problem(got, cw_invoice, currency)
         if note:
             problems.append(note)
