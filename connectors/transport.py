@@ -156,6 +156,13 @@ class Transport:
         finally:
             self._local.context = previous
 
+    def tag(self, **fields) -> None:
+        """Tag every later call of this transport (all threads) with these fields."""
+        unknown = set(fields) - set(CONTEXT_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown context fields: {sorted(unknown)}")
+        self._context.update(fields)
+
     def _context_for(self, context) -> dict:
         merged = dict(self._bound())
         if context is not None:

@@ -33,6 +33,7 @@ class ElementResult:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     element: dict | None = None         # Xero's copy of it
+    unknown: bool = False               # Xero's answer left it out: it may exist there
 
     @property
     def ok(self) -> bool:
@@ -103,7 +104,7 @@ def write_in_batches(client, method: str, path: str, plural: str, items: list[di
 def _result(index: int, sent: dict, element: dict | None, id_key: str,
             number_key: str | None) -> ElementResult:
     if element is None:
-        return ElementResult(index, "ERROR", errors=[
+        return ElementResult(index, "ERROR", unknown=True, errors=[
             "Xero's answer did not include this record; Ferry will look it up before "
             "writing it again."])
     errors = _messages(element.get("ValidationErrors"))

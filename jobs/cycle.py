@@ -1,10 +1,22 @@
 """The sync cycle: one RQ job per record type (invoice, credit_note, bill).
 
 read what changed in CW since the watermark (less an overlap window), plus the records
-an earlier cycle left pending, in flight or in exception -> route each to a Xero org ->
-make sure its contact exists -> map -> write in batches of 50 -> record each outcome ->
-move the watermark past what is settled. Scheduled runs, force-syncs and the command
-line all come through `run_cycle`; two cycles of one type never overlap (CycleLock).
+an earlier cycle left unsettled -> route each to a Xero org -> make sure its contact
+exists -> map -> write in batches of 50 -> record each outcome -> move the watermark
+past what is settled. Scheduled runs, force-syncs and the command line all come through
+`run_cycle`; two cycles of one type never overlap (CycleLock, kept by a Heartbeat).
+
+The cycle streams: the ids to do are read first (small), then worked a page of
+`PAGE` records at a time (read, route, map, write, record), so memory stays flat in the
+number of records. Each record is read, routed and built in its own guard: a malformed
+one becomes its own exception, naming the record and the field, and the rest goes on.
+Every id read ends in a state a person can see (synced, exception, waiting, excluded):
+the run keeps read = written + skipped + exceptions + waiting + excluded.
+
+Records in exception are read again only when something that could fix them moved
+(a mapping or Xero's reference data: reference_cache's generation), or they changed in
+CW (then the watermark finds them), or a write of theirs may have reached Xero
+(`unknown_since`): so an idle cycle costs one CW call per record type and no Xero call.
 """
 from __future__ import annotations
 
@@ -25,12 +37,13 @@ from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
 from jobs import (
     cycle_allocations, cycle_bills, cycle_sales, cycle_waiting, problem_keys, record_facts,
+    reference_cache,
 )
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
-from jobs.cycle_lock import CycleLock
-from jobs.cycle_mappings import default_org, org_mappings, routing_rules, xero_reference
+from jobs.cycle_lock import CycleLock, Heartbeat
+from jobs.cycle_mappings import default_org, org_mappings, routing_rules
 from jobs.cycle_write import Counts, OrgWriter
 from jobs.queue import get_redis
 from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, utcnow
@@ -46,6 +59,14 @@ POST_BATCHES = "sync.post_batches"
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_INTERVAL_HOURS = 6
 UNSETTLED = ("pending", "in_flight", "waiting")
+PAGE = 200                      # records read, mapped and written per step (4 batches)
+RETRY_GENERATION = "sync.retry_generation.{}"
+# A run whose heartbeat (every 30 s) is older than this lost its worker.
+STALE_AFTER = timedelta(seconds=120)
+# RQ job timeout of a cycle, scheduled or forced: a first sync of 10,000 invoices is
+# ~200 batch writes plus look-ups under Xero's 60 calls a minute (about 10 minutes of
+# Xero's quota) and 10,000 CW reads; a day limit stops the run cleanly long before.
+JOB_TIMEOUT = 6 * 3600
 
 
 @dataclass
@@ -91,9 +112,13 @@ def run_cycle(record_type: str, *, trigger: str = "schedule", only_ids=None,
     if record_type not in RECORD_TYPES:
         raise ValueError(f"record type is one of {', '.join(RECORD_TYPES)}")
     pacing = pacing or Pacing()
+    mark_interrupted()
     lock = CycleLock(get_redis(), record_type)
     lock.acquire()
-    run = SyncRun.create(record_type=record_type, trigger=trigger, started_at=utcnow())
+    now = utcnow()
+    run = SyncRun.create(record_type=record_type, trigger=trigger, started_at=now,
+                         heartbeat_at=now)
+    beat = Heartbeat(lock, run.id).start()
     try:
         with DatabaseAuditSink() as audit:
             sink = CountingSink(audit, run.id)
@@ -111,9 +136,17 @@ def run_cycle(record_type: str, *, trigger: str = "schedule", only_ids=None,
                 log.exception("%s cycle %s failed", record_type, run.id)
             run.cw_calls = sink.calls["connectwise"]
             run.xero_calls = sink.calls["xero"]
-            run.finished_at = utcnow()
+            run.finished_at = run.heartbeat_at = utcnow()
+            run.waiting_until = None
+            left = run.read - (run.written + run.skipped + run.exceptions + run.waiting
+                               + run.excluded)
+            if left > 0 and run.status != "done":
+                run.message = (run.message or "") + (
+                    f" {left} record{'s' if left != 1 else ''} read were not reached; the "
+                    "next cycle carries on with them.")
             run.save()
     finally:
+        beat.stop()
         lock.release()
     from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
     after_cycle(run)
@@ -127,31 +160,133 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         raise ApiError("ConnectWise is not connected: fill in its settings first.")
     cw = _connectwise(cw_connection, sink, run)
     counts = Counts()
-    candidates, records = [], {}
+    tally = WatermarkTally()
     watermark = _watermark(record_type)
+    _refresh_reference(run, sink, pacing)
+    generation = _retry_fingerprint()
+    retry_all = (only_ids is not None or forced or
+                 Setting.get_value(RETRY_GENERATION.format(record_type)) != generation)
+    post = bool(Setting.get_value(POST_BATCHES, False))
+    to_post: set[int] = set()         # GL entry ids only: one CW batch for the cycle
     try:
-        names = cycle_sales.reference_names(cw)
+        names = LazyNames(cw)
         overlap = int(Setting.get_value(OVERLAP_MINUTES, DEFAULT_OVERLAP_MINUTES))
         # A forced cycle of a whole type reads everything, whatever the watermark says.
         since = (None if only_ids is not None or forced
                  else cycle_sales.overlap_start(watermark, overlap))
-        candidates = _read(cw, record_type, since, only_ids, names)
-        run.read = len(candidates)
-        run.save()
-        by_org, records = _route(run, record_type, candidates, counts)
-        for org_id, group in by_org.items():
-            _sync_org(run, record_type, Connection.get_by_id(org_id), group, records,
-                      counts, forced, sink, pacing, lock)
+        for ids, candidates in _pages(cw, run, record_type, since, only_ids, names,
+                                      retry_all, counts):
+            written_before = counts.written
+            if lock.lost:
+                raise ApiError("Another worker took over this cycle's lock; this run "
+                               "stopped so the two never write the same records.")
+            by_org, records = _route(run, record_type, candidates, counts)
+            for org_id, group in by_org.items():
+                _sync_org(run, record_type, Connection.get_by_id(org_id), group, records,
+                          counts, forced, sink, pacing, lock)
+            if post:
+                to_post.update(_postable(candidates, records))
+            tally.add(candidates, records)
+            _tally_page(run, record_type, ids, counts.written - written_before)
+        if to_post:
+            _post_batch(cw, run, record_type, sorted(to_post))
         if record_type == "invoice" and since is not None:
             _refresh_changed_contacts(cw, run, since, sink, pacing)
-        if Setting.get_value(POST_BATCHES, False):
-            _post_batch(cw, run, record_type, candidates, records)
     finally:
         cw.close()
-        run.written, run.skipped = counts.written, counts.skipped
-        run.exceptions = counts.exceptions
+    if retry_all and only_ids is None:
+        Setting.set_value(RETRY_GENERATION.format(record_type), generation)
     if only_ids is None:
-        _move_watermark(record_type, candidates, records, watermark)
+        _move_watermark(record_type, tally, watermark)
+
+
+def _refresh_reference(run, sink, pacing) -> None:
+    """Xero reference data older than a day, or marked stale by an exception that rests
+    on it: read again (a change retries the exceptions)."""
+    opened = []
+
+    def open_client(org_id):
+        org = Connection.get_or_none(Connection.id == org_id)
+        if org is None or org.status != "active":
+            return None
+        context = _xero(org, run, sink, pacing)
+        opened.append(context)
+        return context.__enter__()
+    try:
+        reference_cache.refresh_due(open_client)
+    finally:
+        for context in opened:
+            context.__exit__(None, None, None)
+
+
+def _retry_fingerprint() -> str:
+    """What could turn an exception into a write without the record changing in CW:
+    the mapping tables, routing, contact links, connections and Xero's reference data
+    (reference_cache's generation). Read from the database only (small tables)."""
+    import hashlib
+    from models import (
+        AccountMapping, ItemMapping, OrgRecordSetting, RoutingRule, TaxMapping,
+        TrackingMapping,
+    )
+    digest = hashlib.sha256(str(reference_cache.generation()).encode())
+    digest.update(str(Setting.get_value("sync.default_org")).encode())
+    for model in (RoutingRule, AccountMapping, TaxMapping, TrackingMapping, ItemMapping,
+                  OrgRecordSetting, ContactLink, Connection):
+        for row in model.select().order_by(model.id).tuples().iterator():
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+class LazyNames(dict):
+    """Location and department names, read from CW only when a record needs them (an
+    idle cycle reads none)."""
+
+    def __init__(self, cw):
+        super().__init__()
+        self._cw = cw
+
+    def __missing__(self, key):
+        self.update(cycle_sales.reference_names(self._cw))
+        return dict.__getitem__(self, key)
+
+
+class WatermarkTally:
+    """What the watermark needs of every page: the newest time read and the oldest
+    time left unsettled (kept as two values, not the records)."""
+
+    def __init__(self):
+        self.newest = self.oldest_unsettled = None
+
+    def add(self, candidates, records) -> None:
+        for c in candidates:
+            if not c.updated_at:
+                continue
+            self.newest = max(self.newest or c.updated_at, c.updated_at)
+            if records[c.cw_id].state in UNSETTLED:
+                self.oldest_unsettled = min(self.oldest_unsettled or c.updated_at,
+                                            c.updated_at)
+
+
+def _tally_page(run, record_type, ids, written: int) -> None:
+    """Count a finished page by the states its records are in now, so the run's counts
+    are what a person sees: read = written + skipped + exceptions + waiting + excluded
+    once every page is done (a record left pending or in flight breaks the sum)."""
+    states = Counter(r.state for r in SyncRecord.select(SyncRecord.state).where(
+        (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(list(ids))))
+    written = min(written, states["synced"])
+    run.written += written
+    run.skipped += states["synced"] - written
+    run.exceptions += states["exception"]
+    run.waiting += states["waiting"]
+    run.excluded += states["excluded"]
+    _progress(run, len(ids))
+
+
+def _progress(run, done: int) -> None:
+    run.done = (run.done or 0) + done
+    SyncRun.update(done=run.done, written=run.written, skipped=run.skipped,
+                   exceptions=run.exceptions, waiting=run.waiting, excluded=run.excluded,
+                   read=run.read, total=run.total).where(SyncRun.id == run.id).execute()
 
 
 def _connectwise(connection: Connection, sink, run) -> ConnectWise:
@@ -162,20 +297,95 @@ def _connectwise(connection: Connection, sink, run) -> ConnectWise:
                        context={"connection_id": connection.id, "run_id": run.id})
 
 
-def _read(cw, record_type, since, only_ids, names):
-    """What this cycle works on: changed since `since` plus what an earlier cycle left
-    pending, in flight or in exception; or exactly `only_ids`."""
+def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts):
+    """What this cycle works on, a page at a time: changed since `since` plus what an
+    earlier cycle left unsettled (and, when `retry_all`, in exception); or exactly
+    `only_ids`. Ids CW gives no record for become exceptions here."""
+    states = UNSETTLED + (("exception",) if retry_all else ())
     unsettled = SyncRecord.select(SyncRecord.cw_id, SyncRecord.cw_number).where(
         (SyncRecord.record_type == record_type) &
-        (SyncRecord.state.in_(UNSETTLED + ("exception",))))
+        (SyncRecord.state.in_(states) | SyncRecord.unknown_since.is_null(False)))
     if record_type == "bill":
         retry = cycle_bills.retry_markers(unsettled) if only_ids is None else set()
-        return cycle_bills.read_bills(cw, since, retry, only_ids, names)
+        bills = _guarded_read(run, record_type, None, counts,
+                              lambda: cycle_bills.read_bills(cw, since, retry, only_ids,
+                                                             names))
+        run.read = run.total = len(bills)
+        _progress(run, 0)
+        for start in range(0, len(bills), PAGE):
+            page = bills[start:start + PAGE]
+            yield [c.cw_id for c in page], page
+        return
     ids = list(only_ids) if only_ids is not None else (
         cycle_sales.changed_ids(cw, record_type, since) + [r.cw_id for r in unsettled])
     if record_type == "credit_note" and only_ids is None:
         ids += cycle_allocations.awaiting_ids()
-    return cycle_sales.read_sales(cw, record_type, ids, names)
+    ids = sorted(set(ids))
+    run.read = run.total = len(ids)
+    _progress(run, 0)
+    for start in range(0, len(ids), PAGE):
+        page = ids[start:start + PAGE]
+        candidates = _guarded_read(run, record_type, page, counts,
+                                   lambda part: cycle_sales.read_sales(cw, record_type, part,
+                                                                       names))
+        seen = {c.cw_id for c in candidates}
+        missing = [i for i in page if i not in seen]
+        if missing:
+            _unread(run, record_type, missing, counts, None)
+        yield page, candidates
+
+
+def _guarded_read(run, record_type, ids, counts, read):
+    """`read(ids)` (or `read()` for bills); when one malformed record breaks the read
+    of its page, each id is read on its own so only that one becomes an exception,
+    naming the record and what in it could not be read."""
+    try:
+        return read(ids) if ids is not None else read()
+    except ApiError:
+        raise
+    except Exception as exc:
+        if ids is None:
+            raise ApiError(f"ConnectWise's unposted purchase orders could not be read: "
+                           f"{_what_failed(exc)}. Check the newest receipts in "
+                           "ConnectWise.") from exc
+        if len(ids) == 1:
+            _unread(run, record_type, ids, counts, exc)
+            return []
+        out = []
+        for cw_id in ids:
+            out += _guarded_read(run, record_type, [cw_id], counts, read)
+        return out
+
+
+def _what_failed(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"its field {exc.args[0]!r} is missing"
+    if isinstance(exc, (ValueError, ArithmeticError)):
+        return f"a value in it could not be read ({exc})"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return f"a field in it is not what ConnectWise documents ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _unread(run, record_type, ids, counts, exc) -> None:
+    """Ids read from CW that yield no record to write: each becomes an exception (a
+    person sees it), never skipped silently."""
+    noun = {"invoice": "invoice", "credit_note": "credit memo", "bill": "bill"}[record_type]
+    existing = {r.cw_id: r for r in SyncRecord.select().where(
+        (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(ids))}
+    writer = OrgWriter(run, None, None, None, counts, False)
+    for cw_id in ids:
+        record = existing.get(cw_id) or SyncRecord.create(
+            record_type=record_type, cw_id=cw_id, state="pending", last_run=run)
+        name = f"ConnectWise {noun} {record.cw_number or f'(id {cw_id})'}"
+        if exc is not None:
+            sentence = (f"{name} could not be read: {_what_failed(exc)}. Correct it in "
+                        "ConnectWise; Ferry tries it again when it changes.")
+        else:
+            sentence = (f"ConnectWise gave no {noun} for {name} (it may have been deleted, "
+                        "or its company is missing). Check it in ConnectWise; Ferry tries "
+                        "it again when it changes.")
+        writer.exception(record, [sentence])
 
 
 def _route(run, record_type, candidates, counts):
@@ -196,15 +406,26 @@ def _route(run, record_type, candidates, counts):
         elif record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
             record.save()
-        if record_facts.note_candidate(record, cand):    # what the records page shows
-            record.save()
+        try:
+            if record_facts.note_candidate(record, cand):    # what the records page shows
+                record.save()
+        except Exception as exc:         # a malformed date or amount in what CW gave
+            writer.exception(record, [f"{cand.label} could not be read: "
+                                      f"{_what_failed(exc)}. Correct it in ConnectWise; "
+                                      "Ferry tries it again when it changes."])
+            continue
         if cand.waiting:                  # its date has not come; read again next cycle
             cycle_waiting.mark_waiting(run, record, cand.waiting)
             continue
         if cand.problem:
             writer.exception(record, [cand.problem])
             continue
-        routed = route(cand.facts, rules, fallback)
+        try:
+            routed = route(cand.facts, rules, fallback)
+        except Exception as exc:
+            writer.exception(record, [f"{cand.label} could not be routed to a Xero "
+                                      f"organisation: {_what_failed(exc)}."])
+            continue
         if isinstance(routed, Unroutable):
             loc = cand.facts.location
             writer.exception(record, [routed.sentence], keys=[problem_keys.Key(
@@ -221,33 +442,78 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
+class LazyXero:
+    """A Xero client for one org opened on first use (calling it returns the client),
+    so reading what the cache holds costs no connection."""
+
+    def __init__(self, opener):
+        self._opener, self._client = opener, None
+
+    def __call__(self):
+        if self._client is None:
+            self._client = self._opener()
+        return self._client
+
+    def __getattr__(self, name):
+        return getattr(self(), name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.transport.close()
+
+
 @contextmanager
 def _xero(org, run, sink, pacing):
     """A Xero client for one org, its calls counted against this run."""
-    app = load_app(current_app.config["BASE_URL"])
-    redis = get_redis()
-    client = open_client(app, org, sink=sink, tokens=TokenKeeper(app, redis=redis, sink=sink),
-                         governor=Governor(redis, sleep=pacing.sleep, clock=pacing.clock),
-                         sleep=pacing.sleep)
+    def opener():
+        app = load_app(current_app.config["BASE_URL"])
+        redis = get_redis()
+        client = open_client(app, org, sink=sink,
+                             tokens=TokenKeeper(app, redis=redis, sink=sink),
+                             governor=Governor(redis, sleep=_waiting(run, pacing.sleep),
+                                               clock=pacing.clock),
+                             sleep=pacing.sleep)
+        client.transport.tag(run_id=run.id)
+        return client
+    lazy = LazyXero(opener)
     try:
-        with client.transport.bind(run_id=run.id):
-            yield client
+        yield lazy
     finally:
-        client.transport.close()
+        lazy.close()
+
+
+def _waiting(run, sleep):
+    """The governor's sleep, telling the dashboard the run waits for Xero's minute."""
+    def wait(seconds: float) -> None:
+        if seconds >= 1:
+            until = utcnow() + timedelta(seconds=seconds)
+            SyncRun.update(waiting_until=until).where(SyncRun.id == run.id).execute()
+            sleep(seconds)
+            SyncRun.update(waiting_until=None).where(SyncRun.id == run.id).execute()
+        else:
+            sleep(seconds)
+    return wait
 
 
 def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, pacing,
               lock) -> None:
     with _xero(org, run, sink, pacing) as client:
-        rates, base = xero_reference(client)
+        # Tax rates, base and enabled currencies come from the per-org cache: a cycle
+        # with nothing to write opens no connection to Xero (the client is lazy).
+        rates = reference_cache.tax_rates(client, org.id)
+        base = reference_cache.base_currency(client, org.id)
         # Only an org with foreign-currency documents to write needs its currencies.
         foreign = any(c.currency and c.currency != base for c in candidates)
-        enabled = frozenset(c["Code"] for c in client.currencies()) if foreign else None
+        enabled = reference_cache.enabled_currencies(client, org.id) if foreign else None
         mappings = org_mappings(org, rates, base, enabled)
         companies = {c.company.record["id"]: c.company for c in candidates}
         contacts = ensure_contacts(client, org, companies)
-        OrgWriter(run, client, org, mappings, counts, forced, lock.extend).sync(
-            candidates, contacts, records)
+        writer = OrgWriter(run, client, org, mappings, counts, forced, lock.extend)
+        writer.sync(candidates, contacts, records)
+        # An exception resting on cached reference data (a currency not enabled, a tax
+        # rate unknown) may be fixed in Xero alone: read that list at the next start.
+        for kind in writer.stale_reference:
+            reference_cache.mark_stale(org.id, kind)
 
 
 def _refresh_changed_contacts(cw, run, since, sink, pacing) -> None:
@@ -275,15 +541,19 @@ def _refresh_changed_contacts(cw, run, since, sink, pacing) -> None:
             ensure_contacts(client, org, {i: companies[i] for i in ids if i in companies})
 
 
-def _post_batch(cw, run, record_type, candidates, records) -> None:
-    """The setting "post synced records as a batch in ConnectWise": what this cycle
-    settled in Xero leaves CW's unposted lists."""
+def _postable(candidates, records) -> set[int]:
+    """The setting "post synced records as a batch in ConnectWise": what this page
+    settled in Xero, by GL entry ids."""
     synced = [c for c in candidates if records[c.cw_id].state == "synced"]
     # A credit note still to be allocated stays unposted: the next cycle reads it there.
     waiting = {r.id for r in cycle_allocations.unsettled(
         [records[c.cw_id] for c in synced if c.record_type == "credit_note"])}
     synced = [c for c in synced if records[c.cw_id].id not in waiting]
-    entries = sorted({e for c in synced for e in c.gl_entry_ids})
+    return {e for c in synced for e in c.gl_entry_ids}
+
+
+def _post_batch(cw, run, record_type, entries: list[int]) -> None:
+    """What this cycle settled in Xero leaves CW's unposted lists, in one batch."""
     if entries:
         # "Batch must export Invoices, Expenses or Products" (CreateAccountingBatchRequest).
         flag = "exportProductsFlag" if record_type == "bill" else "exportInvoicesFlag"
@@ -297,16 +567,37 @@ def _watermark(record_type: str) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
 
-def _move_watermark(record_type, candidates, records, watermark) -> None:
+def _move_watermark(record_type, tally: WatermarkTally, watermark) -> None:
     """Past the newest record read, but never past one left unsettled."""
-    times = [c.updated_at for c in candidates if c.updated_at]
-    if not times:
+    if tally.newest is None:
         return
-    unsettled = [c.updated_at for c in candidates if c.updated_at
-                 and records[c.cw_id].state in UNSETTLED]
-    target = min(unsettled) - timedelta(seconds=1) if unsettled else max(times)
+    target = (tally.oldest_unsettled - timedelta(seconds=1)
+              if tally.oldest_unsettled else tally.newest)
     if watermark is None or target > watermark:
         Setting.set_value(WATERMARK.format(record_type), target.isoformat())
+
+
+def mark_interrupted(now: datetime | None = None) -> int:
+    """Runs still "running" whose heartbeat stopped (their worker was killed, or the
+    host went down) become "interrupted", with the time of their last sign of life.
+    Called at the start of every cycle; the dashboard may call it too."""
+    now = now or utcnow()
+    cutoff = now - STALE_AFTER
+    stale = SyncRun.select().where(
+        (SyncRun.status == "running") &
+        ((SyncRun.heartbeat_at < cutoff) |
+         (SyncRun.heartbeat_at.is_null() & (SyncRun.started_at < cutoff))))
+    marked = 0
+    for run in stale:
+        last = run.heartbeat_at or run.started_at
+        updated = SyncRun.update(
+            status="interrupted", finished_at=last,
+            message=(f"The worker running this cycle stopped at {last:%Y-%m-%d %H:%M} UTC "
+                     "(it was killed or its server restarted). Nothing is lost: the next "
+                     "cycle looks up in Xero whatever this one was writing and carries on.")
+        ).where((SyncRun.id == run.id) & (SyncRun.status == "running")).execute()
+        marked += updated
+    return marked
 
 
 # -- the RQ jobs -----------------------------------------------------------------------

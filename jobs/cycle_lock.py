@@ -1,15 +1,23 @@
 """One cycle per record type at a time, across every worker: a Redis lock.
 
-The lock expires on its own (`ttl`, extended after every batch) so a worker that dies
-cannot block the cycle for ever; and a worker on the same host finds a holder whose
-process is gone and takes the lock over at once, so a crashed cycle resumes on the next
-run instead of after the expiry.
+The lock expires on its own (`ttl`, 90 s) so a worker that dies cannot block the cycle
+for ever; while the cycle lives a heartbeat thread (`Heartbeat`) extends it every 30 s
+and stamps the run's `heartbeat_at`, however long a read or a rate-limit wait takes. A
+worker on the same host finds a holder whose process is gone and takes the lock over at
+once. A lock lost anyway (Redis restarted, a stalled process) is noticed: `lost` is set
+and the cycle stops before its next write instead of overlapping another.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 import uuid
+
+log = logging.getLogger("ferry.cycle")
+TTL = 90
+BEAT = 30
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -28,11 +36,12 @@ class CycleBusy(Exception):
 
 
 class CycleLock:
-    def __init__(self, redis, record_type: str, ttl: int = 300):
+    def __init__(self, redis, record_type: str, ttl: int = TTL):
         self.redis = redis
         self.key = f"ferry:cycle-lock:{record_type}"
         self.ttl = ttl
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        self.lost = False
 
     def acquire(self) -> None:
         if self.redis.set(self.key, self.token, nx=True, ex=self.ttl):
@@ -44,8 +53,15 @@ class CycleLock:
                 return
         raise CycleBusy(holder)
 
-    def extend(self) -> None:
-        self.redis.eval(_EXTEND, 1, self.key, self.token, self.ttl)
+    def extend(self) -> bool:
+        """Keep the lock; False (and `lost`) when another holder has it now."""
+        if self.redis.eval(_EXTEND, 1, self.key, self.token, self.ttl):
+            return True
+        # Expired (Redis restarted, or a stall longer than the ttl): take it back if free.
+        if self.redis.set(self.key, self.token, nx=True, ex=self.ttl):
+            return True
+        self.lost = True
+        return False
 
     def release(self) -> None:
         self.redis.eval(_RELEASE, 1, self.key, self.token)
@@ -70,3 +86,40 @@ def _dead_local_holder(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class Heartbeat:
+    """While a cycle runs: extend its lock and stamp its run every `every` seconds from
+    a daemon thread, so a long read or a wait for Xero's limit never loses the lock, and
+    a run whose worker died shows a stale heartbeat (jobs/cycle.py marks it interrupted).
+    The thread dies with the process; the lock then expires within its ttl."""
+
+    def __init__(self, lock: CycleLock, run_id: int, every: float = BEAT):
+        self.lock, self.run_id, self.every = lock, run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"ferry-heartbeat-{run_id}",
+                                        daemon=True)
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        from models import SyncRun, db, utcnow
+        while not self._stop.wait(self.every):
+            try:
+                if not self.lock.extend():
+                    log.warning("cycle lock %s lost to %s", self.lock.key,
+                                self.lock.redis.get(self.lock.key))
+            except Exception:                  # Redis restarting: try again next beat
+                log.warning("could not extend the cycle lock %s", self.lock.key)
+            try:
+                with db.connection_context():
+                    SyncRun.update(heartbeat_at=utcnow()).where(
+                        SyncRun.id == self.run_id).execute()
+            except Exception:
+                log.warning("could not stamp the heartbeat of run %s", self.run_id)

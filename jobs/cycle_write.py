@@ -7,14 +7,23 @@ later cycle may or may not have reached Xero, so it is looked up there (ACCREC a
 credit notes by number, bills by the key in their InvoiceNumber) and adopted if found, never
 created a second time. Records never in flight are new to Xero, so a first sync costs
 no look-ups; a duplicate ACCREC number would be refused by Xero anyway.
+
+Unknown outcomes: an element missing from Xero's batch answer, a timeout, a reset or a
+lost answer leave the record's `unknown_since` set (and it shows as an exception that
+says so). Such a record is looked up in Xero before anything is created again: right
+after its batch, and at the start of every later cycle until the look-up settles it. A
+create Xero refuses because the number is taken ("must be unique") is looked up the
+same way and adopted, never left stuck. Each record is built in its own guard: one that
+cannot be mapped becomes its exception and the batch goes on.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connectors.errors import ApiUnavailable
 from connectors.xero_batches import MAX_ELEMENTS
-from jobs import cycle_allocations, problem_keys, record_facts
+from jobs import cycle_allocations, problem_keys, reference_cache, record_facts
 from jobs.cycle_records import Candidate
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
@@ -42,6 +51,14 @@ class Counts:
     written: int = 0
     skipped: int = 0
     exceptions: int = 0
+    waiting: int = 0
+    excluded: int = 0
+
+
+UNKNOWN = ("Ferry sent {label} to Xero but Xero's answer did not say what became of it; "
+           "Ferry looks it up in Xero before writing it again (nothing to do unless this "
+           "stays).")
+_TAKEN = ("must be unique", "already exists", "already been used", "is already")
 
 
 @dataclass
@@ -58,6 +75,7 @@ class OrgWriter:
         self.run, self.client, self.org, self.mappings = run, client, org, mappings
         self.counts, self.forced, self.after_batch = counts, forced, after_batch
         self.allocated: set[int] = set()      # records whose allocation this cycle tried
+        self.stale_reference: set[str] = set()   # cached Xero lists an exception rests on
 
     # -- the steps -----------------------------------------------------------------------
     def sync(self, candidates: list[Candidate], contacts: dict, records: dict) -> None:
@@ -70,14 +88,22 @@ class OrgWriter:
                 self.exception(record, [outcome.sentence], keys=[problem_keys.Key(
                     "contact", str(company.get("id")), company.get("name"))])
                 continue
-            result = cand.build(contact_ref(outcome.contact_id if outcome else None,
-                                            cand.company.record), self.mappings)
+            try:
+                result = cand.build(contact_ref(outcome.contact_id if outcome else None,
+                                                cand.company.record), self.mappings)
+            except Exception as exc:       # one malformed record, not the whole batch
+                self.exception(record, [f"{cand.label} could not be mapped: "
+                                        f"{_what_failed(exc)}. Correct it in ConnectWise; "
+                                        "Ferry tries it again when it changes."],
+                               version=None)
+                continue
             if isinstance(result, Unmapped):
                 self.exception(record, result.sentences, version=None,
                                keys=result.problems, total=result.cw_total)
                 continue
             work = Work(cand, record, result, version_hash(result.payload))
-            if record.state == "in_flight" and not record.xero_id:
+            if not record.xero_id and (record.state == "in_flight"
+                                       or record.unknown_since is not None):
                 lookups.append(work)
             elif not record.xero_id:
                 creates.append(work)
@@ -117,6 +143,7 @@ class OrgWriter:
                 continue
             record = work.record
             record.xero_id = doc[DOC_KINDS[record.record_type].id_key]
+            record.unknown_since = None
             if record.version_hash == work.version:
                 self.synced(work, "found", "Found in Xero after an interrupted write; "
                             "adopted, not written again.", count=False)
@@ -163,17 +190,22 @@ class OrgWriter:
         save = getattr(self.client, kind.save)
         for start in range(0, len(items), MAX_ELEMENTS):
             batch = items[start:start + MAX_ELEMENTS]
-            with db.atomic():                 # committed before the call goes out
-                for work, _payload in batch:
-                    SyncRecord.update(state="in_flight", version_hash=work.version,
-                                      last_run=self.run, updated_at=utcnow()).where(
-                        SyncRecord.id == work.record.id).execute()
-                    work.record.state, work.record.version_hash = "in_flight", work.version
-            results = save([payload for _w, payload in batch], create_only=create_only)
-            allocations = []
+            self.mark_in_flight(batch)        # committed before the call goes out
+            try:
+                results = save([payload for _w, payload in batch], create_only=create_only)
+            except ApiUnavailable:
+                # Timeout, reset, lost answer, 5xx: it may have reached Xero. Each record
+                # is looked up before any create; the cycle stops and says why.
+                self.mark_unknown([w for w, _p in batch])
+                raise
+            allocations, unknown, taken, refused_reference = [], [], [], False
             with db.atomic():
                 for (work, _payload), result in zip(batch, results):
-                    if result.ok:
+                    if result.unknown:
+                        unknown.append(work)
+                    elif create_only and not result.ok and _taken(result):
+                        taken.append(work)
+                    elif result.ok:
                         work.record.xero_id = result.id
                         record_facts.note_xero(work.record, result.element)
                         self.synced(work, "created" if create_only else "updated",
@@ -186,11 +218,69 @@ class OrgWriter:
                             allocations.append((work.candidate, work.record,
                                                 result.element or None))
                     else:
+                        refused_reference |= reference_cache.refused_for_reference(
+                            result.errors)
                         self.exception(work.record, [
                             refusal_sentence(work.candidate.label, result.errors)],
                             version=work.version)
+            if unknown or taken:
+                again = self.settle_unknown(unknown, taken)
+                self.write(self.check(again), create_only=False)
+            if refused_reference and self.org is not None:
+                reference_cache.invalidate(self.org.id)    # read Xero's lists afresh
             cycle_allocations.allocate(self, allocations)
             self.after_batch()
+
+    def mark_in_flight(self, batch) -> None:
+        """One transaction, committed before the batch goes out."""
+        now = utcnow()
+        with db.atomic():
+            for work, _payload in batch:
+                work.record.state, work.record.version_hash = "in_flight", work.version
+                SyncRecord.update(state="in_flight", version_hash=work.version,
+                                  last_run=self.run, updated_at=now).where(
+                    SyncRecord.id == work.record.id).execute()
+
+    def mark_unknown(self, works: list[Work]) -> None:
+        now = utcnow()
+        with db.atomic():
+            SyncRecord.update(unknown_since=now, updated_at=now).where(
+                SyncRecord.id.in_([w.record.id for w in works]) &
+                SyncRecord.unknown_since.is_null()).execute()
+            for work in works:
+                work.record.unknown_since = work.record.unknown_since or now
+
+    def settle_unknown(self, unknown: list[Work], taken: list[Work]) -> list[Work]:
+        """Records Xero may hold although its answer did not say so (left out of the
+        answer, or refused as a number already taken): look them up now and adopt what
+        Xero has; what is not found stays an exception that is looked up again before
+        any later create. Returns the adopted ones that must be compared with Xero's
+        copy (a number taken by an earlier version of the record)."""
+        works = unknown + taken
+        self.mark_unknown(works)
+        try:
+            found = self.find_existing([w.candidate for w in works])
+        except ApiUnavailable:
+            found = {}
+        again = []
+        for work in works:
+            doc = found.get(work.candidate.number)
+            record = work.record
+            if doc is None:
+                self.exception(record, [UNKNOWN.format(label=work.candidate.label)],
+                               version=work.version)
+                continue
+            record.xero_id = doc[DOC_KINDS[record.record_type].id_key]
+            record.unknown_since = None
+            if any(w is work for w in unknown):     # this very version was just sent
+                self.synced(work, "found", "Xero's answer left it out, but Xero has it: "
+                            "adopted, not written again.")
+            else:
+                record.save()
+                self.event(record, "found", "Xero already had this number: adopted, not "
+                           "written again.")
+                again.append(work)
+        return again
 
     # -- Xero look-ups -------------------------------------------------------------------
     def find_existing(self, candidates: list[Candidate]) -> dict[str, dict]:
@@ -220,7 +310,7 @@ class OrgWriter:
     # -- outcomes ------------------------------------------------------------------------
     def synced(self, work: Work, kind: str, message: str, count: bool = True) -> None:
         record = work.record
-        record.state, record.problems = "synced", None
+        record.state, record.problems, record.unknown_since = "synced", None, None
         record.version_hash = record.synced_hash = work.version
         record.cw_total, record.rounding = work.mapped.cw_total, work.mapped.rounding
         record.last_run = self.run
@@ -237,6 +327,10 @@ class OrgWriter:
         """`keys`: what the exception is keyed on (jobs/problem_keys.py), for the
         Unmapped view and re-syncing what a mapping change fixes."""
         self.counts.exceptions += 1
+        for key in keys or ():
+            kind = reference_cache.KEY_KINDS.get(getattr(key, "kind", None))
+            if kind:
+                self.stale_reference.add(kind)
         if version != "keep":
             record.version_hash = version
         changed = record.state != "exception" or record.problems != sentences
@@ -248,3 +342,18 @@ class OrgWriter:
 
     def event(self, record: SyncRecord, kind: str, message: str) -> None:
         RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
+
+
+def _taken(result) -> bool:
+    text = " ".join(result.errors).lower()
+    return any(words in text for words in _TAKEN)
+
+
+def _what_failed(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"its field {exc.args[0]!r} is missing"
+    if isinstance(exc, (ValueError, ArithmeticError)):
+        return f"a value in it could not be read ({exc})"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return f"a field in it is not what ConnectWise documents ({exc})"
+    return f"{type(exc).__name__}: {exc}"

@@ -20,7 +20,8 @@ def force_sync(record_type: str, cw_ids: list[int] | None = None):
         return get_queue().enqueue(forced_payment_cycle, "payment", ids, job_timeout=3600)
     if record_type not in RECORD_TYPES:
         raise ValueError(f"record type is one of {', '.join(RECORD_TYPES)}, payment")
-    return get_queue().enqueue(forced_cycle, record_type, ids, job_timeout=3600)
+    from jobs.cycle import JOB_TIMEOUT      # the same room as a scheduled cycle
+    return get_queue().enqueue(forced_cycle, record_type, ids, job_timeout=JOB_TIMEOUT)
 
 
 @in_job_context

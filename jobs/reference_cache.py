@@ -57,8 +57,14 @@ def get(client, org_id: int, kind: str, *, max_age: timedelta = MAX_AGE,
 
 
 def store(org_id: int, kind: str, data, now: datetime | None = None) -> None:
+    """Keep Xero's answer; when it differs from what was cached, exceptions deserve
+    another try (the generation moves on)."""
     text = encode_json(data)
     at = now or utcnow()
+    old = XeroReference.get_or_none((XeroReference.org == org_id) &
+                                    (XeroReference.kind == kind))
+    if old is not None and old.data != text:
+        bump_generation()
     with db.atomic():
         updated = XeroReference.update(data=text, fetched_at=at).where(
             (XeroReference.org == org_id) & (XeroReference.kind == kind)).execute()
@@ -94,6 +100,39 @@ def generation() -> int:
         return int(Setting.get_value(GENERATION, 0) or 0)
     except (TypeError, ValueError):
         return 0
+
+
+# Problem keys (jobs/problem_keys.py) that come from cached reference data: an
+# exception keyed so may be fixed in Xero alone (a currency enabled, a tax rate added).
+KEY_KINDS = {"currency": "currencies", "tax rate": "tax_rates", "account": "accounts",
+             "tracking option": "tracking_categories"}
+_STALE = datetime(1970, 1, 1)
+
+
+def mark_stale(org_id: int, kind: str) -> None:
+    """Read this kind again at the next cycle's start (data kept until then)."""
+    XeroReference.update(fetched_at=_STALE).where(
+        (XeroReference.org == org_id) & (XeroReference.kind == kind)).execute()
+
+
+def refresh_due(open_client, now: datetime | None = None) -> int:
+    """Read again every cached kind older than a day (or marked stale), org by org;
+    `open_client(org_id)` gives a client. A change moves the generation on, so the
+    cycle retries its exceptions. Returns the number of kinds read."""
+    now = now or utcnow()
+    due: dict[int, list[str]] = {}
+    for row in XeroReference.select(XeroReference.org, XeroReference.kind).where(
+            XeroReference.fetched_at < now - MAX_AGE):
+        due.setdefault(row.org_id, []).append(row.kind)
+    read = 0
+    for org_id, kinds in due.items():
+        client = open_client(org_id)
+        if client is None:
+            continue
+        for kind in kinds:
+            get(client, org_id, kind, now=now)
+            read += 1
+    return read
 
 
 def fetched_at(org_id: int, kind: str) -> datetime | None:

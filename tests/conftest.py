@@ -258,9 +258,30 @@ def app(database_url, redis_url):
         from blueprints.auth import save_user
         save_user(ADMIN_EMAIL, ADMIN_PASSWORD)
     yield application
+    with application.app_context(), db.connection_context():
+        assert_run_counts()
     if not db.is_closed():
         db.close()
     db.obj.close()
+
+
+def assert_run_counts() -> None:
+    """Every cycle the suite ran left each record it read in a state a person sees:
+    read = written + skipped + exceptions + waiting + excluded for a finished run (a
+    run stopped part-way says in its message how many it did not reach)."""
+    from models import SyncRun, db
+    if not db.table_exists("sync_run"):
+        return
+    for run in SyncRun.select().where(
+            SyncRun.record_type.in_(("invoice", "credit_note", "bill"))):
+        accounted = run.written + run.skipped + run.exceptions + run.waiting + run.excluded
+        if run.status == "done":
+            assert run.read == accounted, (
+                f"run {run.id} ({run.record_type}) read {run.read} but accounted for "
+                f"{accounted}: written {run.written}, skipped {run.skipped}, exceptions "
+                f"{run.exceptions}, waiting {run.waiting}, excluded {run.excluded}")
+        elif run.status != "running":
+            assert accounted <= run.read, f"run {run.id} accounted for more than it read"
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ def connection(app, redis_url):
 
 
 def _wanted_ids():
-    return sorted(job_id for job_id, _, _ in PERIODIC_JOBS + cycle_entries())
+    # The payment back-sync (jobs/cycle_payments.py) is registered after the cycles.
+    return sorted([job_id for job_id, _, _ in PERIODIC_JOBS + cycle_entries()]
+                  + ["ferry-cycle-payment"])
 
 
 def test_registering_twice_keeps_one_entry_per_job_and_drops_stale_ones(connection):
@@ -67,3 +69,15 @@ def test_first_registration_runs_invoices_before_credit_notes(connection):
     runs = next_runs(connection)
     assert runs["ferry-cycle-invoice"] < runs["ferry-cycle-credit-note"]
     assert runs["ferry-cycle-credit-note"] < runs["ferry-cycle-bill"]
+
+
+def test_cycles_get_a_timeout_that_fits_a_first_sync(connection):
+    """RQ's default 180 s killed a first sync of thousands of invoices on schedule: a
+    cycle (scheduled or forced) gets the cycle timeout, a small job a short one."""
+    from jobs.cycle import JOB_TIMEOUT
+    register_schedule(connection)
+    jobs = {job.id: job for job in Scheduler(connection=connection).get_jobs()}
+    assert JOB_TIMEOUT >= 3 * 3600
+    for job_id in ("ferry-cycle-invoice", "ferry-cycle-credit-note", "ferry-cycle-bill"):
+        assert jobs[job_id].timeout == JOB_TIMEOUT
+    assert jobs["ferry-audit-retention"].timeout == 600

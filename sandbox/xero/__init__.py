@@ -18,7 +18,8 @@ only) skips the consent page and connects both orgs, for headless tests.
 In code: `app = create_app(seed=1)` returns the kit-wrapped WSGI app; `app.xero` is the
 `XeroSandbox` (store, identity, limits, idempotency keys, kit) for tests to inspect.
 Kit endpoints (/_sandbox/journal, reset, faults, clock) work as in sandbox.kit, with the
-extra fault kinds `429-minute`, `429-day`, `token-expired` and `token-revoked` (the user
+extra fault kinds `429-minute`, `429-day`, `token-expired`, `token-revoked`,
+`elements-missing` (a batch write done whole, its answer missing every second element) (the user
 disconnects the app: connections and refresh tokens are revoked for real). Test actions
 are described in sandbox.xero.actions.
 """
@@ -78,6 +79,7 @@ def create_app(seed: int = 1, scale: int = 1, client_id: str = DEFAULT_CLIENT_ID
     app.register_blueprint(identity_module.blueprint(sandbox.identity, sandbox.store))
     app.register_blueprint(api.blueprint(sandbox))
     app.register_blueprint(actions.blueprint(sandbox))
+    sandbox.flask_app = app          # the elements-missing fault answers through it
     wrapped = kit.wrap(app)
     wrapped.xero = sandbox
     return wrapped
@@ -118,7 +120,26 @@ def _register_faults(sandbox: XeroSandbox) -> None:
             return problem(401, "Unauthorized", "AuthenticationUnsuccessful")
         return None
 
+    def elements_missing(req, rule):
+        """Xero does the whole batch write but its answer leaves elements out (every
+        second one): assumed in sandbox/FIDELITY.md, the case Ferry must look up."""
+        import json as _json_lib
+        inner = getattr(sandbox, "flask_app", None)
+        if inner is None or not is_api(req) or req.method not in ("PUT", "POST"):
+            return None
+        answer = Response.from_app(inner, req.environ, buffered=True)
+        try:
+            body = _json_lib.loads(answer.get_data())
+        except ValueError:
+            return answer
+        for key in ("Invoices", "CreditNotes", "Contacts"):
+            if isinstance(body.get(key), list) and len(body[key]) > 1:
+                body[key] = body[key][::2]
+        answer.set_data(_json_lib.dumps(body))
+        return answer
+
     handlers = sandbox.kit.fault_handlers
+    handlers["elements-missing"] = elements_missing
     handlers["429-minute"] = too_many("minute")
     handlers["429-day"] = too_many("day")
     handlers["token-expired"] = token_expired
