@@ -18,7 +18,9 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from blueprints.labels import ONE
-from models import AuditEntry, Connection, SyncRecord, utcnow
+from peewee import SQL, SqliteDatabase
+
+from models import AuditEntry, Connection, SyncRecord, db, utcnow
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -26,6 +28,7 @@ PAGE_SIZE = 50
 LIVE_LIMIT = 50
 EXPORT_CHUNK = 2000
 CUSTOMER_RECORDS = 500          # a customer filter looks at this many of its records
+TEXT_MATCHES = 10_000           # a text search (SQLite) looks at the newest this many
 RECORD_REF = re.compile(r"^([a-z_]+):(\d+)$")
 METHODS = ("GET", "POST", "PUT", "DELETE")
 OUTCOMES = {
@@ -81,10 +84,13 @@ class Search:
 
     def query(self, *, newest_first: bool = True):
         q = AuditEntry.select()
+        # Common values (an API, a method, success) are matched as expressions, so the
+        # database walks the time index newest first and stops at a page instead of
+        # gathering half a million rows by their own index and sorting them.
         if self.api in ("connectwise", "xero"):
-            q = q.where(AuditEntry.api == self.api)
+            q = q.where(AuditEntry.api.concat("") == self.api)
         if self.outcome == "ok":
-            q = q.where(AuditEntry.status.between(200, 299))
+            q = q.where((AuditEntry.status + 0).between(200, 299))
         elif self.outcome == "client_error":
             q = q.where(AuditEntry.status.between(400, 499))
         elif self.outcome == "server_error":
@@ -92,9 +98,11 @@ class Search:
         elif self.outcome == "no_answer":
             q = q.where(AuditEntry.status.is_null())
         if self.status.isdigit():
-            q = q.where(AuditEntry.status == int(self.status))
+            code = int(self.status)
+            q = q.where(((AuditEntry.status + 0) if 200 <= code < 300 else AuditEntry.status)
+                        == code)
         if self.method in METHODS:
-            q = q.where(AuditEntry.method == self.method)
+            q = q.where(AuditEntry.method.concat("") == self.method)
         if self.org.isdigit():
             q = q.where(AuditEntry.connection_id == int(self.org))
         if self.record_type in ONE:
@@ -112,9 +120,7 @@ class Search:
             if refs:
                 q = q.where(AuditEntry.record_ref.in_(refs))
             else:
-                like = f"%{self.text}%"
-                q = q.where(AuditEntry.url.ilike(like) | AuditEntry.record_ref.ilike(like)
-                            | AuditEntry.error.ilike(like))
+                q = q.where(_text_matches(self.text))
         if self.run.isdigit():
             q = q.where(AuditEntry.run_id == int(self.run))
         if self.day_from:
@@ -134,6 +140,31 @@ class Search:
                   "to": self.day_to.isoformat() if self.day_to else ""}
         values.update(extra)
         return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+_text_index: dict[int, bool] = {}
+
+
+def _has_text_index() -> bool:
+    """SQLite with the trigram table of migration 0009_search_indexes (checked once)."""
+    key = id(db.obj)
+    if key not in _text_index:
+        _text_index[key] = (isinstance(db.obj, SqliteDatabase)
+                            and db.table_exists("audit_text"))
+    return _text_index[key]
+
+
+def _text_matches(text: str):
+    """URL or error containing `text`, any case. SQLite asks its trigram table for the
+    newest TEXT_MATCHES matches (a phrase of three characters or more); PostgreSQL's
+    ILIKE uses the pg_trgm indexes; otherwise it is a scan."""
+    if len(text) >= 3 and _has_text_index():
+        phrase = '"' + text.replace('"', '""') + '"'
+        return AuditEntry.id.in_(SQL(
+            "(SELECT rowid FROM audit_text WHERE audit_text MATCH ? "
+            "ORDER BY rowid DESC LIMIT ?)", (phrase, TEXT_MATCHES)))
+    like = f"%{text}%"
+    return AuditEntry.url.ilike(like) | AuditEntry.error.ilike(like)
 
 
 @bp.app_template_filter("path_only")

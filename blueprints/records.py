@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from flask import Blueprint, abort, render_template, request
-from peewee import JOIN
+from peewee import JOIN, SqliteDatabase
 
 from blueprints.labels import DOCUMENT_TYPES, ONE
-from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord
+from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord, db
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
@@ -77,7 +77,7 @@ class Filters:
         if self.state in STATE_LABELS:
             q = q.where(SyncRecord.state == self.state)
         if self.number:
-            q = q.where(SyncRecord.cw_number.contains(self.number))
+            q = q.where(_starts_with(SyncRecord.cw_number, self.number))
         if self.party:
             q = q.where(SyncRecord.party_name.contains(self.party))
         if self.org.isdigit():
@@ -127,6 +127,14 @@ class Filters:
         if self.sort.startswith("-"):
             return key, "descending"
         return "-" + key, "ascending"
+
+
+def _starts_with(column, prefix: str):
+    """Numbers are searched from their start ("1004" finds 10041 and 10042). On SQLite a
+    range on the indexed column (its LIKE ignores the index); PostgreSQL's LIKE."""
+    if isinstance(db.obj, SqliteDatabase):
+        return (column >= prefix) & (column < prefix + "\U0010ffff")
+    return column.startswith(prefix)
 
 
 @bp.route("/")

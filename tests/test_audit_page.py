@@ -184,3 +184,19 @@ def test_csv_export_streams_every_row_in_chunks(app, client, auth, monkeypatch):
     rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
     assert len(rows) == 31 and sorted(r[3] for r in rows[1:]) == sorted(
         f"https://x/{i}" for i in range(30))
+
+
+def test_text_search_finds_url_and_error_words_through_the_index(app, client, auth):
+    from models import AuditEntry
+    with app.app_context(), db.connection_context():
+        _entry(None, url="https://api.xero.com/api.xro/2.0/TrackingCategories?x=1")
+        gone = _entry(None, url="https://x/old-call", error="Xero said: Organisation offline")
+        _entry(None, url="https://x/other")
+    auth.login()
+    assert "TrackingCategories" in client.get("/audit/?q=trackingcat").get_data(as_text=True)
+    page = client.get("/audit/?q=organisation offline").get_data(as_text=True)
+    assert "/old-call" in page and "/other" not in page
+    with app.app_context(), db.connection_context():
+        AuditEntry.delete().where(AuditEntry.id == gone.id).execute()   # the nightly purge
+    assert "/old-call" not in client.get("/audit/?q=organisation offline").get_data(as_text=True)
+    assert "No requests match" in client.get("/audit/?q=nothing-like-this").get_data(as_text=True)
