@@ -102,9 +102,10 @@ def connectwise(sink):
     from connectors.connectwise import ConnectWise, CWSettings
     connection = Connection.get_or_none((Connection.kind == "connectwise") &
                                         (Connection.status == "active"))
-    if connection is None:
+    s = (connection.settings or {}) if connection is not None else {}
+    if connection is None or not all(s.get(k) for k in ("site", "company_id",
+                                                        "public_key", "client_id")):
         raise NotConnected("ConnectWise is not connected; connect it in Settings.")
-    s = connection.settings
     cw = ConnectWise(CWSettings(s["site"], s["company_id"], s["public_key"],
                                 (connection.secrets or {}).get("private_key", ""),
                                 s["client_id"]), sink=sink,

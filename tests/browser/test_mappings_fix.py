@@ -84,6 +84,13 @@ def test_fix_each_demo_exception_in_the_browser_and_resync(page, live_server, de
     assert freight and vat and clash
     sign_in(page, base, "/exceptions/")
     shot(page, "fix-exceptions-before")
+    page.goto(base + "/mappings/unmapped")
+    assert "Harbour Dental Group" in page.locator("main").inner_text()
+    shot(page, "unmapped")
+    page.goto(base + "/mappings/")
+    page.locator("#routing").wait_for()
+    shot(page, "routing")
+    page.goto(base + "/exceptions/")
 
     # 1. GL 4900: the exception's link opens that org's accounts on 4900.
     for _ in range(2):                          # one per org that holds such records
@@ -136,6 +143,10 @@ def test_fix_each_demo_exception_in_the_browser_and_resync(page, live_server, de
     # 3. The name clash: a new Xero contact with a distinguishing name.
     page.get_by_role("link", name="Resolve the contact clash").first.click()
     page.wait_for_url(re.compile(r"/mappings/org/\d+/contacts\?company=\d+"))
+    page.get_by_role("button", name="Search").click()
+    # The legacy contact of that name is found (and could be linked instead).
+    page.get_by_role("button", name="Link", exact=True).wait_for()
+    assert "HDG-LEGACY-01" in page.locator("#contacts").inner_text()
     page.get_by_label("Name in Xero").fill("Harbour Dental Group (Sydney clinic)")
     shot(page, "fix-contact")
     page.get_by_role("button", name="Create and link").click()
