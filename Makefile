@@ -58,3 +58,13 @@ bench: install
 
 clean-demo: stop-demo
 	rm -rf $(DEMO_DIR)
+
+# Chaos: at least 500 sync cycles against the sandboxes with seeded random faults (Xero
+# 429/5xx/timeouts/resets/lost answers/missing batch elements/token expiry and revocation,
+# CW 5xx and resets, workers SIGKILLed mid-batch, Redis restarted, two workers racing,
+# CW edits), then checks nothing is in Xero twice and nothing is lost. The seeds print.
+CHAOS_SEEDS ?= 1,2,3,4,5,6,7,8,9,10
+CHAOS_CYCLES ?= 50
+chaos: install
+	FERRY_CHAOS_SEEDS=$(CHAOS_SEEDS) FERRY_CHAOS_CYCLES=$(CHAOS_CYCLES) \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/chaos
