@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export FLASK_APP := app
 
-.PHONY: demo test install assets clean-demo stop-demo bench
+.PHONY: demo test install assets clean-demo stop-demo bench chaos
 
 # Dependencies come from requirements.lock (exact versions and their hashes, runtime and
 # test extras); pyproject.toml keeps the ranges the lock is compiled from.
