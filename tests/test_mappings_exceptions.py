@@ -146,3 +146,19 @@ def test_a_clash_linked_to_an_existing_xero_contact(ferry, client, auth, xero): 
     docs = [d for d in orgs(xero)[SYDNEY].invoices.values()
             if (d.get("_contact_id") or "").lower() == ids[0].lower()]
     assert len(docs) == len(clash)
+
+
+def test_a_csv_import_offers_the_exceptions_it_fixes(ferry, client, auth):
+    import base64
+    with data(ferry):
+        record = exceptions("GL account 4900")[0]
+        held = {str(r.cw_id) for r in exceptions("GL account 4900")
+                if r.org_id == record.org_id}
+    auth.login()
+    token = csrf_token(client, "/mappings/import")
+    applied = client.post("/mappings/import/apply", data={
+        "csrf_token": token, "kind": "accounts", "org": str(record.org_id),
+        "data": base64.b64encode(b"cw_gl_account,xero_account_code\r\n4900,260\r\n").decode()})
+    html = applied.get_data(as_text=True)
+    assert applied.status_code == 200 and "1 added" in html
+    assert set(re.findall(r'name="record" value="invoice:(\d+)"', html)) == held

@@ -59,7 +59,7 @@ def _page(status=200, **extra):
         asked = request.args
     ctx = {"kinds": KINDS, "orgs": _orgs(), "kind": asked.get("kind", "accounts"),
            "org_id": asked.get("org", ""), "problem": None, "result": None,
-           "data": None, "org": None}
+           "data": None, "org": None, "message": None, "offer": None}
     ctx.update(extra)
     return render_template("mappings/import.html", **ctx), status
 
@@ -138,11 +138,24 @@ def apply_import():
             "The mappings changed since the preview and some rows no longer fit; "
             "nothing was written. Check the rows below and upload the file again."))
     written = mapping_tables.apply(result, org)
-    flash(f"Imported {KINDS[kind].label}: {result.count('added')} added, "
-          f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
-          + (f" ({written} rows written)." if written else "; nothing to write."))
+    message = (f"Imported {KINDS[kind].label}: {result.count('added')} added, "
+               f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
+               + (f" ({written} rows written)." if written else "; nothing to write."))
+    found = _offer(kind, org, result)
+    if found:   # the exceptions the import may fix, offered for re-sync right here
+        return _page(200, message=message, offer=found, kind=kind,
+                     org_id=str(org.id) if org else "")
+    flash(message)
     if kind == "routing":
         return redirect(url_for(".index"), 303)
     table = {"accounts": "accounts", "taxes": "taxes", "tracking": "tracking",
              "items": "items"}[kind]
     return redirect(url_for(".table", org_id=org.id, kind=table), 303)
+
+
+def _offer(kind, org, result):
+    from blueprints.mappings.tables import offer, offer_for
+    from jobs import problem_keys
+    if kind == "routing":
+        return offer(problem_keys.open_records("routing", None)) if result.changes else None
+    return offer_for(kind, org, [row.values for row in result.changes])

@@ -424,8 +424,8 @@ def refresh():
     """Refresh choices: read every list from the APIs again."""
     problems = choices.refresh_all()
     back = request.form.get("next") or url_for(".index")
-    if not back.startswith("/"):
-        back = url_for(".index")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = url_for(".index")        # only ever a path on Ferry itself
     message = "Choices read again from ConnectWise and Xero." + (
         " Not offered, so typed by hand: " + ", ".join(problems) + "."
         if problems else "")
