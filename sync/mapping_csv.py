@@ -9,7 +9,6 @@ import adds and changes rows; it never deletes one that the file leaves out.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -131,7 +130,7 @@ def read_table(kind: Kind, data: bytes) -> tuple[list[Row], list[str]] | Refused
                        "as a spreadsheet set to a European locale saves them; Ferry read "
                        "them so.")
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+        records = list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter,
                                   strict=True))
     except csv.Error as exc:
         return Refused(f"Ferry could not read the file as CSV ({exc}): a quote is "
@@ -350,12 +349,22 @@ def neutralise(value) -> str:
 
 def export(kind_name: str, rows: list[Mapping[str, object]]) -> str:
     kind = KINDS[kind_name]
-    out = io.StringIO()
+    out = _Text()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(kind.header)
     for row in rows:
         writer.writerow([neutralise(row.get(c, "")) for c in kind.header])
-    return out.getvalue()
+    return "".join(out.parts)
+
+
+class _Text:
+    """What csv.writer writes to: text kept in memory (sync/ opens no file)."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
 
 
 # -- helpers -------------------------------------------------------------------------

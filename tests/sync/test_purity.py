@@ -4,7 +4,7 @@ from pathlib import Path
 
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 ALLOWED = {"__future__", "dataclasses", "decimal", "datetime", "typing", "hashlib", "json",
-           "re"}
+           "re", "csv"}   # csv: parsing and writing text in memory (sync/mapping_csv.py)
 FORBIDDEN_CALLS = {"open", "now", "today", "utcnow", "time", "getenv"}
 
 
