@@ -17,7 +17,8 @@ from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncReco
 bp = Blueprint("records", __name__, url_prefix="/records")
 
 PAGE_SIZE = 100
-STATE_LABELS = {"pending": "waiting", "in_flight": "being written", "synced": "in Xero",
+STATE_LABELS = {"pending": "to be written", "waiting": "waiting for its date",
+                "in_flight": "being written", "synced": "in Xero",
                 "exception": "exception", "excluded": "excluded"}
 XERO_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
 # ?sort= value -> column; "-" in front sorts descending.
