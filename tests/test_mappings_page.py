@@ -197,3 +197,18 @@ def test_unmapped_counts_records_and_money_most_first(app, client, auth):
 def test_without_xero_the_page_says_what_to_do_first(client, auth):
     auth.login()
     assert "Connect a Xero organisation" in client.get("/mappings/").get_data(as_text=True)
+
+
+def test_fix_link_of_a_tracking_option_opens_the_row_on_the_cw_id(app, client, auth):
+    adl, syd = _orgs(app)
+    with app.app_context(), db.connection_context():
+        record = SyncRecord.create(record_type="invoice", cw_id=5, cw_number="1005", org=syd,
+                                   state="exception", problems=["No tracking option"])
+        RecordProblem.create(record=record, org=syd, kind="tracking option",
+                             cw_value="Sydney", amount=Decimal("10"))
+    auth.login()
+    page = client.get("/mappings/unmapped").get_data(as_text=True)
+    assert f"/mappings/org/{syd}/tracking?new=2" in page
+    table = client.get(f"/mappings/org/{syd}/tracking?new=2").get_data(as_text=True)
+    add = table.split('id="add"')[1]
+    assert '<option value="2" selected>Sydney</option>' in add

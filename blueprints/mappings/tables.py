@@ -39,6 +39,7 @@ class Table:
     model: type
     columns: tuple[Column, ...]
     target: str                # the column bulk update sets
+    prefill: str = ""          # the column "Fix it" links open on (?new=value)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -49,13 +50,13 @@ TABLES = {t.name: t for t in (
         Column("cw_gl_account", "ConnectWise GL account", "cw_account", "connectwise",
                "gl_accounts", key=True),
         Column("xero_account_code", "Xero account", "xero_code", "xero", "accounts"),
-    ), "xero_account_code"),
+    ), "xero_account_code", "cw_gl_account"),
     Table("taxes", "Tax", TaxMapping, (
         Column("side", "Side", "side", fixed=("sales", "purchases"), key=True),
         Column("cw_tax_code", "ConnectWise tax code", "cw_tax_code", "connectwise",
                "tax_codes", key=True),
         Column("xero_tax_type", "Xero tax rate", "xero_tax_type", "xero", "tax_rates"),
-    ), "xero_tax_type"),
+    ), "xero_tax_type", "cw_tax_code"),
     Table("tracking", "Tracking", TrackingMapping, (
         Column("category", "Xero tracking category", "category", "xero", "tracking",
                key=True),
@@ -63,12 +64,12 @@ TABLES = {t.name: t for t in (
         Column("cw_id", "ConnectWise location or department", "cw_id", "connectwise",
                "places", key=True),
         Column("option", "Xero option", "option", "xero", "options"),
-    ), "option"),
+    ), "option", "cw_id"),
     Table("items", "Items", ItemMapping, (
         Column("cw_item", "ConnectWise product", "cw_item", "connectwise", "products",
                key=True),
         Column("xero_item_code", "Xero item", "xero_item_code", "xero", "items"),
-    ), "xero_item_code"),
+    ), "xero_item_code", "cw_item"),
 )}
 SIDE_OF = {"invoice": "sales", "credit_note": "sales", "bill": "purchases"}
 

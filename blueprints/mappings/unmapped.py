@@ -10,6 +10,7 @@ from flask import render_template, url_for
 from peewee import fn
 
 from blueprints.mappings import bp
+from jobs import choices
 from models import Connection, RecordProblem, SyncRecord
 
 KIND_LABELS = {"account": "GL account", "tax type": "tax code", "tax rate": "Xero tax rate",
@@ -22,6 +23,15 @@ TABLE_OF = {"account": "accounts", "tax type": "taxes", "tax rate": "taxes",
 
 def fix_link(kind: str, cw_value: str, org_id: int | None) -> str | None:
     """Where the mapping row that fixes this value is, opened on that value."""
+    if kind == "tracking option" and org_id:
+        # Keyed by the CW name (what the sentence shows); the row wants the CW id.
+        place = next((i for k in ("locations", "departments")
+                      for i in (choices.items("connectwise", k) or ())
+                      if i["label"] == cw_value), None)
+        return url_for("mappings.table", org_id=org_id, kind="tracking",
+                       new=place["value"] if place else "")
+    if kind == "tax rate" and org_id:    # a Xero tax type the org no longer has
+        return url_for("mappings.table", org_id=org_id, kind="taxes", q=cw_value)
     if kind in TABLE_OF and org_id:
         return url_for("mappings.table", org_id=org_id, kind=TABLE_OF[kind], q=cw_value,
                        new=cw_value)
