@@ -138,21 +138,22 @@ def test_live_tiles_show_progress_waiting_and_the_month(app, client, auth):
 def test_thirty_day_chart_counts_per_day_and_type(app, client, auth):
     from datetime import timedelta
 
-    from models import MeteredVersion, utcnow
+    from models import SyncRun, utcnow
     _cw(app)
     with app.app_context(), db.connection_context():
         now = utcnow()
-        for i in range(3):
-            MeteredVersion.create(record_type="invoice", cw_id=i, version_hash="a",
-                                  month=now.strftime("%Y-%m"), at=now - timedelta(days=2))
-        MeteredVersion.create(record_type="bill", cw_id=1, version_hash="a",
-                              month="x", at=now - timedelta(days=40))   # outside the chart
+        for written in (2, 1):            # two invoice cycles on one day
+            SyncRun.create(record_type="invoice", status="done", read=written, written=written,
+                           started_at=now - timedelta(days=2))
+        SyncRun.create(record_type="bill", status="done", read=7, written=7,
+                       started_at=now - timedelta(days=40))     # outside the chart
     auth.login()
     page = client.get("/").get_data(as_text=True)
     day = (now - timedelta(days=2)).strftime("%d %b")
     assert f"<title>{day}: 3 invoices</title>" in page
-    assert "bills" not in page.split("<svg")[1].split("</svg>")[0].split("<desc")[0]
-    assert re.search(r"0 bills", page)
+    svg = page.split("<svg")[1].split("</svg>")[0]
+    assert "bills</title>" not in svg
+    assert re.search(r"Bills <span class=\"num\">0</span>", page)
 
 
 def test_first_run_opens_the_guided_setup_and_errors_are_pages(client, auth):
