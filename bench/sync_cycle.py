@@ -1,7 +1,12 @@
 """A first sync cycle of invoices at scale: API calls per synced record against the
 floor, Ferry's CPU seconds per 1,000 records, and peak memory.
 
-    .venv/bin/python bench/sync_cycle.py --scale 20
+    .venv/bin/python bench/sync_cycle.py                # scales 20 and 40
+    .venv/bin/python bench/sync_cycle.py --scales 5,20
+
+Each scale runs in a process of its own (peak RSS is per process), and the growth of
+peak memory and CPU per 1,000 records between the first and last scale is printed.
+ConnectWise calls are printed against their floor too (see cw_floor).
 
 Both sandboxes run in child processes (their CPU is not Ferry's). Xero's minute limit is
 lifted in the sandbox and Ferry's governor runs on a moved clock, so the figures measure
@@ -13,6 +18,7 @@ held twice, and contact numbers held by two contacts.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import secrets
@@ -61,8 +67,65 @@ class MovedClock:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=int, default=20)
+    parser.add_argument("--scales", default="20,40",
+                        help="sandbox scales to run, each in a process of its own")
+    parser.add_argument("--scale", type=int, help="one scale, figures as JSON (internal)")
     options = parser.parse_args()
+    if options.scale is not None:
+        print("FIGURES " + json.dumps(measure(options.scale)))
+        return
+    results = []
+    for scale in [int(s) for s in options.scales.split(",")]:
+        child = subprocess.run([sys.executable, __file__, "--scale", str(scale)], cwd=ROOT,
+                               capture_output=True, text=True)
+        line = next((ln for ln in child.stdout.splitlines() if ln.startswith("FIGURES ")),
+                    None)
+        if line is None:
+            print(child.stdout[-3000:], child.stderr[-3000:])
+            raise SystemExit(f"scale {scale} failed")
+        figures = json.loads(line[len("FIGURES "):])
+        results.append(figures)
+        report(figures)
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        per_k = (b["read"] - a["read"]) / 1000
+        print(f"growth from scale {a['scale']} to {b['scale']} ({a['read']} -> {b['read']} "
+              f"records): peak RSS {(b['peak_mb'] - a['peak_mb']) / per_k:+.2f} MB per 1,000 "
+              f"records (target <= 2); Ferry CPU {(b['cpu'] - a['cpu']) / per_k:.2f} s per "
+              "1,000 records (target <= 2)")
+
+
+def report(f: dict) -> None:
+    print(f"--- scale {f['scale']}: first cycle {f['status']}; read {f['read']}, written "
+          f"{f['written']}, exceptions {f['exceptions']}, waiting {f['waiting']}; "
+          f"{f['wall']:.1f} s wall")
+    print(f"Xero calls: {f['xero_calls']} for {f['synced']} documents and {f['contacts']} "
+          f"contacts; floor {f['xero_floor']} ({f['xero_calls'] / f['xero_floor']:.2f}x the "
+          "floor, target <= 1.05)")
+    print(f"ConnectWise calls: {f['cw_calls']}; floor {f['cw_floor']} "
+          f"({f['cw_calls'] / f['cw_floor']:.2f}x the floor, target <= 1.2)")
+    print(f"Ferry CPU: {f['cpu']:.2f} s = {f['cpu'] / max(f['read'], 1) * 1000:.2f} s per "
+          "1,000 records (mapping, hashing, database, HTTP client)")
+    print(f"peak memory (max RSS of the Ferry process): {f['peak_mb']:.0f} MB")
+    print(f"idle cycle (third, nothing changed): read {f['idle_read']}, written "
+          f"{f['idle_written']}, Xero calls {f['idle_xero']}, ConnectWise calls "
+          f"{f['idle_cw']} (targets: 0 Xero, 1 ConnectWise)")
+    print(f"duplicates in Xero: {f['dup_invoices']} invoice numbers, "
+          f"{f['dup_contacts']} contact numbers")
+
+
+def cw_floor(read: int, ids: list[int], numbers: list[str], companies: list[int]) -> int:
+    """The fewest CW calls that can read `read` invoices: the unposted list 1,000 a page,
+    the invoices and their unposted rows by id/number and the companies and their billing
+    contacts in URL-length chunks (as few as CW's ~2,000-character URLs allow), the GL
+    export 200 invoices a request, and the two name lists (locations, departments)."""
+    from connectors.cw_conditions import split_in
+    lookups = (len(list(split_in("id", ids))) + len(list(split_in("invoiceNumber", numbers)))
+               + 2 * len(list(split_in("id", companies))))
+    return math.ceil(read / 1000) + lookups + math.ceil(read / 200) + 2
+
+
+def measure(scale: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
     os.environ.setdefault("FERRY_INSTANCE_DIR", str(workdir))
     os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
@@ -79,10 +142,8 @@ def main() -> None:
     with database.connection_context():
         migrations.upgrade(database)
     database.close()
-    started = time.monotonic()
-    cw, cw_url = serve("connectwise", f"seed=1, scale={options.scale}")
+    cw, cw_url = serve("connectwise", f"seed=1, scale={scale}")
     xero, xero_url = serve("xero", "seed=1, minute_limit=10**6, day_limit=10**6")
-    print(f"sandboxes up in {time.monotonic() - started:.1f} s (scale {options.scale})")
     app = create_app({"DATABASE_URL": url})
     moved = MovedClock()
     try:
@@ -97,29 +158,29 @@ def main() -> None:
             contacts = ContactLink.select().count()
             orgs = len({r.org_id for r in SyncRecord.select(SyncRecord.org)
                         if r.org_id is not None})
-            second = run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))
+            records = list(SyncRecord.select(SyncRecord.cw_id, SyncRecord.cw_number))
+            companies = sorted({c.cw_company_id for c in ContactLink.select()})
+            floor_cw = cw_floor(run.read, [r.cw_id for r in records],
+                                [r.cw_number for r in records if r.cw_number], companies)
+            run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))   # settles
+            idle = run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))
             duplicates = count_duplicates()
     finally:
         cw.terminate()
         xero.terminate()
         if not os.environ.get("REDIS_URL"):       # the private Redis this run started
             get_redis().shutdown(nosave=True)
+    # Writes in batches of 50 + new contacts in batches of 50 + the reference reads per
+    # org (tax rates, organisation, currencies): a first sync has an empty cache.
     floor = math.ceil(synced / 50) + math.ceil(contacts / 50) + 3 * orgs
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"first cycle: {run.status}; read {run.read}, written {run.written}, "
-          f"exceptions {run.exceptions}; {wall:.1f} s wall")
-    print(f"Xero calls: {run.xero_calls} for {synced} documents and {contacts} contacts "
-          f"= {run.xero_calls / max(synced, 1):.4f} per record; floor {floor} "
-          f"({run.xero_calls / floor:.2f}x the floor)")
-    print(f"ConnectWise calls: {run.cw_calls} = {run.cw_calls / max(run.read, 1):.4f} "
-          "per record read")
-    print(f"Ferry CPU: {cpu:.2f} s = {cpu / max(run.read, 1) * 1000:.2f} s per 1,000 "
-          "records (mapping, hashing, database, HTTP client)")
-    print(f"peak memory (max RSS of the Ferry process): {peak_mb:.0f} MB")
-    print(f"second cycle: written {second.written}, Xero calls {second.xero_calls}, "
-          f"ConnectWise calls {second.cw_calls}")
-    print(f"duplicates in Xero: {duplicates['invoices']} invoice numbers, "
-          f"{duplicates['contacts']} contact numbers")
+    return {"scale": scale, "status": run.status, "read": run.read, "written": run.written,
+            "exceptions": run.exceptions, "waiting": run.waiting, "wall": wall, "cpu": cpu,
+            "synced": synced, "contacts": contacts, "xero_calls": run.xero_calls,
+            "xero_floor": floor, "cw_calls": run.cw_calls, "cw_floor": floor_cw,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "idle_read": idle.read, "idle_written": idle.written,
+            "idle_xero": idle.xero_calls, "idle_cw": idle.cw_calls,
+            "dup_invoices": duplicates["invoices"], "dup_contacts": duplicates["contacts"]}
 
 
 def count_duplicates() -> Counter:

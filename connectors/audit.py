@@ -6,6 +6,7 @@ connectors only know the `AuditSink` protocol.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
@@ -118,26 +119,40 @@ def redact_text(text: str) -> str:
 
 def redact_body(text: str | bytes | None, content_type: str | None,
                 limit: int | None = None) -> str | None:
-    """The body as it may be stored: secrets masked, cut to `limit` characters (saying
-    so). JSON and form bodies are parsed and masked by key; anything else, and anything
-    too large to parse cheaply, is masked by pattern."""
+    """The body as it may be stored: secrets masked, then cut to `limit` characters with
+    its full length and SHA-256 (so two stored bodies can still be told apart).
+
+    Structural, not by pattern over the whole text: a JSON or form body that names no
+    secret-looking key is kept as it came (one quick search of the text decides); one
+    that does is parsed and masked by key. Only text that is neither (an HTML error
+    page) is masked by pattern, and only the part that is kept."""
     if text is None or text == b"" or text == "":
         return None
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     ctype = (content_type or "").lower()
-    total = len(text)
-    if limit is not None and total > limit:
-        kept = redact_text(text[:limit])
-        return f"{kept}\n… [truncated: {limit:,} of {total:,} characters kept]"
+    size = len(text)
     if "json" in ctype:
-        try:
-            return encode_json(_mask_json(decode_json_text(text)))
-        except ValueError:
-            return redact_text(text)
+        if SECRET_KEY.search(text) or '"code"' in text:
+            try:
+                return _cut(encode_json(_mask_json(decode_json_text(text))), size, limit)
+            except ValueError:
+                return _cut(redact_text(text[:limit] if limit else text), size, limit)
+        return _cut(text, size, limit)
     if "x-www-form-urlencoded" in ctype:
-        return urlencode(_mask_pairs(parse_qsl(text, keep_blank_values=True)), safe="*")
-    return redact_text(text)
+        masked = urlencode(_mask_pairs(parse_qsl(text, keep_blank_values=True)), safe="*")
+        return _cut(masked, size, limit)
+    return _cut(redact_text(text[:limit] if limit else text), size, limit)
+
+
+def _cut(masked: str, size: int, limit: int | None) -> str:
+    """Cut to `limit`, saying how long the body was and the SHA-256 of what was masked
+    (never of the secrets)."""
+    if limit is None or size <= limit:
+        return masked
+    digest = hashlib.sha256(masked.encode("utf-8", "replace")).hexdigest()
+    return (f"{masked[:limit]}\n… [truncated: {limit:,} of {size:,} characters kept; "
+            f"sha256 {digest}]")
 
 
 def redact_url(url: str) -> str:

@@ -59,7 +59,7 @@ POST_BATCHES = "sync.post_batches"
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_INTERVAL_HOURS = 6
 UNSETTLED = ("pending", "in_flight", "waiting")
-PAGE = 200                      # records read, mapped and written per step (4 batches)
+PAGE = 1000        # records read, mapped and written per step (20 batches of 50)
 RETRY_GENERATION = "sync.retry_generation.{}"
 # A run whose heartbeat (every 30 s) is older than this lost its worker.
 STALE_AFTER = timedelta(seconds=120)

@@ -47,11 +47,21 @@ def test_form_bodies_and_urls():
     assert redact_url(plain) == plain
 
 
-def test_truncated_and_unparseable_bodies_are_masked_by_pattern():
-    big = '{"refresh_token": "RT-secret-value", "rows": "' + "x" * 5000 + '"}'
+def test_large_bodies_are_masked_by_key_then_cut_with_length_and_hash():
+    big = '{"rows": "' + "x" * 5000 + '", "refresh_token": "RT-secret-value"}'
     out = redact_body(big, "application/json", limit=1000)
-    assert "RT-secret-value" not in out
-    assert out.endswith(f"[truncated: 1,000 of {len(big):,} characters kept]")
+    assert "RT-secret-value" not in out          # the secret sat beyond the cut: masked
+    assert out.startswith('{"rows": "xxx')
+    assert f"[truncated: 1,000 of {len(big):,} characters kept; sha256 " in out
+    assert redact_body(big.replace("RT-secret", "RT-other"), "application/json",
+                       limit=1000)[-66:] == out[-66:]   # hash of the masked body only
+    plain = '{"Invoices": [' + ", ".join(['{"Total": 1.5}'] * 10) + ']}'
+    assert redact_body(plain, "application/json") == plain    # no secret: kept as sent
+
+
+def test_unparseable_bodies_are_masked_by_pattern():
+    broken = '{"refresh_token": "RT-secret-value", "rows": "' + "x" * 5000
+    assert "RT-secret-value" not in redact_body(broken, "application/json", limit=1000)
     text = "error: Bearer eyJidtoken rejected; password=hunter2-password"
     assert not any(s in redact_body(text, "text/plain") for s in SECRETS)
 
