@@ -11,7 +11,7 @@ from jobs.cycle_payments import run_payment_cycle
 from models import PaymentLedger, SyncRecord, SyncRun, db
 from tests.conftest import csrf_token
 
-from .helpers import cw_payments, pay, payment_record, synced_invoices
+from .helpers import cw_invoice, cw_payments, pay, payment_record, synced_invoices
 
 
 @pytest.fixture
@@ -89,3 +89,14 @@ def test_the_cli_runs_a_payment_cycle(synced, cw, xero):
     assert "payment cycle" in result.output and "written 1" in result.output
     assert cw_payments(cw, record.cw_id)[0]["amount"] == Decimal("15.00")
     assert SyncRun.get(SyncRun.record_type == "payment").trigger == "cli"
+
+
+def test_a_payment_exception_is_listed_with_what_to_do(web, cw, xero, client, auth):
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        total = cw_invoice(cw, record.cw_id)["total"]
+        pay(xero, record, str(total + Decimal("12.50")))
+        assert run_payment_cycle().exceptions == 1
+    auth.login()
+    page = client.get("/exceptions/?type=payment").get_data(as_text=True)
+    assert "overpayment of AUD 12.50" in page and "Allocate it in Xero" in page
