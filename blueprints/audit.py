@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, render_template, request, stream_w
 from blueprints.labels import ONE
 from peewee import SQL, SqliteDatabase
 
-from models import AuditEntry, Connection, SyncRecord, db, utcnow
+from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -29,6 +29,7 @@ LIVE_LIMIT = 50
 EXPORT_CHUNK = 2000
 CUSTOMER_RECORDS = 500          # a customer filter looks at this many of its records
 TEXT_MATCHES = 10_000           # a text search (SQLite) looks at the newest this many
+RUNS_PER_RECORD = 50            # a record's batch writes are looked for in this many runs
 RECORD_REF = re.compile(r"^([a-z_]+):(\d+)$")
 METHODS = ("GET", "POST", "PUT", "DELETE")
 OUTCOMES = {
@@ -72,15 +73,33 @@ class Search:
             self.errors.append(f"{label} date “{raw}” is not a date like 2026-11-21.")
             return None
 
-    def refs_for_text(self) -> list[str] | None:
+    def record_calls(self):
         """`invoice:1377` is that record; a ConnectWise number (10041, PO-5) is each
-        record with that number. None: the text is neither, search it as text."""
-        if RECORD_REF.match(self.text):
-            return [self.text]
-        rows = (SyncRecord.select(SyncRecord.record_type, SyncRecord.cw_id)
-                .where(SyncRecord.cw_number == self.text).limit(20).tuples())
-        refs = [f"{t}:{i}" for t, i in rows]
-        return refs or None
+        record with that number. Their calls: those tagged with the record, and the
+        batch writes of the runs that handled it whose body names its number (a batch
+        carries up to 50 records, so it has no single record tag). None: the text is
+        neither, search it as text."""
+        match = RECORD_REF.match(self.text)
+        if match:
+            where = ((SyncRecord.record_type == match.group(1)) &
+                     (SyncRecord.cw_id == int(match.group(2))))
+        else:
+            where = SyncRecord.cw_number == self.text
+        records = list(SyncRecord.select(SyncRecord.id, SyncRecord.record_type,
+                                         SyncRecord.cw_id, SyncRecord.cw_number)
+                       .where(where).limit(20))
+        if not records and not match:
+            return None
+        refs = [f"{r.record_type}:{r.cw_id}" for r in records] or [self.text]
+        found = AuditEntry.record_ref.in_(refs)
+        runs = [run for (run,) in RecordEvent.select(RecordEvent.run).where(
+            RecordEvent.record.in_([r.id for r in records]) & RecordEvent.run.is_null(False))
+            .distinct().limit(RUNS_PER_RECORD).tuples()] if records else []
+        for number in {r.cw_number for r in records if r.cw_number}:
+            if runs:
+                found |= (AuditEntry.run_id.in_(runs) & (AuditEntry.method != "GET") &
+                          AuditEntry.request_body.contains(f'"{number}"'))
+        return found
 
     def query(self, *, newest_first: bool = True):
         q = AuditEntry.select()
@@ -116,9 +135,9 @@ class Search:
                 .order_by(SyncRecord.id.desc()).limit(CUSTOMER_RECORDS).tuples()]
             q = q.where(AuditEntry.record_ref.in_(refs or ["-"]))
         if self.text:
-            refs = self.refs_for_text()
-            if refs:
-                q = q.where(AuditEntry.record_ref.in_(refs))
+            calls = self.record_calls()
+            if calls is not None:
+                q = q.where(calls)
             else:
                 q = q.where(_text_matches(self.text))
         if self.run.isdigit():

@@ -200,3 +200,26 @@ def test_text_search_finds_url_and_error_words_through_the_index(app, client, au
         AuditEntry.delete().where(AuditEntry.id == gone.id).execute()   # the nightly purge
     assert "/old-call" not in client.get("/audit/?q=organisation offline").get_data(as_text=True)
     assert "No requests match" in client.get("/audit/?q=nothing-like-this").get_data(as_text=True)
+
+
+def test_a_record_finds_the_batch_write_that_carried_it(app, client, auth):
+    from models import RecordEvent, SyncRecord, SyncRun
+    with app.app_context(), db.connection_context():
+        run = SyncRun.create(record_type="invoice", status="running")
+        other = SyncRun.create(record_type="invoice", status="running")
+        record = SyncRecord.create(record_type="invoice", cw_id=1377, cw_number="10077",
+                                   state="synced")
+        RecordEvent.create(record=record, run=run, kind="created", message="Written to Xero.")
+        batch = '{"Invoices": [{"InvoiceNumber": "10076"}, {"InvoiceNumber": "10077"}]}'
+        _entry(None, method="PUT", run_id=run.id, request_body=batch,
+               url="https://api.xero.com/api.xro/2.0/Invoices?batch=mine")
+        _entry(None, method="PUT", run_id=other.id, request_body=batch,
+               url="https://api.xero.com/api.xro/2.0/Invoices?batch=another-run")
+        _entry(None, method="PUT", run_id=run.id,
+               request_body='{"Invoices": [{"InvoiceNumber": "100770"}]}',
+               url="https://api.xero.com/api.xro/2.0/Invoices?batch=longer-number")
+    auth.login()
+    for text in ("10077", "invoice:1377"):
+        page = client.get(f"/audit/?q={text}").get_data(as_text=True)
+        assert "batch=mine" in page, text
+        assert "batch=another-run" not in page and "batch=longer-number" not in page
