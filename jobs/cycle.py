@@ -326,13 +326,19 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts):
     for start in range(0, len(ids), PAGE):
         page = ids[start:start + PAGE]
         candidates = _guarded_read(run, record_type, page, counts,
-                                   lambda part: cycle_sales.read_sales(cw, record_type, part,
-                                                                       names))
+                                   lambda part: _read_sales(cw, record_type, part, names))
         seen = {c.cw_id for c in candidates}
         missing = [i for i in page if i not in seen]
         if missing:
             _unread(run, record_type, missing, counts, None)
         yield page, candidates
+
+
+def _read_sales(cw, record_type, ids, names):
+    if len(ids) != 1:
+        return cycle_sales.read_sales(cw, record_type, ids, names)
+    with cw.bind(record_ref=f"{record_type}:{ids[0]}"):   # one record's calls, named
+        return cycle_sales.read_sales(cw, record_type, ids, names)
 
 
 def _guarded_read(run, record_type, ids, counts, read):
@@ -419,6 +425,10 @@ def _route(run, record_type, candidates, counts):
             continue
         if cand.problem:
             writer.exception(record, [cand.problem])
+            continue
+        if not (cand.company and cand.company.record.get("id")):
+            writer.exception(record, [f"{cand.label} names no company in ConnectWise; give "
+                                      "it one there and Ferry tries it again."])
             continue
         try:
             routed = route(cand.facts, rules, fallback)

@@ -18,6 +18,7 @@ cannot be mapped becomes its exception and the batch goes on.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -134,7 +135,8 @@ class OrgWriter:
         """Records whose last write may have reached Xero: adopt what Xero has."""
         if not lookups:
             return []
-        found = self.find_existing([w.candidate for w in lookups])
+        with self.about([w.record for w in lookups]):
+            found = self.find_existing([w.candidate for w in lookups])
         creates = []
         for work in lookups:
             doc = found.get(work.candidate.number)
@@ -159,7 +161,8 @@ class OrgWriter:
             return []
         kind = DOC_KINDS[checks[0].record.record_type]
         ids = [w.record.xero_id for w in checks]
-        docs = {d[kind.id_key]: d for d in getattr(self.client, kind.by_ids)(ids)}
+        with self.about([w.record for w in checks]):
+            docs = {d[kind.id_key]: d for d in getattr(self.client, kind.by_ids)(ids)}
         updates = []
         for work in checks:
             doc = docs.get(work.record.xero_id)
@@ -192,7 +195,9 @@ class OrgWriter:
             batch = items[start:start + MAX_ELEMENTS]
             self.mark_in_flight(batch)        # committed before the call goes out
             try:
-                results = save([payload for _w, payload in batch], create_only=create_only)
+                with self.about([w.record for w, _p in batch]):
+                    results = save([payload for _w, payload in batch],
+                                   create_only=create_only)
             except ApiUnavailable:
                 # Timeout, reset, lost answer, 5xx: it may have reached Xero. Each record
                 # is looked up before any create; the cycle stops and says why.
@@ -259,7 +264,8 @@ class OrgWriter:
         works = unknown + taken
         self.mark_unknown(works)
         try:
-            found = self.find_existing([w.candidate for w in works])
+            with self.about([w.record for w in works]):
+                found = self.find_existing([w.candidate for w in works])
         except ApiUnavailable:
             found = {}
         again = []
@@ -281,6 +287,13 @@ class OrgWriter:
                            "written again.")
                 again.append(work)
         return again
+
+    def about(self, records: list[SyncRecord]):
+        """Tag the calls made for exactly one record with it ("invoice:1377"), for the
+        audit log's Record column and the record page's calls."""
+        if len(records) != 1 or self.client is None:
+            return nullcontext()
+        return self.client.transport.bind(record_ref=record_ref(records[0]))
 
     # -- Xero look-ups -------------------------------------------------------------------
     def find_existing(self, candidates: list[Candidate]) -> dict[str, dict]:
@@ -342,6 +355,10 @@ class OrgWriter:
 
     def event(self, record: SyncRecord, kind: str, message: str) -> None:
         RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
+
+
+def record_ref(record: SyncRecord) -> str:
+    return f"{record.record_type}:{record.cw_id}"
 
 
 def _taken(result) -> bool:

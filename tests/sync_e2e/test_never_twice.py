@@ -1,0 +1,143 @@
+"""Issue 9's five cases, as a finance person would notice them: no second document when
+Xero's answer leaves one out, one malformed record never stops the rest, cycles get the
+time and the lock they need, a dead worker's run says it was interrupted, and nothing
+read from ConnectWise vanishes without a trace."""
+import time
+from datetime import timedelta
+
+from jobs import reference_cache
+from jobs.cycle import Pacing, mark_interrupted, run_cycle
+from jobs.cycle_lock import CycleBusy, CycleLock, Heartbeat
+from jobs.queue import get_redis
+from models import AuditEntry, RecordEvent, SyncRecord, SyncRun, XeroReference, utcnow
+
+from .helpers import duplicates, fault, orgs
+
+INVOICES = "/api.xro/2.0/Invoices"
+
+
+def _bills(xero):
+    return [d for o in orgs(xero).values() for d in o.invoices.values()
+            if d.get("Type") == "ACCPAY"]
+
+
+def test_elements_missing_from_a_batch_answer_are_looked_up_never_written_twice(
+        ferry, cw, xero, clock):
+    pacing = Pacing(clock.sleep, clock.clock)
+    fault(xero, kind="elements-missing", method="PUT", path=INVOICES, nth=1, times=3)
+    first = run_cycle("invoice", pacing=pacing)
+    assert first.status == "done"
+    # Xero's answer left them out, but Xero has them: adopted in the same cycle.
+    found = RecordEvent.select().where(RecordEvent.kind == "found").count()
+    assert found > 0
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
+    again = run_cycle("invoice", pacing=pacing)
+    assert again.written == 0
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
+    stuck = [r for r in SyncRecord.select() if r.problems and
+             any("must be unique" in p for p in r.problems)]
+    assert stuck == []
+
+    fault(xero, kind="elements-missing", method="PUT", path=INVOICES, nth=1, times=3)
+    bills = run_cycle("bill", pacing=pacing)
+    assert bills.status == "done"
+    run_cycle("bill", pacing=pacing)
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
+    assert len(_bills(xero)) == SyncRecord.select().where(
+        (SyncRecord.record_type == "bill") & SyncRecord.xero_id.is_null(False)).count()
+
+
+def test_a_number_xero_already_holds_is_adopted_not_left_stuck(ferry, cw, xero, clock):
+    """The worker died after Xero took the batch and before Ferry noted anything: the
+    records look new, Xero says "must be unique"; Ferry looks them up and adopts them."""
+    pacing = Pacing(clock.sleep, clock.clock)
+    run_cycle("invoice", pacing=pacing)
+    adopted = SyncRecord.select().where((SyncRecord.record_type == "invoice") &
+                                        (SyncRecord.state == "synced")).limit(3)
+    ids = [r.id for r in adopted]
+    SyncRecord.update(xero_id=None, state="pending", unknown_since=None,
+                      synced_hash=None).where(SyncRecord.id.in_(ids)).execute()
+    run = run_cycle("invoice", pacing=pacing, only_ids=[SyncRecord.get_by_id(i).cw_id
+                                                         for i in ids])
+    assert run.status == "done"
+    assert {SyncRecord.get_by_id(i).state for i in ids} == {"synced"}
+    assert all(SyncRecord.get_by_id(i).xero_id for i in ids)
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
+
+
+def test_one_malformed_record_is_its_own_exception_and_the_rest_is_written(
+        ferry, cw, xero, clock):
+    store = cw.app.sandbox.store
+    invoice_id = sorted(i for i in store.unposted["invoices"]
+                        if store.table("finance/invoices")[i]["type"] != "CreditMemo")[0]
+    invoice = store.table("finance/invoices")[invoice_id]
+    invoice["date"] = "31/12/2026"                     # not a date CW would send
+    run = run_cycle("invoice", pacing=Pacing(clock.sleep, clock.clock))
+    assert run.status == "done"
+    record = SyncRecord.get(SyncRecord.cw_id == invoice_id)
+    assert record.state == "exception"                 # its own, naming it
+    assert str(invoice["invoiceNumber"]) in " ".join(record.problems)
+    assert run.written > 100                           # the rest went on
+
+
+def test_ids_that_give_no_record_become_exceptions_never_vanish(ferry, cw, xero, clock):
+    run = run_cycle("invoice", pacing=Pacing(clock.sleep, clock.clock),
+                    only_ids=[99999991])
+    record = SyncRecord.get(SyncRecord.cw_id == 99999991)
+    assert record.state == "exception"
+    assert "ConnectWise gave no invoice" in record.problems[0]
+    assert run.read == 1 and run.exceptions == 1
+
+
+def test_the_heartbeat_keeps_the_lock_past_its_ttl_and_it_expires_when_the_cycle_dies(
+        ferry):
+    redis = get_redis()
+    run = SyncRun.create(record_type="invoice", started_at=utcnow())
+    lock = CycleLock(redis, "invoice", ttl=1)
+    lock.acquire()
+    beat = Heartbeat(lock, run.id, every=0.3).start()
+    time.sleep(1.6)                                    # longer than the ttl
+    try:
+        CycleLock(redis, "invoice", ttl=1).acquire()
+        raise AssertionError("a second cycle got the lock while the first lived")
+    except CycleBusy:
+        pass
+    assert SyncRun.get_by_id(run.id).heartbeat_at is not None
+    beat.stop()                                        # as if the worker died
+    time.sleep(1.3)
+    CycleLock(redis, "invoice", ttl=1).acquire()       # expired: free again
+
+
+def test_a_run_whose_worker_died_is_marked_interrupted_with_the_time(ferry):
+    last = utcnow() - timedelta(minutes=10)
+    dead = SyncRun.create(record_type="bill", started_at=last, heartbeat_at=last)
+    alive = SyncRun.create(record_type="invoice", started_at=last, heartbeat_at=utcnow())
+    assert mark_interrupted() == 1
+    dead = SyncRun.get_by_id(dead.id)
+    assert dead.status == "interrupted" and dead.finished_at == last
+    assert f"{last:%Y-%m-%d %H:%M} UTC" in dead.message
+    assert SyncRun.get_by_id(alive.id).status == "running"
+    SyncRun.update(status="done").where(SyncRun.id == alive.id).execute()
+
+
+def test_an_idle_cycle_makes_no_xero_call_and_a_stale_cache_is_read_again(
+        ferry, cw, xero, clock):
+    pacing = Pacing(clock.sleep, clock.clock)
+    run_cycle("invoice", pacing=pacing)
+    run_cycle("invoice", pacing=pacing)
+    idle = run_cycle("invoice", pacing=pacing)
+    assert idle.xero_calls == 0 and idle.written == 0
+    assert XeroReference.select().count() > 0
+    reference_cache.invalidate(None)                   # "refresh choices"
+    assert XeroReference.select().count() == 0
+    again = run_cycle("invoice", pacing=pacing)        # exceptions retried, lists re-read
+    assert again.read > idle.read and again.xero_calls > 0
+
+
+def test_calls_made_for_one_record_name_it_in_the_audit_log(ferry, cw, xero, clock):
+    run_cycle("invoice", pacing=Pacing(clock.sleep, clock.clock))
+    record = SyncRecord.select().where(SyncRecord.state == "synced").first()
+    run_cycle("invoice", pacing=Pacing(clock.sleep, clock.clock), only_ids=[record.cw_id])
+    refs = {e.record_ref for e in AuditEntry.select().where(
+        AuditEntry.record_ref == f"invoice:{record.cw_id}")}
+    assert refs == {f"invoice:{record.cw_id}"}
