@@ -212,3 +212,26 @@ def test_fix_link_of_a_tracking_option_opens_the_row_on_the_cw_id(app, client, a
     table = client.get(f"/mappings/org/{syd}/tracking?new=2").get_data(as_text=True)
     add = table.split('id="add"')[1]
     assert '<option value="2" selected>Sydney</option>' in add
+
+
+def test_status_per_record_type_and_rounding_account(app, client, auth):
+    from models import OrgRecordSetting
+    adl, _ = _orgs(app)
+    auth.login()
+    token = csrf_token(client, f"/mappings/org/{adl}/accounts")
+    form = {"csrf_token": token, "status_invoice": "AUTHORISED", "status_credit_note": "DRAFT",
+            "status_bill": "DRAFT", "rounding_account": "999"}
+    bad = client.post(f"/mappings/org/{adl}/writing", headers=HX, data=form)
+    assert bad.status_code == 422
+    assert "has no active account with code “999”" in bad.get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        assert OrgRecordSetting.select().count() == 0          # nothing saved
+    good = client.post(f"/mappings/org/{adl}/writing", headers=HX,
+                       data={**form, "rounding_account": "260"})
+    assert good.status_code == 200 and "Saved." in good.get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        statuses = {r.record_type: r.status for r in OrgRecordSetting.select()}
+        assert statuses == {"invoice": "AUTHORISED", "credit_note": "DRAFT", "bill": "DRAFT"}
+        assert Connection.get_by_id(adl).settings["rounding_account"] == "260"
+    page = client.get(f"/mappings/org/{adl}/taxes").get_data(as_text=True)
+    assert '<option value="260" selected>260 Other Revenue</option>' in page

@@ -5,6 +5,7 @@ pointing at something the API no longer offers is flagged. After a change the
 exceptions it fixes are offered for re-sync."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -15,8 +16,8 @@ from blueprints.mappings import bp, is_htmx
 from jobs import choices, problem_keys
 from jobs.mapping_tables import known as known_for
 from models import (
-    AccountMapping, Connection, ItemMapping, OrgRecordSetting, TaxMapping, TrackingMapping,
-    db,
+    AccountMapping, Connection, ItemMapping, OrgRecordSetting, RecordProblem, SyncRecord,
+    TaxMapping, TrackingMapping, db,
 )
 from sync.mapping_csv import check_values
 
@@ -183,7 +184,10 @@ def _context(table: Table, org: Connection, *, text="", editing=None, problems=N
             "text": text, "editing": editing, "problems": problems or {}, "form": form,
             "message": message, "offer": offer, "bulk_problem": bulk_problem,
             "new_problem": new_problem, "new_values": new_values or {},
-            "orgs": _orgs(), "settings": _record_settings(org)}
+            "orgs": _orgs(), "settings": _record_settings(org),
+            "record_labels": RECORD_LABELS, "statuses": STATUSES,
+            "accounts": choices.items("xero", "accounts", org.id), "posted": None,
+            "writing_problem": None, "writing_message": None, "writing_offer": None}
 
 
 def _orgs():
@@ -434,3 +438,62 @@ def refresh():
     if is_htmx():
         return "", 200, {"HX-Redirect": back}
     return redirect(back)
+
+
+# -- how records are written to the org --------------------------------------------------
+RECORD_LABELS = {"invoice": "Invoices", "credit_note": "Credit memos", "bill": "Bills"}
+STATUSES = {"DRAFT": "draft", "AUTHORISED": "authorised"}
+
+
+def _writing_answer(org, status=200, **extra):
+    ctx = {"org": org, "settings": _record_settings(org), "record_labels": RECORD_LABELS,
+           "statuses": STATUSES, "accounts": choices.items("xero", "accounts", org.id),
+           "writing_problem": None, "writing_message": None, "writing_offer": None,
+           "posted": None}
+    ctx.update(extra)
+    if is_htmx():
+        return render_template("mappings/_writing.html", **ctx), status
+    tbl = TABLES["accounts"]
+    page = _context(tbl, org)
+    page.update(ctx)
+    return render_template("mappings/table.html", **page), status
+
+
+@bp.post("/org/<int:org_id>/writing")
+def save_writing(org_id):
+    """Status in Xero per record type and the rounding account (the same values as
+    Settings → Sync shows)."""
+    org = _org(org_id)
+    posted = {t: request.form.get(f"status_{t}", "") for t in RECORD_LABELS}
+    rounding = request.form.get("rounding_account", "").strip()
+    posted["rounding_account"] = rounding
+    problem = None
+    if any(v not in STATUSES for k, v in posted.items() if k != "rounding_account"):
+        problem = "Choose draft or authorised for each record type."
+    elif rounding:
+        offered = choices.values("xero", "accounts", org.id)
+        if offered is not None and rounding not in offered:
+            problem = (f"Xero org {org.name} has no active account with code “{rounding}”; "
+                       "pick one from the list, or press Refresh choices if it is new.")
+        elif not re.match(r"^[A-Za-z0-9._-]{1,10}$", rounding):
+            problem = (f"The rounding account is a Xero account code of up to 10 letters "
+                       f"or digits, such as 860; “{rounding}” is not one.")
+    if problem:
+        return _writing_answer(org, 422, writing_problem=problem, posted=posted)
+    with db.atomic():
+        for t in RECORD_LABELS:
+            row = OrgRecordSetting.get_or_none(org=org, record_type=t) or \
+                OrgRecordSetting(org=org, record_type=t)
+            row.status = posted[t]
+            row.save()
+        org.settings = {**(org.settings or {}), "rounding_account": rounding or None}
+        org.save()
+    choices.invalidate_reference(org.id)
+    found = offer(list(SyncRecord.select().join(RecordProblem).where(
+        (SyncRecord.state == "exception") & (RecordProblem.org == org) &
+        (RecordProblem.kind == "setting")).distinct())) if rounding else None
+    if not is_htmx():
+        flash("Saved how records are written to " + org.name + ".")
+        return redirect(url_for(".table", org_id=org.id, kind="accounts",
+                                _anchor="writing"))
+    return _writing_answer(org, writing_message="Saved.", writing_offer=found)
