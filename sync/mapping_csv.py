@@ -87,9 +87,7 @@ class Preview:
 def decode(data: bytes) -> tuple[str, list[str]] | Refused:
     """The file's text, and what Ferry had to assume to read it."""
     if len(data) > MAX_BYTES:
-        return Refused(f"The file is {_size(len(data))}; a mapping file is at most "
-                       f"{_size(MAX_BYTES)}. Export only the mapping kind you want to "
-                       "change, or split the file, and upload it again.")
+        return Refused(too_big(len(data)))
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         return Refused("The file is empty. Export the mappings first to get a file with "
                        "the right header, fill it in and upload it again.")
@@ -112,6 +110,12 @@ def decode(data: bytes) -> tuple[str, list[str]] | Refused:
         notices.append("The file is not UTF-8, so Ferry read it as Windows (Excel) text; "
                        "check that names with accents look right below.")
     return text, notices
+
+
+def too_big(size: int) -> str:
+    return (f"The file is {_size(size)}; a mapping file is at most {_size(MAX_BYTES)}. "
+            "Export only the mapping kind you want to change, or split the file, and "
+            "upload it again.")
 
 
 def read_table(kind: Kind, data: bytes) -> tuple[list[Row], list[str]] | Refused:

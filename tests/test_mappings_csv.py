@@ -221,7 +221,8 @@ def test_browser_upload_of_a_50_mb_file_says_so(app, client, auth):
         environ["wsgi.input"].close()
         builder.close()
     assert answer.status_code == 413
-    assert "a mapping file is at most 5 MB" in answer.get_data(as_text=True)
+    assert "The file is 50.0 MB; a mapping file is at most 5.0 MB" in answer.get_data(
+        as_text=True)
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -260,3 +261,8 @@ def test_cli_export_preview_reject_and_apply(app, tmp_path):
     empty.write_bytes(b"")
     refused = runner.invoke(args=["mappings", "import", "accounts", str(empty)])
     assert refused.exit_code == 1 and "The file is empty." in refused.output
+    big = tmp_path / "big.csv"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    refused = runner.invoke(args=["mappings", "import", "accounts", str(big)])
+    assert refused.exit_code == 1 and "The file is 50.0 MB" in refused.output

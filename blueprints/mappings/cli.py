@@ -5,6 +5,7 @@ it writes, in one transaction, only when every row is accepted. A rejected row (
 file refused as a whole) prints the reasons and exits with status 1."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -55,6 +56,10 @@ def export_command(kind, org_name):
 def import_command(kind, path, org_name, do_apply):
     """Preview importing PATH as KIND mappings; --apply writes it."""
     try:
+        size = os.path.getsize(path) if path != "-" else 0
+        if size > MAX_BYTES:    # say the real size, and read none of it
+            click.echo(mapping_csv.too_big(size), err=True)
+            sys.exit(1)
         with click.open_file(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:

@@ -104,9 +104,7 @@ def upload():
 
 
 def _too_big(size: int) -> str:
-    return (f"The file is {size / 1024 / 1024:.1f} MB; a mapping file is at most "
-            f"{MAX_BYTES // 1024 // 1024} MB. Export only the mapping kind you want to "
-            "change, or split the file, and upload it again.")
+    return mapping_csv.too_big(size)
 
 
 def _preview(kind, org, data: bytes, status=200, **extra):
