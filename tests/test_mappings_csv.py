@@ -126,7 +126,12 @@ csvish = st.lists(st.lists(cells, max_size=4).map(",".join), max_size=6).map("\r
                  csvish.map(lambda t: t.encode("utf-8", "surrogatepass")),
                  csvish.map(lambda t: (HEADER.decode() + t).encode("utf-8", "surrogatepass"))))
 def test_any_bytes_give_a_preview_or_a_sentence(data):
-    result = preview(data)
+    for kind in mapping_csv.KINDS:
+        result = mapping_csv.preview(kind, data, {}, KNOWN if kind == "accounts" else Known())
+        _a_preview_or_a_sentence(result)
+
+
+def _a_preview_or_a_sentence(result):
     assert isinstance(result, (Preview, Refused))
     if isinstance(result, Refused):
         assert result.sentence.endswith(".") and "Traceback" not in result.sentence

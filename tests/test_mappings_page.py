@@ -235,3 +235,38 @@ def test_status_per_record_type_and_rounding_account(app, client, auth):
         assert Connection.get_by_id(adl).settings["rounding_account"] == "260"
     page = client.get(f"/mappings/org/{adl}/taxes").get_data(as_text=True)
     assert '<option value="260" selected>260 Other Revenue</option>' in page
+
+
+def test_inline_edit_without_javascript(app, client, auth):
+    adl, _ = _orgs(app)
+    with app.app_context(), db.connection_context():
+        row = AccountMapping.create(org=adl, cw_account="4000", xero_code="200")
+    auth.login()
+    edit = client.get(f"/mappings/org/{adl}/accounts/{row.id}/edit")
+    assert edit.status_code == 302 and f"edit={row.id}" in edit.headers["Location"]
+    page = client.get(edit.headers["Location"]).get_data(as_text=True)
+    assert 'class="editing"' in page and f'form="edit-{row.id}"' in page
+    token = csrf_token(client, f"/mappings/org/{adl}/accounts")
+    saved = client.post(f"/mappings/org/{adl}/accounts/{row.id}", data={
+        "csrf_token": token, "cw_gl_account": "4000", "xero_account_code": "260"},
+        follow_redirects=True)
+    assert "Saved." in saved.get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        assert AccountMapping.get_by_id(row.id).xero_code == "260"
+
+
+def test_a_new_routing_rule_offers_the_unroutable_records(app, client, auth):
+    adl, _ = _orgs(app)
+    with app.app_context(), db.connection_context():
+        record = SyncRecord.create(record_type="bill", cw_id=77, cw_number="PO-77",
+                                   state="exception", problems=["No routing rule sends"])
+        RecordProblem.create(record=record, kind="routing", cw_value="1", label="Adelaide")
+    auth.login()
+    page = client.get("/exceptions/").get_data(as_text=True)
+    assert "/mappings/?new=1#add-rule" in page
+    token = csrf_token(client, "/mappings/")
+    answer = client.post("/mappings/routing/new", headers=HX, data={
+        "csrf_token": token, "field": "location", "value": "1", "record_type": "",
+        "org": str(adl)})
+    html = answer.get_data(as_text=True)
+    assert 'name="record" value="bill:77"' in html and "Rule added" in html
