@@ -46,7 +46,7 @@ from jobs.cycle_lock import CycleLock, Heartbeat
 from jobs.cycle_mappings import default_org, org_mappings, routing_rules
 from jobs.cycle_write import Counts, OrgWriter
 from jobs.queue import get_redis
-from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, utcnow
+from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, db, utcnow
 from sync.routing import Unroutable, route
 
 log = logging.getLogger("ferry.cycle")
@@ -396,25 +396,19 @@ def _unread(run, record_type, ids, counts, exc) -> None:
 
 def _route(run, record_type, candidates, counts):
     """Group the candidates by org; unroutable ones become exceptions here."""
-    existing = {r.cw_id: r for r in SyncRecord.select().where(
-        (SyncRecord.record_type == record_type) &
-        SyncRecord.cw_id.in_([c.cw_id for c in candidates]))} if candidates else {}
+    existing = _records_for(run, record_type, candidates)
     rules, fallback = routing_rules(record_type), default_org()
     by_org: dict[int, list] = {}
     writer = OrgWriter(run, None, None, None, counts, False)
+    changed: dict[int, SyncRecord] = {}       # saved together at the end, one statement
     for cand in candidates:
-        record = existing.get(cand.cw_id)
-        if record is None:
-            record = SyncRecord.create(record_type=record_type, cw_id=cand.cw_id,
-                                       cw_number=cand.number, state="pending",
-                                       cw_updated_at=cand.updated_at, last_run=run)
-            existing[cand.cw_id] = record
-        elif record.cw_updated_at != cand.updated_at:
+        record = existing[cand.cw_id]
+        if record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
-            record.save()
+            changed[record.id] = record
         try:
             if record_facts.note_candidate(record, cand):    # what the records page shows
-                record.save()
+                changed[record.id] = record
         except Exception as exc:         # a malformed date or amount in what CW gave
             writer.exception(record, [f"{cand.label} could not be read: "
                                       f"{_what_failed(exc)}. Correct it in ConnectWise; "
@@ -447,9 +441,43 @@ def _route(run, record_type, candidates, counts):
             org_id = record.org_id        # a document stays in the org it was written to
         if record.org_id != org_id:
             record.org = org_id
-            record.save()
+            changed[record.id] = record
         by_org.setdefault(org_id, []).append(cand)
+    if changed:
+        now = utcnow()
+        for record in changed.values():
+            record.updated_at = now
+        with db.atomic():
+            SyncRecord.bulk_update(list(changed.values()), fields=ROUTE_FIELDS, batch_size=100)
     return by_org, existing
+
+
+ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at")
+
+
+def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
+    """The candidates' records, the new ones inserted in one statement per 100."""
+    ids = [c.cw_id for c in candidates]
+    if not ids:
+        return {}
+    query = SyncRecord.select().where((SyncRecord.record_type == record_type) &
+                                      SyncRecord.cw_id.in_(ids))
+    existing = {r.cw_id: r for r in query}
+    now, rows, seen = utcnow(), [], set(existing)
+    for cand in candidates:
+        if cand.cw_id in seen:
+            continue
+        seen.add(cand.cw_id)
+        rows.append({"record_type": record_type, "cw_id": cand.cw_id,
+                     "cw_number": cand.number, "state": "pending",
+                     "cw_updated_at": cand.updated_at, "last_run": run.id,
+                     "updated_at": now})
+    if rows:
+        with db.atomic():
+            for start in range(0, len(rows), 100):
+                SyncRecord.insert_many(rows[start:start + 100]).execute()
+        existing = {r.cw_id: r for r in query.clone()}
+    return existing
 
 
 class LazyXero:

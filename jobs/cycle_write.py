@@ -18,7 +18,7 @@ cannot be mapped becomes its exception and the batch goes on.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,6 +77,7 @@ class OrgWriter:
         self.counts, self.forced, self.after_batch = counts, forced, after_batch
         self.allocated: set[int] = set()      # records whose allocation this cycle tried
         self.stale_reference: set[str] = set()   # cached Xero lists an exception rests on
+        self._deferred = None     # while a batch's answers are recorded: saved together
 
     # -- the steps -----------------------------------------------------------------------
     def sync(self, candidates: list[Candidate], contacts: dict, records: dict) -> None:
@@ -204,7 +205,7 @@ class OrgWriter:
                 self.mark_unknown([w for w, _p in batch])
                 raise
             allocations, unknown, taken, refused_reference = [], [], [], False
-            with db.atomic():
+            with db.atomic(), self.together():
                 for (work, _payload), result in zip(batch, results):
                     if result.unknown:
                         unknown.append(work)
@@ -321,17 +322,42 @@ class OrgWriter:
         return found
 
     # -- outcomes ------------------------------------------------------------------------
+    @contextmanager
+    def together(self):
+        """Inside: synced records, their history and metering are kept and written at
+        the end in one statement each (a batch's answers: no save() per record)."""
+        self._deferred = ({}, [], [])
+        try:
+            yield
+            records, events, metered = self._deferred
+            if records:
+                SyncRecord.bulk_update(list(records.values()), fields=SYNCED_FIELDS,
+                                       batch_size=50)
+            if events:
+                RecordEvent.insert_many(events).execute()
+            if metered:
+                MeteredVersion.insert_many(metered).on_conflict_ignore().execute()
+        finally:
+            self._deferred = None
+
     def synced(self, work: Work, kind: str, message: str, count: bool = True) -> None:
         record = work.record
         record.state, record.problems, record.unknown_since = "synced", None, None
         record.version_hash = record.synced_hash = work.version
         record.cw_total, record.rounding = work.mapped.cw_total, work.mapped.rounding
         record.last_run = self.run
-        record.save()
-        self.event(record, kind, message)
-        MeteredVersion.insert(record_type=record.record_type, cw_id=record.cw_id,
-                              version_hash=work.version, month=utcnow().strftime("%Y-%m")
-                              ).on_conflict_ignore().execute()
+        metered = {"record_type": record.record_type, "cw_id": record.cw_id,
+                   "version_hash": work.version, "month": utcnow().strftime("%Y-%m")}
+        if self._deferred is not None:
+            records, events, rows = self._deferred
+            record.updated_at = utcnow()
+            records[record.id] = record
+            rows.append(metered)
+            self.event(record, kind, message)
+        else:
+            record.save()
+            self.event(record, kind, message)
+            MeteredVersion.insert(**metered).on_conflict_ignore().execute()
         if count:
             self.counts.written += 1
 
@@ -354,7 +380,16 @@ class OrgWriter:
             self.event(record, "exception", " ".join(sentences))
 
     def event(self, record: SyncRecord, kind: str, message: str) -> None:
+        if self._deferred is not None:
+            self._deferred[1].append({"record": record.id, "run": self.run.id, "kind": kind,
+                                      "message": message, "at": utcnow()})
+            return
         RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
+
+
+SYNCED_FIELDS = ("state", "problems", "unknown_since", "version_hash", "synced_hash",
+                 "cw_total", "rounding", "last_run", "xero_id", "xero_status", "amount_due",
+                 "amount_paid", "updated_at")
 
 
 def record_ref(record: SyncRecord) -> str:

@@ -141,6 +141,7 @@ class Chaos:
 
     def kill_mid_batch(self, kind: str) -> None:
         """A worker killed while Xero holds its batch write; Xero still commits it."""
+        self.fresh_clock_for_workers()
         fault(self.xero, kind="slow", method="PUT", path="/api.xro/2.0/*", nth=1, delay=2)
         worker = _worker(self.ferry.config["DATABASE_URL"], kind)
         rules = self.xero.app.xero.kit.faults
@@ -161,6 +162,7 @@ class Chaos:
 
     def race(self, kind: str) -> None:
         """Two workers start the same record type at once: one runs, one is turned away."""
+        self.fresh_clock_for_workers()
         workers = [_worker(self.ferry.config["DATABASE_URL"], kind) for _ in range(2)]
         codes = sorted(w.wait(timeout=300) for w in workers)
         assert codes in ([0, 0], [0, 3]), codes
@@ -177,6 +179,29 @@ class Chaos:
         for _ in range(3):
             for kind in TYPES:
                 self.run(kind)
+
+    def describe(self, number: str) -> list:
+        """What Ferry knows of a number, for a failure's message."""
+        from models import RecordEvent
+        out = []
+        for r in SyncRecord.select().where(SyncRecord.cw_number == number):
+            events = [(e.run_id, e.kind, e.message[:80]) for e in
+                      RecordEvent.select().where(RecordEvent.record == r.id)
+                      .order_by(RecordEvent.id)]
+            out.append({"type": r.record_type, "state": r.state, "xero_id": r.xero_id,
+                        "org": r.org_id, "unknown_since": str(r.unknown_since),
+                        "problems": r.problems, "events": events})
+        return out
+
+    def fresh_clock_for_workers(self) -> None:
+        """Child workers run on real time while this process moved its clock (Retry-After,
+        the day limit): forget the governor's minute windows so a child does not wait for
+        slots this process's clock put hours ahead."""
+        from jobs.queue import get_redis
+        client = get_redis()
+        keys = list(client.scan_iter("ferry:xero:governor*"))
+        if keys:
+            client.delete(*keys)
 
     def verify(self) -> dict:
         records = list(SyncRecord.select())
@@ -195,8 +220,9 @@ class Chaos:
                 doc_id = doc.get("InvoiceID") or doc.get("CreditNoteID")
                 record = by_xero_id.get(doc_id)
                 if record is None:
-                    dups.append(f"{name}: {doc.get('InvoiceNumber') or doc.get('CreditNoteNumber')}"
-                                " is in Xero but no record holds it")
+                    number = doc.get("InvoiceNumber") or doc.get("CreditNoteNumber")
+                    dups.append(f"{name}: {number} ({doc_id}) is in Xero but no record holds "
+                                f"it; records of that number: {self.describe(number)}")
                     continue
                 if org_of.get(record.org_id) != name:
                     wrong_org.append(record.cw_number)
