@@ -5,8 +5,6 @@ any problem makes the command exit 1, so a deploy script can stop on it. Checks 
 talk to a service (database, Redis, SMTP, ConnectWise) use short timeouts.
 """
 import os
-import smtplib
-import ssl
 from dataclasses import dataclass
 
 import migrations
@@ -129,33 +127,19 @@ def check_redis(app) -> Result:
 
 
 def check_smtp(app) -> Result:
-    host = app.config.get("SMTP_HOST")
-    if not host:
+    from connectors import smtp
+    from jobs.outbox import smtp_settings
+    settings = smtp_settings(app.config)
+    if settings is None:
         return note("Mail", "no SMTP server set (FERRY_SMTP_HOST): exception e-mails and the "
                     "daily digest stay in the Outbox until one is.")
-    port = app.config.get("SMTP_PORT", 587)
-    implicit = app.config.get("SMTP_TLS") or port == 465
     try:
-        context = ssl.create_default_context()
-        if implicit:
-            smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=10)
-        with smtp:
-            smtp.ehlo()
-            if not implicit and app.config.get("SMTP_STARTTLS", True):
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if app.config.get("SMTP_USERNAME"):
-                smtp.login(app.config["SMTP_USERNAME"], app.config.get("SMTP_PASSWORD") or "")
-    except smtplib.SMTPAuthenticationError:
-        return problem("Mail", f"{host}:{port} refused the username and password. Check "
-                       "FERRY_SMTP_USERNAME and FERRY_SMTP_PASSWORD.")
-    except (OSError, smtplib.SMTPException) as exc:
-        return problem("Mail", f"cannot talk to {host}:{port} ({type(exc).__name__}: {exc}). "
-                       "Check FERRY_SMTP_HOST, FERRY_SMTP_PORT and the TLS settings.")
-    return ok("Mail", f"{host}:{port} answers" +
-              (" and accepted the login." if app.config.get("SMTP_USERNAME") else "."))
+        smtp.verify(settings)
+    except smtp.SmtpError as exc:
+        return problem("Mail", exc.sentence)
+    where = f"{settings.host}:{settings.port}"
+    return ok("Mail", f"{where} answers" +
+              (" and accepted the login." if settings.username else "."))
 
 
 def check_stored_secrets() -> Result:

@@ -50,6 +50,17 @@ def build_message(sender: str, recipients: list[str], subject: str, text: str,
 
 
 def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
+    """Hand `message` to the relay; returns the recipients it refused (if it took others)."""
+    return sorted(_session(settings, lambda server: server.send_message(message)))
+
+
+def verify(settings: SmtpSettings) -> None:
+    """Connect, secure and log in as `send` would, then say NOOP: `flask check` uses it
+    to prove the settings work without sending anyone a mail."""
+    _session(settings, lambda server: server.noop())
+
+
+def _session(settings: SmtpSettings, action):
     where = f"{settings.host}:{settings.port}"
     try:
         if settings.implicit_tls:
@@ -70,7 +81,7 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
                 server.ehlo()
             if settings.username:
                 _login(server, settings.username, settings.password or "")
-            refused = server.send_message(message)
+            result = action(server)
     except SmtpError:
         raise
     except smtplib.SMTPAuthenticationError:
@@ -109,8 +120,8 @@ def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
     except (smtplib.SMTPException, OSError) as exc:
         raise SmtpError(f"Ferry could not reach the mail server {where} "
                         f"({type(exc).__name__}: {_text(exc) or 'no detail'}).")
-    # Some recipients took it: the mail is sent; the caller names who did not get it.
-    return sorted(refused)
+    # For a send: some recipients took it, the mail is sent; the caller names the others.
+    return result
 
 
 def _login(server: smtplib.SMTP, username: str, password: str) -> None:
