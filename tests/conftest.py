@@ -310,7 +310,7 @@ class AuthActions:
             "email": email, "password": password, "csrf_token": token})
 
     def logout(self):
-        token = csrf_token(self._client, "/")
+        token = csrf_token(self._client, "/settings/")
         return self._client.post("/logout", data={"csrf_token": token})
 
 
