@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from blueprints.labels import ONE
-from peewee import SQL, SqliteDatabase
+from peewee import SQL, IntegerField, SqliteDatabase
 
 from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
 
@@ -103,13 +103,16 @@ class Search:
 
     def query(self, *, newest_first: bool = True):
         q = AuditEntry.select()
-        # Common values (an API, a method, success) are matched as expressions, so the
-        # database walks the time index newest first and stops at a page instead of
-        # gathering half a million rows by their own index and sorting them.
+        # SQLite without statistics takes any index for a few rows: common values (an
+        # API, a method, success) are matched there as expressions, so it walks the
+        # time index newest first and stops at a page instead of gathering half a
+        # million rows by their own index and sorting them. PostgreSQL's planner knows
+        # how common each value is and needs no such help.
+        plain = _plain if isinstance(db.obj, SqliteDatabase) else (lambda column: column)
         if self.api in ("connectwise", "xero"):
-            q = q.where(AuditEntry.api.concat("") == self.api)
+            q = q.where(plain(AuditEntry.api) == self.api)
         if self.outcome == "ok":
-            q = q.where((AuditEntry.status + 0).between(200, 299))
+            q = q.where(plain(AuditEntry.status).between(200, 299))
         elif self.outcome == "client_error":
             q = q.where(AuditEntry.status.between(400, 499))
         elif self.outcome == "server_error":
@@ -118,10 +121,10 @@ class Search:
             q = q.where(AuditEntry.status.is_null())
         if self.status.isdigit():
             code = int(self.status)
-            q = q.where(((AuditEntry.status + 0) if 200 <= code < 300 else AuditEntry.status)
+            q = q.where((plain(AuditEntry.status) if 200 <= code < 300 else AuditEntry.status)
                         == code)
         if self.method in METHODS:
-            q = q.where(AuditEntry.method.concat("") == self.method)
+            q = q.where(plain(AuditEntry.method) == self.method)
         if self.org.isdigit():
             q = q.where(AuditEntry.connection_id == int(self.org))
         if self.record_type in ONE:
@@ -159,6 +162,11 @@ class Search:
                   "to": self.day_to.isoformat() if self.day_to else ""}
         values.update(extra)
         return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+def _plain(column):
+    """The column as an expression SQLite will not look up by its index."""
+    return column + 0 if isinstance(column, IntegerField) else column.concat("")
 
 
 _text_index: dict[int, bool] = {}

@@ -26,6 +26,15 @@ POSTGRES_TEXT = [
     "CREATE INDEX audit_entry_url_trgm ON audit_entry USING gin (url gin_trgm_ops)",
     "CREATE INDEX audit_entry_error_trgm ON audit_entry USING gin (error gin_trgm_ops)",
 ]
+# PostgreSQL reads an index backwards with its NULLs first; the records page sorts empty
+# values last both ways, so descending sorts get indexes of their own. A number's prefix
+# search (LIKE '1004%') needs the pattern operator class under a non-C collation.
+POSTGRES_RECORDS = [
+    f"CREATE INDEX sync_record_{c}_desc ON sync_record ({c} DESC NULLS LAST)"
+    for c in ("cw_total", "amount_due", "amount_paid", "doc_date", "party_name",
+              "xero_status", "currency", "cw_number")
+] + ["CREATE INDEX sync_record_cw_number_prefix ON sync_record "
+     "(cw_number text_pattern_ops)"]
 
 
 def upgrade(db, migrator):
@@ -34,6 +43,9 @@ def upgrade(db, migrator):
             # The live dashboard's counts, answered from these indexes alone.
             migrator.add_index("sync_record", ("state", "record_type", "org_id"), False),
             migrator.add_index("metered_version", ("month", "record_type"), False))
+    if isinstance(db, PostgresqlDatabase):
+        for sql in POSTGRES_RECORDS:
+            db.execute_sql(sql)
     statements = POSTGRES_TEXT if isinstance(db, PostgresqlDatabase) else SQLITE_TEXT
     try:
         with db.atomic():                     # a savepoint: a refusal undoes only this

@@ -166,3 +166,16 @@ def test_first_run_opens_the_guided_setup_and_errors_are_pages(client, auth):
     assert missing.status_code == 404
     text = missing.get_data(as_text=True)
     assert "There is nothing at this address" in text and 'aria-label="Main"' in text
+
+
+def test_a_failure_is_a_page_inside_the_layout(app, client, auth):
+    def broken():
+        raise RuntimeError("a bug")
+    app.add_url_rule("/_test/broken", "test_broken", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False       # as in production
+    auth.login()
+    answer = client.get("/_test/broken")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 500
+    assert "Something went wrong on Ferry" in text and 'aria-label="Main"' in text
+    assert "a bug" not in text
