@@ -92,7 +92,9 @@ def force():
     forceable = DOCUMENT_TYPES + ("payment",)     # payment: jobs/cycle_payments.py
     for value in request.form.getlist("record"):
         kind, _, cw_id = value.partition(":")
-        if kind in forceable and cw_id.isdigit():
+        if kind == "payment" and cw_id.startswith("-") and cw_id[1:].isdigit():
+            wanted["payment"] = None    # something only Xero has: look at it all again
+        elif kind in forceable and cw_id.isdigit() and wanted.get(kind, []) is not None:
             wanted.setdefault(kind, []).append(int(cw_id))
     if not wanted:
         kind = request.form.get("record_type", "")
