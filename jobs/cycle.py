@@ -44,6 +44,7 @@ from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
 from jobs.cycle_lock import CycleLock, Heartbeat
 from jobs.cycle_mappings import default_org, org_mappings, routing_rules
+from jobs.cycle_records import bulk_set
 from jobs.cycle_write import Counts, OrgWriter
 from jobs.queue import get_redis
 from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, db, utcnow
@@ -448,7 +449,7 @@ def _route(run, record_type, candidates, counts):
         for record in changed.values():
             record.updated_at = now
         with db.atomic():
-            SyncRecord.bulk_update(list(changed.values()), fields=ROUTE_FIELDS, batch_size=100)
+            bulk_set(SyncRecord, list(changed.values()), ROUTE_FIELDS)
     return by_org, existing
 
 

@@ -38,3 +38,37 @@ def cw_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+# Column types for PostgreSQL casts of a CASE that may hold only NULLs (PostgreSQL then
+# types it text and refuses it for a timestamp or numeric column).
+_PG_TYPES = {"DATETIME": "timestamp", "DECIMAL": "numeric", "INT": "integer",
+             "VARCHAR": "varchar", "TEXT": "text", "DATE": "date", "BOOL": "boolean"}
+
+
+def bulk_set(model, rows: list, fields) -> None:
+    """Save `fields` of many rows in one UPDATE: a value shared by every row is set
+    once, the others by a CASE on the id (cast on PostgreSQL). Works on SQLite and
+    PostgreSQL alike; the caller holds the transaction."""
+    from peewee import Case, Cast, ForeignKeyField, PostgresqlDatabase
+
+    from models import db
+    if not rows:
+        return
+    postgres = isinstance(db.obj, PostgresqlDatabase)
+    for start in range(0, len(rows), 100):
+        part = rows[start:start + 100]
+        update = {}
+        for name in fields:
+            field = model._meta.fields[name]
+            attr = field.name + "_id" if isinstance(field, ForeignKeyField) else field.name
+            values = [getattr(r, attr) for r in part]
+            if all(v == values[0] for v in values):
+                update[field] = values[0]
+                continue
+            expr = Case(model.id, [(r.id, field.to_value(v)) for r, v in zip(part, values)])
+            if postgres:
+                kind = "INT" if isinstance(field, ForeignKeyField) else field.field_type
+                expr = Cast(expr, _PG_TYPES.get(kind, "text"))
+            update[field] = expr
+        model.update(update).where(model.id.in_([r.id for r in part])).execute()

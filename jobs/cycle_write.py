@@ -25,7 +25,7 @@ from decimal import Decimal
 from connectors.errors import ApiUnavailable
 from connectors.xero_batches import MAX_ELEMENTS
 from jobs import cycle_allocations, problem_keys, reference_cache, record_facts
-from jobs.cycle_records import Candidate
+from jobs.cycle_records import Candidate, bulk_set
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
 from sync.refusals import refusal_sentence
@@ -331,8 +331,7 @@ class OrgWriter:
             yield
             records, events, metered = self._deferred
             if records:
-                SyncRecord.bulk_update(list(records.values()), fields=SYNCED_FIELDS,
-                                       batch_size=50)
+                bulk_set(SyncRecord, list(records.values()), SYNCED_FIELDS)
             if events:
                 RecordEvent.insert_many(events).execute()
             if metered:
