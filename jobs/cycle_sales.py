@@ -28,14 +28,27 @@ UNPOSTED_INVOICES = "finance/accounting/unpostedinvoices"
 def changed_ids(cw, record_type: str, since: datetime | None) -> list[int]:
     """CW invoice ids (finance/invoices `id`) of the unposted invoices changed since
     `since`. The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md
-    1.1), so its rows are matched to invoices by invoice number."""
+    1.1), so its rows are matched to invoices by invoice number. What this reads is
+    kept on the client (which lives for one cycle) so read_sales need not read it
+    again."""
     kind = (cond.eq if record_type == "credit_note" else cond.ne)("invoiceType", "CreditMemo")
     changed = cond.gt("_info/lastUpdated", since) if since else None
-    numbers = {str(row["invoiceNumber"])
-               for row in cw.unposted_invoices(cond.and_(changed, kind))}
-    if not numbers:
+    seen = _seen(cw)
+    rows = {str(row["invoiceNumber"]): row
+            for row in cw.unposted_invoices(cond.and_(changed, kind))}
+    if not rows:
         return []
-    return [i["id"] for i in cw.by_ids("finance/invoices", numbers, id_field="invoiceNumber")]
+    seen["rows"].update(rows)
+    invoices = list(cw.by_ids("finance/invoices", rows, id_field="invoiceNumber"))
+    seen["invoices"].update((i["id"], i) for i in invoices)
+    return [i["id"] for i in invoices]
+
+
+def _seen(cw) -> dict:
+    """Unposted rows (by number) and invoices (by id) this cycle's client already read."""
+    if not hasattr(cw, "_ferry_sales_seen"):
+        cw._ferry_sales_seen = {"rows": {}, "invoices": {}}
+    return cw._ferry_sales_seen
 
 
 def read_sales(cw, record_type: str, ids: list[int], names: dict,
@@ -52,12 +65,19 @@ def read_sales(cw, record_type: str, ids: list[int], names: dict,
         return []
     today = today or datetime.now(timezone.utc).date()
     wanted_credit = record_type == "credit_note"
-    invoices = {i["id"]: i for i in cw.invoices_by_ids(ids)}
+    seen = _seen(cw)
+    invoices = {i: seen["invoices"].pop(i) for i in ids if i in seen["invoices"]}
+    unread = [i for i in ids if i not in invoices]
+    if unread:
+        invoices.update((i["id"], i) for i in cw.invoices_by_ids(unread))
     invoices = {k: i for k, i in invoices.items()
                 if (i.get("type") == "CreditMemo") == wanted_credit}
     numbers = {str(i["invoiceNumber"]): i for i in invoices.values()}
-    rows = ({str(r["invoiceNumber"]): r for r in cw.by_ids(
-        UNPOSTED_INVOICES, set(numbers), id_field="invoiceNumber")} if numbers else {})
+    rows = {n: seen["rows"].pop(n) for n in numbers if n in seen["rows"]}
+    unread = set(numbers) - set(rows)
+    if unread:
+        rows.update((str(r["invoiceNumber"]), r) for r in cw.by_ids(
+            UNPOSTED_INVOICES, unread, id_field="invoiceNumber"))
     row_ids = sorted(r["id"] for r in rows.values())
     transactions = {}
     for start in range(0, len(row_ids), EXPORT_CHUNK):
