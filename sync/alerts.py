@@ -179,7 +179,7 @@ def digest_due(now_utc: datetime, at: time, tz: ZoneInfo) -> tuple[date, datetim
     UTC. None before that time of day."""
     aware = now_utc.replace(tzinfo=ZoneInfo("UTC")) if now_utc.tzinfo is None else now_utc
     local = aware.astimezone(tz)
-    if local.time().replace(second=0, microsecond=0) < at:
+    if (local.hour, local.minute) < (at.hour, at.minute):
         return None
     end_local = datetime.combine(local.date(), at, tzinfo=tz)
     end = end_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
