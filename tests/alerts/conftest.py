@@ -16,9 +16,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from sandbox import connectwise as cw_sandbox
-from sandbox import xero as xero_sandbox
-from sandbox.kit import serve_in_thread
 
 SMTP_USER, SMTP_PASSWORD = "ferry-mailer", "mail-secret-for-tests"
 
@@ -173,27 +170,12 @@ def mailing(app, smtp):
         yield smtp
 
 
-# -- the sandboxes, for real cycles (as tests/sync_e2e does) ------------------------------
-@pytest.fixture
-def cw():
-    app = cw_sandbox.create_app(seed=1, scale=1)
-    served = serve_in_thread(app)
-    served.app = app
-    yield served
-    served.stop()
+# -- the sandboxes, for real cycles: tests/sync_e2e's fixtures --------------------------
+from tests.sync_e2e.conftest import cw, xero  # noqa: E402,F401
 
 
 @pytest.fixture
-def xero():
-    app = xero_sandbox.create_app(seed=1)
-    served = serve_in_thread(app)
-    served.app = app
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def ferry(app, smtp, cw, xero):
+def ferry(app, smtp, cw, xero):  # noqa: F811
     """Connected to both sandboxes with the catalogue's mappings, mailing through `smtp`."""
     from jobs.demo import connect_sandboxes, seed_mappings_from_catalog
     from models import db
@@ -214,7 +196,7 @@ def inside(app):
 
 
 @pytest.fixture
-def connected(app, smtp, cw, xero):
+def connected(app, smtp, cw, xero):  # noqa: F811
     """As `ferry`, but holding no app context: for tests that also use the test client
     (they open `inside(app)` around their own look-ups)."""
     from jobs.demo import connect_sandboxes, seed_mappings_from_catalog

@@ -1,16 +1,14 @@
 """The demo's own page in a real browser: the tour of the five pillars, and "Pay half of an
 invoice" receiving a payment in the Xero sandbox that a real worker's payment cycle then
 applies to the ConnectWise invoice, watched on the run page until it stops polling."""
-import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from models import PaymentLedger, db
+from tests.processes import ferry_process
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.payments.helpers import assert_converged, cw_invoice
 from tests.sync_e2e.conftest import cw, xero  # noqa: F401  (fixtures)
@@ -36,17 +34,9 @@ def demo(app, cw, xero):  # noqa: F811
 
 @pytest.fixture
 def worker(demo, tmp_path):
-    log = tmp_path / "worker.log"
-    env = dict(os.environ, DATABASE_URL=demo.config["DATABASE_URL"])
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    """Ferry's worker command in the background, as `make demo` starts it."""
+    with ferry_process("worker", demo.config["DATABASE_URL"], tmp_path / "worker.log") as log:
+        yield log
 
 
 def test_pay_half_an_invoice_and_watch_it_reach_connectwise(demo, page, worker, cw, xero):  # noqa: F811

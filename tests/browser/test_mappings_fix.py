@@ -2,16 +2,14 @@
 a real worker against the sandboxes: GL account 4900 with no Xero account, tax code
 VAT20 with no tax type (after a 20% rate is added in Xero and the choices refreshed),
 and a customer whose name is taken in Xero (a new contact under another name)."""
-import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
 
 from jobs.cycle import run_cycle
 from models import ContactLink, RecordEvent, SyncRecord, db
+from tests.processes import ferry_process
 from tests.browser.test_mappings import script_errors, shot, sign_in
 from tests.sync_e2e.conftest import cw, xero  # noqa: F401  (fixtures)
 from tests.sync_e2e.helpers import duplicates, orgs
@@ -35,17 +33,9 @@ def demo(app, cw, xero):  # noqa: F811
 
 @pytest.fixture
 def worker(demo, tmp_path):
-    log = tmp_path / "worker.log"
-    env = dict(os.environ, DATABASE_URL=demo.config["DATABASE_URL"])
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    """Ferry's worker command in the background, as `make demo` starts it."""
+    with ferry_process("worker", demo.config["DATABASE_URL"], tmp_path / "worker.log") as log:
+        yield log
 
 
 def open_exceptions(words: str) -> list[SyncRecord]:

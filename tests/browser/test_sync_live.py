@@ -1,13 +1,11 @@
 """Sync now in a real browser: press it for invoices, follow the run page while a real
 worker writes to the Xero sandbox, and see it stop polling with the written count."""
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from models import SyncRun, db
+from tests.processes import ferry_process
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.sync_e2e.conftest import cw, xero  # noqa: F401  (fixtures)
 from tests.sync_e2e.helpers import fault
@@ -27,17 +25,8 @@ def connected(app, cw, xero):  # noqa: F811
 @pytest.fixture
 def worker(connected, tmp_path):
     """Ferry's worker command in the background, as `make demo` starts it."""
-    log = tmp_path / "worker.log"
-    env = dict(os.environ, DATABASE_URL=connected.config["DATABASE_URL"])
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with ferry_process("worker", connected.config["DATABASE_URL"], tmp_path / "worker.log") as log:
+        yield log
 
 
 def test_sync_now_follows_the_run_until_it_is_done(page, live_server, worker, xero):  # noqa: F811
