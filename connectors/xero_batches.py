@@ -3,7 +3,9 @@ outcome read back on its own, and an Idempotency-Key derived from what is writte
 
 With `summarizeErrors=false` Xero answers 200 and marks every element OK, WARNING or
 ERROR (with its ValidationErrors), so valid elements are never hidden behind one bad
-neighbour. The Idempotency-Key is a hash of tenant, method, path, query and body: a
+neighbour. Elements are read back by position; an answer with a different number of
+elements is matched by id or number instead, and a sent element nothing matches has an
+unknown outcome (the caller looks it up before writing it again). The Idempotency-Key is a hash of tenant, method, path, query and body: a
 retry of the same write carries the same key (Xero answers it once), a changed write
 gets a new one. Xero forgets keys after a few minutes, so callers still look a record
 up before creating it again.
@@ -95,10 +97,35 @@ def write_in_batches(client, method: str, path: str, plural: str, items: list[di
                         for i in range(len(chunk))]
             continue
         returned = (answer or {}).get(plural) or []
+        matched = (returned if len(returned) == len(chunk)
+                   else _match(chunk, returned, id_key, number_key))
         for i, sent in enumerate(chunk):
-            element = returned[i] if i < len(returned) else None
+            element = matched[i] if i < len(matched) else None
             results.append(_result(offset + i, sent, element, id_key, number_key))
     return results
+
+
+def _match(sent: list[dict], returned: list[dict], id_key: str,
+           number_key: str | None) -> list[dict | None]:
+    """An answer with fewer (or more) elements than were sent cannot be read by
+    position: each sent element gets the returned one with its id (an update) or its
+    number (a create), and None when none matches: its outcome is unknown."""
+    by_id = {str(e.get(id_key)).lower(): e for e in returned if e.get(id_key)}
+    by_number = {}
+    if number_key:
+        for element in returned:
+            number = element.get(number_key)
+            if number:
+                by_number.setdefault(str(number), []).append(element)
+    out = []
+    for element in sent:
+        if element.get(id_key):
+            out.append(by_id.get(str(element[id_key]).lower()))
+            continue
+        number = str(element.get(number_key) or "") if number_key else ""
+        candidates = by_number.get(number) if number else None
+        out.append(candidates.pop(0) if candidates else None)
+    return out
 
 
 def _result(index: int, sent: dict, element: dict | None, id_key: str,

@@ -438,8 +438,12 @@ def _route(run, record_type, candidates, counts):
                 loc.name if loc else None)])
             continue
         org_id = int(routed.org)
-        if record.xero_id and record.org_id not in (None, org_id):
-            org_id = record.org_id        # a document stays in the org it was written to
+        may_exist = (record.xero_id or record.state == "in_flight"
+                     or record.unknown_since is not None)
+        if may_exist and record.org_id not in (None, org_id):
+            # A document stays in the org it was written to, and one whose write may have
+            # reached Xero is looked up there first, whatever routing says now.
+            org_id = record.org_id
         if record.org_id != org_id:
             record.org = org_id
             changed[record.id] = record

@@ -221,8 +221,20 @@ class Chaos:
                 record = by_xero_id.get(doc_id)
                 if record is None:
                     number = doc.get("InvoiceNumber") or doc.get("CreditNoteNumber")
+                    writes = [(e["time"], e["method"], e["path"], e.get("fault"),
+                               e["headers"].get("Xero-Tenant-Id") or e["headers"].get(
+                                   "xero-tenant-id"))
+                              for e in self.xero.app.xero.kit.journal.entries()
+                              if doc_id in str(e.get("response") or "")][:3]
+                    runs = [(r.id, r.record_type, r.status, r.message)
+                            for r in SyncRun.select().order_by(SyncRun.id).limit(6)]
+                    writes += [(e["time"][11:19], e["method"], e["path"], e.get("fault"),
+                                e.get("status"), str(e.get("response"))[:300])
+                               for e in self.xero.app.xero.kit.journal.entries(
+                                   path="/api.xro/2.0/CreditNotes")][:4]
                     dups.append(f"{name}: {number} ({doc_id}) is in Xero but no record holds "
-                                f"it; records of that number: {self.describe(number)}")
+                                f"it; records of that number: {self.describe(number)}; "
+                                f"first answers naming it: {writes}; runs: {runs}")
                     continue
                 if org_of.get(record.org_id) != name:
                     wrong_org.append(record.cw_number)
@@ -275,6 +287,9 @@ def test_chaos_never_twice_never_lost(ferry, cw, xero, clock, private_redis, see
           f"{len(figures['duplicates'])}; lost {len(figures['lost'])}; wrong org "
           f"{len(figures['wrong org'])}; unequal totals {len(figures['unequal totals'])}; "
           f"stuck {len(figures['stuck'])}; runs marked interrupted {interrupted}")
+    for name in ("duplicates", "lost", "wrong org", "unequal totals", "stuck"):
+        for line in figures[name]:
+            print(f"chaos seed {seed}: {name}: {line}")
     assert figures["duplicates"] == [], figures["duplicates"]
     assert figures["lost"] == [], figures["lost"]
     assert figures["wrong org"] == [], figures["wrong org"]

@@ -96,3 +96,24 @@ def test_a_write_whose_answer_was_lost_is_retried_and_made_once(
     assert len(puts) == 2
     assert puts[0]["headers"]["Idempotency-Key"] == puts[1]["headers"]["Idempotency-Key"]
     assert len(client.invoices_by_numbers(["FERRY-LOST"])) == 1
+
+
+def test_an_answer_missing_elements_is_read_by_number_never_by_position(
+        sandbox, xero_app, grant, redis_client):
+    """Xero saved all four but answered with two: each answer goes to the invoice with
+    its number, and the two left out are unknown (looked up before writing again), never
+    given a neighbour's id."""
+    import httpx2
+    client = xero_client(xero_app, redis_client)
+    customer = client.save_contacts([{"Name": "Gap Pty Ltd", "ContactNumber": "GAP"}])[0]
+    httpx2.post(f"{sandbox.url}/_sandbox/faults", json={
+        "kind": "elements-missing", "method": "PUT", "path": "/api.xro/2.0/Invoices",
+        "nth": 1}).raise_for_status()
+    sent = [invoice(f"GAP-{i}", {"ContactID": customer.id}) for i in range(4)]
+    results = client.save_invoices(sent, create_only=True)
+    assert [r.unknown for r in results] == [False, True, False, True]
+    assert [r.number for r in results if not r.unknown] == ["GAP-0", "GAP-2"]
+    held = {d["InvoiceNumber"]: d["InvoiceID"]
+            for d in client.invoices_by_numbers([f"GAP-{i}" for i in range(4)])}
+    assert len(held) == 4                              # Xero has all four
+    assert all(held[r.number] == r.id for r in results if not r.unknown)
