@@ -629,7 +629,10 @@ def mark_interrupted(now: datetime | None = None) -> int:
     stale = SyncRun.select().where(
         (SyncRun.status == "running") &
         ((SyncRun.heartbeat_at < cutoff) |
-         (SyncRun.heartbeat_at.is_null() & (SyncRun.started_at < cutoff))))
+         # A run that never beat: only the cycles here are known to beat from the start
+         # (another job's runs, e.g. payments, count once they use a Heartbeat).
+         (SyncRun.heartbeat_at.is_null() & (SyncRun.started_at < cutoff) &
+          SyncRun.record_type.in_(RECORD_TYPES))))
     marked = 0
     for run in stale:
         last = run.heartbeat_at or run.started_at
