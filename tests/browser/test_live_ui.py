@@ -114,12 +114,14 @@ def _busy_month(app) -> dict:
                 last_run=run))
         RecordEvent.create(record=records[1], run=run, kind="created",
                            message="Written to Xero as an authorised invoice.")
-        for day in range(30):
-            for n in range((day * 7) % 13 + 1):
-                MeteredVersion.create(record_type=("invoice", "bill", "credit_note")[n % 3],
-                                      cw_id=90000 + day * 100 + n, version_hash="v",
-                                      month=(now - timedelta(days=day)).strftime("%Y-%m"),
-                                      at=now - timedelta(days=day))
+        for day in range(1, 30):          # a month of scheduled cycles, for the chart
+            for n, kind in enumerate(("invoice", "credit_note", "bill")):
+                done = (day * 7 + n * 5) % 13 + 1
+                SyncRun.create(record_type=kind, status="done", read=done, written=done,
+                               started_at=now - timedelta(days=day),
+                               finished_at=now - timedelta(days=day) + timedelta(minutes=1))
+                MeteredVersion.create(record_type=kind, cw_id=90000 + day * 10 + n,
+                                      version_hash="v", month=now.strftime("%Y-%m"), at=now)
         body = ('{"Invoices": [{"InvoiceNumber": "10001", "Type": "ACCREC", "Contact": '
                 '{"ContactNumber": "BAROSSA"}, "LineItems": [{"Description": "Managed '
                 'services November", "Quantity": 1, "UnitAmount": 110.0, "AccountCode": '
