@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from email.utils import format_datetime
 from typing import Iterator
 
 import httpx2
@@ -271,7 +270,10 @@ def _since(when: datetime | None) -> dict | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return {"If-Modified-Since": format_datetime(when.astimezone(timezone.utc), usegmt=True)}
+    # The spec's form (format: date-time, example "2020-02-06T12:17:43.202-08:00"), which
+    # xero-python sends too; UTC, whole seconds (Xero compares to the second).
+    stamp = when.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"If-Modified-Since": stamp}
 
 
 def _token_expired(response: httpx2.Response) -> bool:
