@@ -57,7 +57,9 @@ def test_every_client_exchange_matches_the_models(cw, schemas):
         "includedInvoiceIds": [u["id"] for u in unposted[:5]], "summarizeInvoices": "Detailed"})
     # glEntryIds is a comma-separated string in the GLExport model.
     posted = [int(preview["transactions"][0]["glEntryIds"].split(",")[0])]
+    # "Batch must export Invoices, Expenses or Products": the flag of what is posted.
     client.create_accounting_batch({"batchIdentifier": "ferry-contract",
+                                    "exportInvoicesFlag": True,
                                     "processedRecordIds": posted})
     target = next(i for i in invoices if i["balance"] > 0)
     client.create_invoice_payment(target["id"], {
