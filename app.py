@@ -7,6 +7,7 @@ from flask import Flask
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledDatabase
 
 import config
 import migrations
@@ -27,8 +28,10 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def open_database(url: str):
-    """A peewee database for DATABASE_URL (SQLite gets WAL and foreign keys)."""
+def open_database(url: str, *, pooled: bool = False):
+    """A peewee database for DATABASE_URL (SQLite gets WAL and foreign keys). `pooled`
+    keeps PostgreSQL connections open between requests (opening one costs ≈ 8 ms, most
+    of a small page); SQLite opens a file, which costs nothing to repeat."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
@@ -40,7 +43,22 @@ def open_database(url: str):
         })
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
+    if pooled:
+        return connect_url(url.replace("postgresql://", "postgresql+pool://", 1),
+                           max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
     return connect_url(url)
+
+
+# Connections one process keeps open to PostgreSQL (gunicorn's workers, the scheduler).
+POOL_SIZE = 8
+
+
+def release_connections() -> None:
+    """Close every pooled connection this process holds: before an RQ worker starts
+    forking (a child must never share its parent's socket) and before a new app binds
+    the database proxy to another database (tests, admin commands)."""
+    if isinstance(db.obj, PooledDatabase):
+        db.obj.close_all()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,7 +70,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Refuse to start rather than sign sessions and encrypt keys with a guessable key.
     security.require_strong_key(app.config["SECRET_KEY"])
     security.configure(app.config["SECRET_KEY"])
-    db.initialize(open_database(app.config["DATABASE_URL"]))
+    release_connections()
+    db.initialize(open_database(app.config["DATABASE_URL"], pooled=True))
     if app.config["PROXY_FIX"]:
         app.wsgi_app = security.TrustedProxyFix(
             app.wsgi_app, app.config.get("PROXY_TRUSTED", ["127.0.0.0/8", "::1"]))
@@ -193,6 +212,7 @@ def register_commands(app: Flask) -> None:
 
         from jobs.queue import QUEUE_NAMES, get_redis
         _wait_for_schema(app)
+        release_connections()      # each job runs in a fork: it opens its own
         Worker(list(QUEUE_NAMES), connection=get_redis()).work(
             with_scheduler=True, burst=burst)
 

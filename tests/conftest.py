@@ -262,6 +262,8 @@ def app(database_url, redis_url):
         assert_run_counts()
     if not db.is_closed():
         db.close()
+    from app import release_connections
+    release_connections()
     db.obj.close()
 
 
