@@ -77,7 +77,8 @@ def _settings_from_form(connection: Connection | None) -> tuple[dict, str, list[
                 "key again to use it with this site: Ferry sends a saved key only to the "
                 "site it was saved for.")
             return values, "", problems
-    if not private_key:
+    if not private_key and not saved_key:
+        # A saved key is never missing: with a new site the sentence above asks for it.
         problems.append("Enter the private key.")
     return values, private_key, problems
 

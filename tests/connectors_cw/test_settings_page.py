@@ -48,6 +48,19 @@ def test_missing_fields_are_named(client, auth, cw):
     assert "<html" not in html   # the section alone for HTMX
 
 
+def test_a_bad_site_does_not_ask_for_a_saved_private_key(client, auth, cw):
+    """The key field says "saved: leave blank to keep": a typo in another field must not
+    then claim the key is missing."""
+    auth.login()
+    token = csrf_token(client, "/settings/")
+    client.post("/settings/connectwise", data={**form(cw), "csrf_token": token})
+    response = client.post("/settings/connectwise", headers={"HX-Request": "true"},
+                           data={**form(cw, private_key="", site="ftp://x"), "csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "https://" in html and "Enter the private key." not in html
+
+
 def test_test_connection_shows_each_sentence(client, auth, cw):
     auth.login()
     token = csrf_token(client, "/settings/")
