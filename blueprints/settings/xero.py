@@ -5,6 +5,8 @@ The callback is reachable without a login (Xero's redirect lands there), but it 
 proceeds, or repeats anything Xero said, when its `state` matches the one kept in a
 signed-in user's session; the PKCE verifier waits in Redis under that state.
 """
+from urllib.parse import urlsplit
+
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from blueprints import public
@@ -52,6 +54,14 @@ def save_xero_app():
     if not app.client_id or not app.client_secret:
         flash("Enter the client id and client secret of your Xero app (developer.xero.com, "
               "My Apps, Configuration).")
+        return redirect(url_for("settings.index"))
+    redirect_to = urlsplit(app.redirect_uri)
+    if redirect_to.scheme not in ("http", "https") or not redirect_to.netloc:
+        # Xero only sends the browser back to a full web address; anything else would
+        # save fine and then fail at Connect Xero with Xero's own error.
+        flash(f"The redirect URI must be a full web address, like "
+              f"{saved.redirect_uri or 'https://ferry.your-msp.example/settings/xero/callback'}"
+              f" (“{app.redirect_uri}” is not). Nothing was saved.")
         return redirect(url_for("settings.index"))
     try:
         app = check_app(app, saved, secret_typed=bool(form["client_secret"]))

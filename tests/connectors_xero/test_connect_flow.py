@@ -132,5 +132,19 @@ def test_a_redirect_uri_xero_does_not_know_shows_which_one_to_register(client, a
         strict.stop()
 
 
+def test_a_redirect_uri_that_is_not_a_web_address_is_refused(signed_in, sandbox):
+    before = settings_page(signed_in)
+    answer = signed_in.post("/settings/xero/app", data={
+        "csrf_token": csrf_token(signed_in, "/settings/"), "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": "", "redirect_uri": "notaurl", "scopes": "granular",
+        "authorize_url": f"{sandbox.url}/identity/connect/authorize",
+        "token_url": f"{sandbox.url}/connect/token", "api_base": sandbox.url})
+    assert answer.status_code == 302
+    page = settings_page(signed_in)
+    assert "must be a full web address" in page and "Nothing was saved." in page
+    assert "Xero settings saved." not in page and 'value="notaurl"' not in page
+    assert "http://127.0.0.1:5000/settings/xero/callback" in before
+
+
 def test_connecting_needs_the_csrf_token(signed_in):
     assert signed_in.post("/settings/xero/connect").status_code == 400
