@@ -109,6 +109,20 @@ def test_inline_edit_saves_and_refuses_a_code_xero_does_not_have(app, client, au
         assert AccountMapping.get_by_id(row.id).xero_code == "260"
 
 
+def test_a_new_row_with_nothing_chosen_says_what_to_choose(app, client, auth):
+    adl, _ = _orgs(app)
+    auth.login()
+    token = csrf_token(client, f"/mappings/org/{adl}/accounts")
+    for headers in (HX, {}):
+        answer = client.post(f"/mappings/org/{adl}/accounts/new", headers=headers, data={
+            "csrf_token": token, "cw_gl_account": "4900", "xero_account_code": ""})
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 422
+        assert "Choose the Xero account." in html and "xero_account_code is" not in html
+    with app.app_context(), db.connection_context():
+        assert not AccountMapping.select().where(AccountMapping.org == adl).exists()
+
+
 def test_plain_form_post_edit_shows_the_sentence_in_the_page(app, client, auth):
     adl, _ = _orgs(app)
     with app.app_context(), db.connection_context():

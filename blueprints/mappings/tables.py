@@ -247,6 +247,10 @@ def _read_form(tbl: Table) -> dict:
 
 
 def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str | None:
+    empty = [c.label for c in tbl.columns if not values.get(c.name)]
+    if empty:
+        # The CSV check would name its columns (xero_account_code); a person chose nothing.
+        return f"Choose the {' and the '.join(empty)}."
     known = known_for(tbl.name, org)
     if tbl.name == "tracking":
         known = type(known)(columns=known.columns, orgs=known.orgs, org_name=known.org_name,
