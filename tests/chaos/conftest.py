@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.sync_e2e.conftest import clock, cw, ferry, xero  # noqa: F401 (fixtures)
+from sandbox import xero as xero_sandbox
+from sandbox.kit import serve_in_thread
+from tests.sync_e2e.conftest import clock, cw, ferry  # noqa: F401 (fixtures)
 
 PORTS = range(8330, 8340)          # this suite's ports (TEAM.md)
 
@@ -67,3 +69,16 @@ def private_redis(monkeypatch):
     monkeypatch.setenv("REDIS_URL", server.url)   # get_redis() and child workers use it
     yield server
     server.stop()
+
+
+@pytest.fixture
+def xero():
+    """The Xero sandbox without its own minute and day limits: Ferry's pacing clock is
+    moved (Retry-After, the day limit) while the sandbox counts real time, so its real
+    limits would only measure the test's speed. The limits come as injected faults
+    (429-minute, 429-day) instead; tests/sync_e2e covers the real ones."""
+    app = xero_sandbox.create_app(seed=1, minute_limit=10**6, day_limit=10**6)
+    served = serve_in_thread(app)
+    served.app = app
+    yield served
+    served.stop()

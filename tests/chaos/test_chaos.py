@@ -193,6 +193,12 @@ class Chaos:
                         "problems": r.problems, "events": events})
         return out
 
+    def last_runs(self, record_type: str) -> list:
+        return [(r.id, r.status, r.read, r.written, r.skipped, r.exceptions,
+                 str(r.started_at)[11:19], (r.message or "")[:60])
+                for r in SyncRun.select().where(SyncRun.record_type == record_type)
+                .order_by(SyncRun.id.desc()).limit(8)]
+
     def fresh_clock_for_workers(self) -> None:
         """Child workers run on real time while this process moved its clock (Retry-After,
         the day limit): forget the governor's minute windows so a child does not wait for
@@ -247,7 +253,15 @@ class Chaos:
                         wrong_org.append(record.cw_number)
                 if record.state == "synced" and cw_total is not None and \
                         abs(money(doc["Total"])) != abs(money(cw_total)):
-                    unequal.append(f"{record.cw_number}: Xero {doc['Total']} CW {cw_total}")
+                    from models import Setting
+                    info = (invoices[record.cw_id].get("_info") or {}).get("lastUpdated") \
+                        if record.record_type != "bill" else None
+                    unequal.append(f"{record.cw_number}: Xero {doc['Total']} CW {cw_total}; "
+                                   f"CW lastUpdated {info}, watermark "
+                                   f"{Setting.get_value('sync.watermark.' + record.record_type)}"
+                                   f", record cw_updated_at {record.cw_updated_at}; last "
+                                   f"runs {self.last_runs(record.record_type)}; "
+                                   f"{self.describe(record.cw_number)}")
         for cw_id in store.unposted["invoices"]:
             record = next((r for r in records if r.cw_id == cw_id
                            and r.record_type in ("invoice", "credit_note")), None)
