@@ -20,7 +20,18 @@ CENT = Decimal("0.01")
 
 @bp.get("/")
 def index():
-    return render_template("demo/index.html", orgs=_orgs())
+    return render_template("demo/index.html", orgs=_orgs(), payments=_applied_payments())
+
+
+def _applied_payments() -> list[tuple[PaymentLedger, SyncRecord | None]]:
+    """The latest payments Ferry applied in ConnectWise, each with its invoice's record:
+    the payment run's page lists no records, so this is the way on to their Payments."""
+    ledger = list(PaymentLedger.select().where(PaymentLedger.applied > 0)
+                  .order_by(PaymentLedger.applied_at.desc()).limit(5))
+    records = {r.cw_id: r for r in SyncRecord.select().where(
+        (SyncRecord.record_type == "invoice") &
+        SyncRecord.cw_id.in_([p.cw_invoice_id for p in ledger]))} if ledger else {}
+    return [(p, records.get(p.cw_invoice_id)) for p in ledger]
 
 
 def _orgs() -> list[Connection]:

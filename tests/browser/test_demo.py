@@ -67,6 +67,15 @@ def test_pay_half_an_invoice_and_watch_it_reach_connectwise(demo, page, worker, 
             assert Decimal(str(invoice["payments"])) == ledger.applied > 0
             assert Decimal(str(invoice["balance"])) > 0        # half, not all of it
             assert_converged(cw, xero)
+        # The run lists no records: the demo page leads on to the invoice's Payments.
+        page.goto(base + "/demo/")
+        row = page.locator("tr", has_text=f"Invoice {ledger.cw_number}")
+        page.screenshot(path=str(SHOTS / "demo-after-payment.png"), full_page=True)
+        assert f"{ledger.applied:,.2f} {ledger.currency}" in row.inner_text()
+        row.get_by_role("link").click()
+        page.wait_for_url(re.compile(r"/records/\d+$"))
+        assert page.get_by_text("Applied in ConnectWise by Ferry").is_visible()
+        page.screenshot(path=str(SHOTS / "demo-record-payments.png"), full_page=True)
         assert page.console_errors == [], worker.read_text()
     finally:
         server.stop()
