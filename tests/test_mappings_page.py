@@ -208,6 +208,22 @@ def test_unmapped_counts_records_and_money_most_first(app, client, auth):
     assert len(rows) == 3
 
 
+def test_unmapped_money_in_two_currencies_is_not_one_sum(app, client, auth):
+    adl, _ = _orgs(app)
+    with app.app_context(), db.connection_context():
+        for i, (amount, currency) in enumerate([("100.00", "AUD"), ("40.00", "USD"),
+                                                ("0.50", "AUD")]):
+            record = SyncRecord.create(record_type="invoice", cw_id=i + 1, org=adl,
+                                       state="exception", problems=["x"], currency=currency)
+            RecordProblem.create(record=record, org=adl, kind="account", cw_value="4900",
+                                 amount=Decimal(amount))
+    auth.login()
+    page = client.get("/mappings/unmapped").get_data(as_text=True)
+    row = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert ">3<" in row and "100.50 AUD" in row and "40.00 USD" in row
+    assert "140.50" not in row
+
+
 def test_without_xero_the_page_says_what_to_do_first(client, auth):
     auth.login()
     assert "Connect a Xero organisation" in client.get("/mappings/").get_data(as_text=True)

@@ -57,15 +57,34 @@ def unmapped_rows(limit: int = 500) -> list[dict]:
              .order_by(count.desc(), fn.SUM(RecordProblem.amount).desc())
              .limit(limit))
     orgs = {o.id: o.name for o in Connection.select()}
+    totals = _totals_by_currency()
     rows = []
     for r in query.dicts():
         org_id = r["org"]
         rows.append({**r, "org_name": orgs.get(org_id, "not routed"),
+                     "totals": totals.get((org_id, r["kind"], r["cw_value"]), []),
                      "kind_label": KIND_LABELS.get(r["kind"], r["kind"]),
                      "total": Decimal(str(r["total"])).quantize(Decimal("0.01"))
                      if r["total"] is not None else None,
                      "fix": fix_link(r["kind"], r["cw_value"], org_id)})
     return rows
+
+
+def _totals_by_currency() -> dict[tuple, list[tuple[Decimal, str]]]:
+    """Money held back per value and currency: AUD and USD invoices are never one sum."""
+    query = (RecordProblem
+             .select(RecordProblem.org, RecordProblem.kind, RecordProblem.cw_value,
+                     SyncRecord.currency, fn.SUM(RecordProblem.amount).alias("total"))
+             .join(SyncRecord, on=(RecordProblem.record == SyncRecord.id))
+             .where((SyncRecord.state == "exception") & RecordProblem.amount.is_null(False))
+             .group_by(RecordProblem.org, RecordProblem.kind, RecordProblem.cw_value,
+                       SyncRecord.currency)
+             .order_by(SyncRecord.currency))
+    totals: dict[tuple, list[tuple[Decimal, str]]] = {}
+    for r in query.dicts():
+        totals.setdefault((r["org"], r["kind"], r["cw_value"]), []).append(
+            (Decimal(str(r["total"])).quantize(Decimal("0.01")), r["currency"] or ""))
+    return totals
 
 
 @bp.route("/unmapped")
