@@ -164,5 +164,5 @@ def test_a_csv_import_offers_the_exceptions_it_fixes(ferry, client, auth):
         "csrf_token": token, "kind": "accounts", "org": str(record.org_id),
         "data": base64.b64encode(b"cw_gl_account,xero_account_code\r\n4900,260\r\n").decode()})
     html = applied.get_data(as_text=True)
-    assert applied.status_code == 200 and "1 added" in html
+    assert applied.status_code == 200 and "1 added" in html and "(1 row written)" in html
     assert set(re.findall(r'name="record" value="invoice:(\d+)"', html)) == held

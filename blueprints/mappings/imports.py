@@ -138,7 +138,8 @@ def apply_import():
     written = mapping_tables.apply(result, org)
     message = (f"Imported {KINDS[kind].label}: {result.count('added')} added, "
                f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
-               + (f" ({written} rows written)." if written else "; nothing to write."))
+               + (f" ({written} {'row' if written == 1 else 'rows'} written)." if written
+                  else "; nothing to write."))
     found = _offer(kind, org, result)
     if found:   # the exceptions the import may fix, offered for re-sync right here
         return _page(200, message=message, offer=found, kind=kind,
