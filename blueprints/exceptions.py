@@ -6,7 +6,7 @@ record's history (it comes back if the record changes in ConnectWise and still f
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from peewee import JOIN
 
-from blueprints.labels import ONE
+from blueprints.labels import MANY, ONE
 from blueprints.mappings.unmapped import KIND_LABELS, fix_link
 from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 
@@ -56,7 +56,7 @@ def index():
     query, record_type = _query()
     records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
     return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
-                           record_type=record_type, labels=ONE,
+                           record_type=record_type, labels=ONE, many=MANY,
                            filtered=bool(request.args.get("kind")),
                            dismissing=request.args.get("dismiss", type=int),
                            problem=None)
@@ -83,7 +83,7 @@ def dismiss(record_id):
         records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
         return render_template("exceptions/index.html", records=records,
                                fixes=_fixes(records), record_type=record_type, labels=ONE,
-                               filtered=False, dismissing=record.id, problem=problem), 422
+                               many=MANY, filtered=False, dismissing=record.id, problem=problem), 422
     with db.atomic():
         record.state = "excluded"
         record.save()

@@ -28,4 +28,6 @@ def test_exceptions_listed_with_what_to_fix(app, client, auth):
 def test_no_exceptions_says_so(client, auth):
     auth.login()
     page = client.get("/exceptions/?type=credit_note").get_data(as_text=True)
-    assert "No exceptions for credit memos" in page
+    assert "No exceptions for credit notes" in page
+    # The tabs name record types as the dashboard and settings do.
+    assert ">Credit notes</a>" in page and "Credit memos" not in page
