@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -23,35 +22,73 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-# (heading, what it compares, arguments for the full run, for --quick)
+# (heading, what it compares, arguments for the full run, for --quick, environment);
+# "{pg}" in the environment stands for a throwaway PostgreSQL database made for that run.
 BENCHES = [
     ("API calls per synced record, CPU and memory of a first sync and an idle cycle",
-     "Xero and ConnectWise calls against the floor the API limits allow; Ferry's CPU per "
-     "1,000 records against JSON-encoding the same payloads; peak memory at two scales",
-     ["bench/sync_cycle.py"], ["bench/sync_cycle.py", "--quick"]),
+     "Xero and ConnectWise calls against the floor the API limits allow, first sync and "
+     "idle cycle; Ferry's CPU per 1,000 records against JSON-encoding the same payloads; "
+     "peak memory and its growth between two scales",
+     ["bench/sync_cycle.py", "--scales", "20,40"], ["bench/sync_cycle.py", "--scales", "3,6"],
+     {}),
+    ("Payment back-sync", "Xero and ConnectWise calls for a first, a busy and an idle "
+     "payment cycle",
+     ["bench/payment_cycle.py", "--scale", "5", "--payments", "200"],
+     ["bench/payment_cycle.py", "--scale", "2", "--payments", "40"], {}),
     ("ConnectWise read", "calls to read every invoice against ⌈records/1000⌉",
-     ["bench/cw_read.py", "--scale", "20"], ["bench/cw_read.py", "--scale", "5"]),
+     ["bench/cw_read.py", "--scale", "20"], ["bench/cw_read.py", "--scale", "5"], {}),
     ("Xero write", "calls to write 1,000 invoices against ⌈1000/50⌉",
-     ["bench/xero_write.py"], ["bench/xero_write.py"]),
+     ["bench/xero_write.py"], ["bench/xero_write.py"], {}),
     ("Audit trail", "cost per API call of recording it, SQLite and PostgreSQL",
-     ["bench/audit_overhead.py"], ["bench/audit_overhead.py", "--calls", "100"]),
+     ["bench/audit_overhead.py"], ["bench/audit_overhead.py", "--calls", "100"], {}),
     ("Page latency at scale, SQLite",
-     "p50/p95 of each page with 100,000 records and 1,000,000 audit rows; CSV export memory",
+     "p50/p95 of each page with 100,000 records and 1,000,000 audit rows against the "
+     "budgets; CSV export memory",
      ["bench/pages.py", "--records", "100000", "--audit", "1000000"],
-     ["bench/pages.py", "--records", "10000", "--audit", "100000"]),
+     ["bench/pages.py", "--records", "10000", "--audit", "100000", "--runs", "10"], {}),
     ("Page latency at scale, PostgreSQL", "the same on PostgreSQL",
-     ["bench/pages.py", "--records", "100000", "--audit", "1000000", "--postgresql"],
-     ["bench/pages.py", "--records", "10000", "--audit", "100000", "--postgresql"]),
-    ("Chaos", "cycles under random faults: documents, duplicates, lost",
-     ["tests/chaos/run.py", "--cycles", "500"], ["tests/chaos/run.py", "--cycles", "40"]),
+     ["bench/pages.py", "--records", "100000", "--audit", "1000000"],
+     ["bench/pages.py", "--records", "10000", "--audit", "100000", "--runs", "10"],
+     {"DATABASE_URL": "{pg}"}),
+    ("Chaos", "sync and payment cycles under random faults: documents, duplicates, lost",
+     ["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/chaos"],
+     ["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/chaos"],
+     {"FERRY_CHAOS_SEEDS": "1,2,3,4,5,6,7,8,9,10", "FERRY_CHAOS_CYCLES": "50"}),
 ]
+POSTGRES_ADMIN = os.environ.get("FERRY_BENCH_POSTGRES_URL",
+                                "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def run(args: list[str]) -> tuple[int, str, float]:
+def throwaway_postgres() -> str | None:
+    """A new empty database beside FERRY_BENCH_POSTGRES_URL's, or None without one."""
+    try:
+        import psycopg2
+        conn = psycopg2.connect(POSTGRES_ADMIN, connect_timeout=3)
+    except Exception:
+        return None
+    conn.autocommit = True
+    name = f"ferry_bench_{os.getpid()}_{int(time.time())}"
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg2
+    conn = psycopg2.connect(POSTGRES_ADMIN)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    conn.close()
+
+
+def run(args: list[str], env: dict) -> tuple[int, str, float]:
     started = time.monotonic()
     try:
         done = subprocess.run([PYTHON, *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=3 * 3600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                              timeout=3 * 3600,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
         output = done.stdout + (("\n" + done.stderr) if done.returncode else "")
         code = done.returncode
     except subprocess.TimeoutExpired:
@@ -83,17 +120,24 @@ def main() -> None:
              "Each section is the script's own output.\n"]
     summary = ["| benchmark | compares | result | time |", "| --- | --- | --- | --- |"]
     sections = []
-    for heading, compares, full, quick in BENCHES:
+    for heading, compares, full, quick, env in BENCHES:
         script = (quick if args.quick else full)
-        if not (ROOT / script[0]).exists():
-            summary.append(f"| {heading} | {compares} | not present ({script[0]}) | – |")
-            continue
-        if "--postgresql" in script and not shutil.which("psql") and \
-                not os.environ.get("FERRY_BENCH_POSTGRES_URL"):
-            summary.append(f"| {heading} | {compares} | skipped: no PostgreSQL | – |")
-            continue
+        if args.quick and "FERRY_CHAOS_SEEDS" in env:
+            env = {"FERRY_CHAOS_SEEDS": "1,2", "FERRY_CHAOS_CYCLES": "16"}
+        pg = None
+        if "{pg}" in env.values():
+            pg = throwaway_postgres()
+            if pg is None:
+                summary.append(f"| {heading} | {compares} | skipped: no PostgreSQL at "
+                               f"{POSTGRES_ADMIN} | – |")
+                continue
+            env = {k: (pg if v == "{pg}" else v) for k, v in env.items()}
         print(f"running {' '.join(script)} ...", file=sys.stderr, flush=True)
-        code, output, seconds = run(script)
+        try:
+            code, output, seconds = run(script, env)
+        finally:
+            if pg:
+                drop_postgres(pg)
         result = "ok" if code == 0 else f"failed (exit {code})"
         summary.append(f"| {heading} | {compares} | {result} | {seconds:.0f} s |")
         sections.append(f"## {heading}\n\n{compares}.\n\n`{' '.join(script)}`\n\n"
