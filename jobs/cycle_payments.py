@@ -24,6 +24,7 @@ from jobs.context import in_job_context
 from jobs.cycle import CountingSink, Pacing, _connectwise, _xero
 from jobs.cycle_lock import CycleBusy, CycleLock
 from jobs.queue import get_redis
+from jobs.record_facts import note_xero
 from models import (
     Connection, ContactLink, PaymentLedger, RecordEvent, Setting, SyncRecord, SyncRun,
     XeroPaymentSeen, utcnow,
@@ -160,9 +161,20 @@ class OrgPayments:
         written = SyncRecord.get_or_none((SyncRecord.record_type == "invoice") &
                                          (SyncRecord.xero_id == invoice["InvoiceID"]))
         known = ledger.cw_invoice_id if ledger else written.cw_id if written else None
+        if written is not None:
+            self._note_invoice(written, invoice)
         # The CW calls for this invoice are found in the audit log under payment:<id>.
         with self.cw.bind(record_ref=f"payment:{known}" if known else None):
             self._settle(invoice, ledger)
+
+    def _note_invoice(self, written, invoice: dict) -> None:
+        """The invoice's own record shows Xero's status and amounts as just read, so its
+        page agrees with its Payments (the invoice cycle only notes them when it writes)."""
+        before = (written.xero_status, written.amount_due, written.amount_paid)
+        note_xero(written, invoice)
+        if (written.xero_status, written.amount_due, written.amount_paid) != before:
+            written.save(only=[SyncRecord.xero_status, SyncRecord.amount_due,
+                               SyncRecord.amount_paid, SyncRecord.updated_at])
 
     def _settle(self, invoice: dict, ledger) -> None:
         got = pay.received(invoice)
@@ -254,6 +266,7 @@ class OrgPayments:
 
     def _confirm(self, ledger, amount, payment_id, got, adopted=False) -> None:
         changed = ledger.applied != amount or ledger.cw_payment_id != payment_id
+        before = ledger.applied or pay.ZERO
         ledger.applied, ledger.cw_payment_id = amount, payment_id
         ledger.intent, ledger.intent_at = None, None
         if changed or adopted:
@@ -277,6 +290,21 @@ class OrgPayments:
             if adopted:
                 what += "; found already in ConnectWise, so not applied again"
             self._event(record, "applied", what + ".")
+        invoice = SyncRecord.get_or_none((SyncRecord.record_type == "invoice") &
+                                         (SyncRecord.cw_id == ledger.cw_invoice_id))
+        if invoice is not None and changed:
+            # The invoice's own history says what happened to its payment in CW.
+            money = f"{pay.money(amount):,.2f} {ledger.currency or ''}".strip()
+            ref = f" (CW payment {payment_id})" if payment_id else ""
+            if amount <= 0:
+                what = (f"Payment of {pay.money(before):,.2f} {ledger.currency or ''}"
+                        .strip() + " removed in ConnectWise: Xero shows nothing received "
+                        "on this invoice now.")
+            elif before > 0 and before != amount:
+                what = f"Payment changed to {money} in ConnectWise{ref}."
+            else:
+                what = f"Payment of {money} applied in ConnectWise{ref}."
+            self._event(invoice, "payment", what)
 
     # -- matching ----------------------------------------------------------------------
     def match(self, invoice, ledger):

@@ -1,6 +1,7 @@
 """What a finance person sees of the payment back-sync: the record page's Payments, a
 forced payment sync of one invoice, and the payment runs."""
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -100,3 +101,24 @@ def test_a_payment_exception_is_listed_with_what_to_do(web, cw, xero, client, au
     auth.login()
     page = client.get("/exceptions/?type=payment").get_data(as_text=True)
     assert "overpayment of AUD 12.50" in page and "Allocate it in Xero" in page
+
+
+def test_the_invoice_page_agrees_with_its_payments_after_a_payment(web, cw, xero, client,
+                                                                    auth):
+    """The top card's Amount due / paid and the history follow the payment cycle, not
+    only the invoice cycle (QA: 'Amount paid 0.00' beside '2,150.50 AUD received')."""
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        total = SyncRecord.get_by_id(record.id).cw_total
+        pay(xero, record, "120.00")
+        run_payment_cycle()
+        (cw_payment,) = cw_payments(cw, record.cw_id)
+        currency = SyncRecord.get_by_id(record.id).currency or ""
+    auth.login()
+    page = client.get(f"/records/{record.id}").get_data(as_text=True)
+    facts = page.split('<dl class="facts">')[1].split("</dl>")[0]
+    assert re.search(r"<dt>Amount paid</dt><dd[^>]*>120\.00\b", facts), facts
+    due = f"{total - Decimal('120.00'):,.2f}"
+    assert re.search(rf"<dt>Amount due</dt><dd[^>]*>{re.escape(due)}\b", facts), facts
+    assert (f"Payment of 120.00 {currency} applied in ConnectWise (CW payment "
+            f"{cw_payment['id']}).").replace("  ", " ") in page
