@@ -25,7 +25,7 @@ from rq.job import Job, JobStatus
 from blueprints.labels import DOCUMENT_TYPES, MANY
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
-from models import SyncRun, utcnow
+from models import RecordEvent, SyncRecord, SyncRun, utcnow
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
@@ -80,8 +80,38 @@ def detail(run_id):
         abort(404)
     running = run.status == "running"
     status = STOP_POLLING if request.headers.get("HX-Request") and not running else 200
+    touched = _invoices_paid(run) if run.record_type == "payment" else None
     return _partial_or_page("runs/_run.html", "runs/detail.html", status, run=run,
-                            running=running)
+                            running=running, touched=touched)
+
+
+TOUCHED_SHOWN = 200
+
+
+def _invoices_paid(run: SyncRun) -> list[dict]:
+    """The invoices a payment run settled, each with what it did to them: those whose
+    history names the run, and those it last looked at (its records keep `last_run`
+    until a later run looks again). Each links to the invoice's page when Ferry wrote
+    it (its Payments are there), else to the payment record."""
+    events: dict[int, list[str]] = {}
+    for event in (RecordEvent.select(RecordEvent.record, RecordEvent.message)
+                  .join(SyncRecord)
+                  .where((RecordEvent.run == run.id) &
+                         (SyncRecord.record_type == "payment"))
+                  .order_by(RecordEvent.id)):
+        events.setdefault(event.record_id, []).append(event.message)
+    records = list(SyncRecord.select().where(
+        (SyncRecord.record_type == "payment") &
+        ((SyncRecord.last_run == run.id) | SyncRecord.id.in_(list(events) or [0])))
+        .order_by(SyncRecord.cw_number, SyncRecord.id).limit(TOUCHED_SHOWN))
+    invoices = {r.cw_id: r for r in SyncRecord.select().where(
+        (SyncRecord.record_type == "invoice") &
+        SyncRecord.cw_id.in_([r.cw_id for r in records if r.cw_id > 0] or [0]))}
+    return [{"record": invoices.get(r.cw_id, r), "label": r.cw_number or r.cw_id,
+             "state": r.state, "what": " ".join(events.get(r.id, [])) or
+             ("Needs a person: see what to fix." if r.state == "exception" else
+              "Already agreed with Xero; nothing to change.")}
+            for r in records]
 
 
 @bp.post("/force")

@@ -122,3 +122,25 @@ def test_the_invoice_page_agrees_with_its_payments_after_a_payment(web, cw, xero
     assert re.search(rf"<dt>Amount due</dt><dd[^>]*>{re.escape(due)}\b", facts), facts
     assert (f"Payment of 120.00 {currency} applied in ConnectWise (CW payment "
             f"{cw_payment['id']}).").replace("  ", " ") in page
+
+
+def test_a_payment_run_says_it_read_xero_and_applied_in_connectwise(web, cw, xero, client,
+                                                                    auth):
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        pay(xero, record, "45.00")
+        run = run_payment_cycle()
+        assert run.written == 1
+    auth.login()
+    page = client.get(f"/runs/{run.id}").get_data(as_text=True)
+    facts = page.split('<dl class="facts">')[1].split("</dl>")[0]
+    assert "Invoices read from Xero" in facts and "Payments applied in ConnectWise" in facts
+    assert "Written to Xero" not in facts and "Read from ConnectWise" not in facts
+    assert "already in Xero" not in facts
+    # The invoice it paid is listed, linking to the invoice's own page.
+    listed = page.split('id="run-invoices"')[1].split("</table>")[0]
+    assert f'href="/records/{record.id}">{record.cw_number}</a>' in listed
+    assert "applied in ConnectWise" in listed and "45.00" in listed
+    runs = client.get("/runs/").get_data(as_text=True)
+    row = runs.split(f'href="/runs/{run.id}"')[1].split("</tr>")[0]
+    assert "applied in ConnectWise" in row and "Xero → ConnectWise" in row
