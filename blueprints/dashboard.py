@@ -282,7 +282,8 @@ _chart_cache: dict = {}
 def chart(days: int = CHART_DAYS) -> dict:
     """Records written to Xero per day and type over the last `days` days (the sum of
     the runs' written counts, by the day each run started), as bars of an SVG drawn on
-    the server (no script, nothing from elsewhere)."""
+    the server (no script, nothing from elsewhere). Payment runs are left out: what
+    they write goes to ConnectWise, not Xero (the chart's title says Xero)."""
     today = utcnow().date()
     first = today - timedelta(days=days - 1)
     key = (id(db.obj), today)
@@ -292,7 +293,8 @@ def chart(days: int = CHART_DAYS) -> dict:
     # From the runs (a few a day per type), not the records: cheap at any volume.
     day = fn.date(SyncRun.started_at)
     rows = (SyncRun.select(day.alias("day"), SyncRun.record_type, fn.SUM(SyncRun.written))
-            .where(SyncRun.started_at >= datetime.combine(first, datetime.min.time()))
+            .where((SyncRun.started_at >= datetime.combine(first, datetime.min.time())) &
+                   SyncRun.record_type.in_(DOCUMENT_TYPES))
             .group_by(day, SyncRun.record_type).tuples())
     counts: dict[date, dict[str, int]] = {}
     for when, record_type, n in rows:
@@ -315,7 +317,7 @@ def _bars(first: date, days: int, counts) -> dict:
     for i in range(days):
         day = first + timedelta(days=i)
         y = height - bottom
-        for record_type in MANY:
+        for record_type in DOCUMENT_TYPES:
             n = counts.get(day, {}).get(record_type, 0)
             if not n:
                 continue
@@ -328,7 +330,7 @@ def _bars(first: date, days: int, counts) -> dict:
              for f in ((0, 0.5, 1) if scale % 2 == 0 or scale >= 10 else (0, 1))]
     labels = [{"x": round(left + i * step + step / 2, 1),
                "text": f"{first + timedelta(days=i):%d %b}"} for i in range(0, days, 5)]
-    totals = {t: sum(v.get(t, 0) for v in counts.values()) for t in MANY}
+    totals = {t: sum(v.get(t, 0) for v in counts.values()) for t in DOCUMENT_TYPES}
     return {"width": width, "height": height, "bars": bars, "ticks": ticks,
             "labels": labels, "left": left, "base": height - bottom, "totals": totals,
             "first": first, "days": days}

@@ -147,6 +147,9 @@ def test_thirty_day_chart_counts_per_day_and_type(app, client, auth):
                            started_at=now - timedelta(days=2))
         SyncRun.create(record_type="bill", status="done", read=7, written=7,
                        started_at=now - timedelta(days=40))     # outside the chart
+        # A payment run writes to ConnectWise: not in a chart titled "Written to Xero".
+        SyncRun.create(record_type="payment", status="done", read=5, written=5,
+                       started_at=now - timedelta(days=2))
     auth.login()
     page = client.get("/").get_data(as_text=True)
     day = (now - timedelta(days=2)).strftime("%d %b")
@@ -154,6 +157,9 @@ def test_thirty_day_chart_counts_per_day_and_type(app, client, auth):
     svg = page.split("<svg")[1].split("</svg>")[0]
     assert "bills</title>" not in svg
     assert re.search(r"Bills <span class=\"num\">0</span>", page)
+    chart = page.split('id="chart-h"')[1].split("</section>")[0]
+    assert "Written to Xero, last 30 days" in chart
+    assert "payments" not in chart.lower() and f"{day}: 3 invoices</title>" in chart
 
 
 def test_first_run_opens_the_guided_setup_and_errors_are_pages(client, auth):
