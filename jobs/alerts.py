@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import time as clock
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template
+from flask.globals import app_ctx
 from rq_scheduler import Scheduler
 
 from jobs.context import in_job_context, job_context
 from jobs.outbox import queue_mail, send_due
 from models import (
-    AlertIncident, AuditEntry, Connection, RecordEvent, Setting, SyncRecord, SyncRun, User,
-    XeroGrant, utcnow,
+    AlertIncident, AuditEntry, Connection, RecordEvent, RecordProblem, Setting, SyncRecord,
+    SyncRun, User, XeroGrant, utcnow,
 )
 from sync import alerts as compose
 from sync.alerts import Condition, ExceptionItem
@@ -91,11 +93,43 @@ def base_url() -> str:
 
 # -- a cycle's new exceptions --------------------------------------------------------------
 def exception_items(records) -> list[ExceptionItem]:
+    fixes = fix_paths(records)
     return [ExceptionItem(record_id=r.id, record_type=r.record_type, cw_id=r.cw_id,
                           number=r.cw_number, org_id=r.org_id,
                           org_name=r.org.name if r.org_id else None,
-                          problems=list(r.problems or []), since=r.updated_at)
+                          problems=list(r.problems or []), since=r.updated_at,
+                          run_id=r.last_run_id, fix_path=fixes.get(r.id))
             for r in records]
+
+
+def fix_paths(records) -> dict[int, str]:
+    """Per record, the path of the first mapping row that fixes it: the very link the
+    Exceptions page opens (its helper, so the URL logic lives in one place)."""
+    from blueprints.mappings.unmapped import fix_link
+    ids = [r.id for r in records]
+    if not ids:
+        return {}
+    problems = list(RecordProblem.select().where(RecordProblem.record.in_(ids))
+                    .order_by(RecordProblem.id))
+    found: dict[int, str] = {}
+    # A job has no request, so url_for has no adapter: lend it one for the paths (a
+    # test request context would run the request teardown and close the job's DB).
+    context = app_ctx._get_current_object()
+    lent = context.url_adapter is None and not has_request_context()
+    if lent:
+        context.url_adapter = current_app.url_map.bind(
+            "ferry.invalid", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    try:
+        for p in problems:
+            if p.record_id not in found:
+                link = fix_link(p.kind, p.cw_value, p.org_id)
+                if link:
+                    parts = urlsplit(link)
+                    found[p.record_id] = parts.path + (f"?{parts.query}" if parts.query else "")
+    finally:
+        if lent:
+            context.url_adapter = None
+    return found
 
 
 def new_exceptions(run: SyncRun) -> list[SyncRecord]:

@@ -73,6 +73,8 @@ class ExceptionItem:
     since: datetime | None = None
     links: dict = field(default_factory=dict)
     todo: str = ""
+    run_id: int | None = None         # the run that last held it back
+    fix_path: str | None = None       # the mapping row that fixes it, as Exceptions opens it
 
     @property
     def label(self) -> str:
@@ -84,13 +86,16 @@ class ExceptionItem:
 
 
 def links(base_url: str, item: ExceptionItem) -> dict[str, str]:
-    """Where a person fixes it: the record, the mappings, its audit trail, and the page
-    that asks them to confirm a force-sync (a link must never change anything itself)."""
+    """Where a person fixes it: the record, the mapping row that fixes it, the calls of
+    the run that held it back (a held-back record is never sent, so it has no calls of
+    its own), and the page that asks them to confirm a force-sync (a link must never
+    change anything itself)."""
     base = base_url.rstrip("/")
     return {
         "record": f"{base}/records/{item.record_id}",
-        "mappings": f"{base}/mappings/",
-        "audit": f"{base}/audit/?" + urlencode({"q": item.ref}),
+        "mappings": f"{base}{item.fix_path}" if item.fix_path else f"{base}/mappings/",
+        "audit": f"{base}/audit/?" + urlencode({"run": item.run_id} if item.run_id
+                                                else {"q": item.ref}),
         # Payments flow from Xero to ConnectWise: there is no force-sync of one.
         "force": (f"{base}/force-sync?" + urlencode({"record": item.ref})
                   if item.record_type in FORCEABLE else None),

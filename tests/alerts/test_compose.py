@@ -56,6 +56,12 @@ def test_links_and_one_sentence_per_fix():
         "mappings": "https://ferry.msp.example/mappings/",
         "audit": "https://ferry.msp.example/audit/?q=credit_note%3A900301",
         "force": "https://ferry.msp.example/force-sync?record=credit_note%3A900301"}
+    # Held back by run 12, with the tax row that fixes it known: the mail links to both.
+    item.run_id, item.fix_path = 12, "/mappings/2/taxes?q=VAT20&new=VAT20"
+    assert links("https://ferry.msp.example/", item)["audit"] == \
+        "https://ferry.msp.example/audit/?run=12"
+    assert links("https://ferry.msp.example/", item)["mappings"] == \
+        "https://ferry.msp.example/mappings/2/taxes?q=VAT20&new=VAT20"
     mail = exceptions_mail("credit_note", 12, [item], "https://ferry.msp.example")
     assert mail["subject"] == "Ferry: Credit memo 11301 could not be written to Xero"
     assert item.todo.startswith("Add the missing mapping for Sydney IT under Mappings")

@@ -81,6 +81,10 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     assert since == sorted(since)
     for record in still_open:
         assert f"https://ferry.msp.example/records/{record.id}" in text
+        # Never sent on its own: "Audit" is the calls of the run that held it back.
+        assert f"Audit: https://ferry.msp.example/audit/?run={record.last_run_id}" in text
+    assert "Audit: https://ferry.msp.example/audit/?q=" not in text
+    assert "Mappings: https://ferry.msp.example/mappings/\n" not in text
 
     # Xero calls per org (the audit trail's count) and this month's metered records.
     for org_id, name in orgs.items():

@@ -33,10 +33,12 @@ def test_one_mail_per_cycle_listing_its_new_exceptions_with_links(ferry, smtp):
             assert f"Invoice {record.cw_number}" in part
             assert record.problems[0] in part.replace("&#39;", "'").replace("&amp;", "&")
         assert f"{BASE}/records/{record.id}" in text
-        assert f"{BASE}/audit/?q=invoice%3A{record.cw_id}" in text
+        # A held-back record was never sent: its audit link is the run that held it back.
+        assert f"{BASE}/audit/?run={run.id}" in text
+        assert f"{BASE}/audit/?q=invoice%3A{record.cw_id}" not in text
         assert f"{BASE}/force-sync?record=invoice%3A{record.cw_id}" in text
         assert f'href="{BASE}/records/{record.id}"' in html
-    assert f"{BASE}/mappings/" in text
+    assert f"Fix the mapping: {BASE}/mappings/\n" not in text   # the row, not the index
     assert "What to do: Add the missing mapping for" in text
     # Readable in mail clients: inline styles, no scripts, no remote images.
     assert "<script" not in html.lower() and "<img" not in html.lower()
@@ -73,6 +75,19 @@ def test_the_force_sync_link_asks_the_signed_in_user_to_confirm(connected, clien
         parsed = urlparse(target)
         answer = client.get(parsed.path + ("?" + parsed.query if parsed.query else ""))
         assert answer.status_code == 200, target
+    # "Fix the mapping" opens the very row the Exceptions page links to for that record.
+    exceptions_page = client.get("/exceptions/").get_data(as_text=True).replace("&amp;", "&")
+    fixes = re.findall(r"Fix the mapping: (\S+)", text)
+    assert fixes
+    for target in fixes:
+        parsed = urlparse(target)
+        assert parsed.path != "/mappings/"
+        assert f'href="{parsed.path}?{parsed.query}"' in exceptions_page, target
+    # "Audit entries" lists the calls of the run that held the record back: not empty.
+    target = urlparse(re.search(r"Audit entries: (\S+)", text).group(1))
+    assert parse_qs(target.query).keys() == {"run"}
+    calls = client.get(f"{target.path}?{target.query}").get_data(as_text=True)
+    assert 'id="audit-empty"' not in calls and 'id="entry-' in calls
 
 
 def test_chosen_recipients_get_it(ferry, smtp):
