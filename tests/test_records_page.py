@@ -91,3 +91,23 @@ def test_record_page_links_to_xero_and_lists_versions_and_calls(app, client, aut
     assert "Invoices?mine" in page and 'href="/audit/?q=invoice:7"' in page
     bill_page = client.get(f"/records/{bill.id}").get_data(as_text=True)
     assert "https://go.xero.com/AccountsPayable/Edit.aspx?InvoiceID=bill-8" in bill_page
+
+
+def test_due_and_paid_show_their_currency_and_a_long_label_wraps(app, client, auth):
+    """QA at 1366 px: 'Updated (UTC)' was pushed off by a long bill label, and Due / Paid
+    were bare numbers beside 'Total 4,301.00 AUD'."""
+    with app.app_context(), db.connection_context():
+        bill = SyncRecord.create(record_type="bill", cw_id=51,
+                                 cw_number="PO PO-00051 slip PS-00051-1", state="synced",
+                                 currency="AUD", cw_total=Decimal("4301.00"),
+                                 amount_due=Decimal("2150.50"), amount_paid=Decimal("2150.50"))
+    auth.login()
+    page = client.get("/records/").get_data(as_text=True)
+    row = page.split("Bill PO PO-00051 slip PS-00051-1</a>")[1].split("</tr>")[0]
+    assert re.findall(r'<td class="money">([^<]+) <small>(\w*)</small>', row) == [
+        ("4,301.00", "AUD"), ("2,150.50", "AUD"), ("2,150.50", "AUD")]
+    # The label's cell may wrap (ferry.css td.label) and carries the whole label.
+    assert '<td class="label" title="Bill PO PO-00051 slip PS-00051-1">' in page
+    detail = client.get(f"/records/{bill.id}").get_data(as_text=True)
+    assert re.search(r"<dt>Amount due</dt><dd[^>]*>2,150\.50 AUD</dd>", detail)
+    assert re.search(r"<dt>Amount paid</dt><dd[^>]*>2,150\.50 AUD</dd>", detail)
