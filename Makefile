@@ -32,11 +32,13 @@ assets: static/vendor/htmx.min.js
 DEMO_DIR := $(CURDIR)/instance/demo
 
 # Every demo process (honcho's children, the private Redis) carries this instance folder in
-# its environment; stop-demo ends whatever is left of an earlier run by that mark.
+# its environment; stop-demo ends whatever is left of an earlier run by that mark. Mail
+# links and the Xero redirect URI follow the demo's port (FERRY_DEMO_PORT).
 demo: install assets stop-demo
 	rm -rf $(DEMO_DIR)
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) flask --app app db upgrade
 	FERRY_INSTANCE_DIR=$(DEMO_DIR) FERRY_DEMO=1 REDIS_URL=unix://$(DEMO_DIR)/redis.sock \
+		FERRY_BASE_URL=$${FERRY_BASE_URL:-http://127.0.0.1:$${FERRY_DEMO_PORT:-5000}} \
 		honcho -f Procfile.demo start
 
 stop-demo:

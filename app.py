@@ -169,7 +169,8 @@ def register_commands(app: Flask) -> None:
                 from jobs.demo import connect_demo
                 click.echo(connect_demo(
                     f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_CW_PORT', '8201')}",
-                    f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_XERO_PORT', '8202')}"))
+                    f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_XERO_PORT', '8202')}",
+                    base_url=app.config["BASE_URL"]))
                 # The demo's scheduler waits for this before its first cycles.
                 (config.instance_dir() / "demo-ready").touch()
         port = os.environ.get("FERRY_DEMO_PORT", "5000")

@@ -119,7 +119,8 @@ def _seed_org(org: Connection) -> None:
     org.save()
 
 
-def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0) -> str:
+def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0,
+                 base_url: str = "http://127.0.0.1:5000") -> str:
     """`flask demo-setup --wait`: wait for both sandboxes, connect, seed the mappings."""
     deadline = time.monotonic() + wait_seconds
     for url in (cw_url, xero_url):
@@ -131,7 +132,7 @@ def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0) -> str:
                 if time.monotonic() > deadline:
                     return f"The sandbox at {url} did not answer; Ferry is not connected."
                 time.sleep(0.5)
-    orgs = connect_sandboxes(cw_url, xero_url)
+    orgs = connect_sandboxes(cw_url, xero_url, base_url)
     seed_mappings_from_catalog()
     # The demo shows an exception's e-mail in the Outbox after the first cycles, so its
     # alerts go out at once rather than in the daily digest (the default).

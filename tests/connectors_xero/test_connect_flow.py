@@ -148,3 +148,43 @@ def test_a_redirect_uri_that_is_not_a_web_address_is_refused(signed_in, sandbox)
 
 def test_connecting_needs_the_csrf_token(signed_in):
     assert signed_in.post("/settings/xero/connect").status_code == 400
+
+
+def test_the_demo_on_another_port_registers_that_port_as_its_redirect_uri(app, auth, client,
+                                                                         monkeypatch):
+    """`make demo` with FERRY_DEMO_PORT=8413: Settings → Xero shows the redirect URI on
+    that port, and the demo's Xero consent succeeded with it (a strict sandbox refuses
+    any other)."""
+    import subprocess
+    from pathlib import Path
+
+    from sandbox import connectwise as cw_sandbox
+    from sandbox.kit import serve_in_thread
+
+    root = Path(__file__).resolve().parents[2]
+    recipe = subprocess.run(["make", "-n", "-C", str(root), "demo"], capture_output=True,
+                            text=True).stdout
+    line = next(x for x in recipe.splitlines() if "FERRY_BASE_URL=" in x)
+    value = line.split("FERRY_BASE_URL=", 1)[1].split()[0]     # as the shell expands it
+    base = subprocess.run(["sh", "-c", f"echo {value}"], capture_output=True, text=True,
+                          env={"FERRY_DEMO_PORT": "8413", "PATH": "/usr/bin:/bin"}).stdout
+    assert base.strip() == "http://127.0.0.1:8413"
+
+    callback = "http://127.0.0.1:8413/settings/xero/callback"
+    strict = Sandbox(seed=1, redirect_uris=[callback])
+    cw = serve_in_thread(cw_sandbox.create_app(seed=1, scale=1))
+    try:
+        app.config["BASE_URL"] = base.strip()
+        monkeypatch.setenv("FERRY_DEMO_CW_PORT", cw.url.rsplit(":", 1)[1])
+        monkeypatch.setenv("FERRY_DEMO_XERO_PORT", strict.url.rsplit(":", 1)[1])
+        result = app.test_cli_runner().invoke(args=["demo-setup", "--wait"])
+        assert result.exit_code == 0, result.output
+        auth.login()
+        page = settings_page(client)
+        assert callback in page and "http://127.0.0.1:5000/settings/xero/callback" not in page
+        from tests.alerts.conftest import inside
+        with inside(app):
+            assert Connection.select().where(Connection.kind == "xero").count() >= 1
+    finally:
+        strict.stop()
+        cw.stop()
