@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    get_flashed_messages,
     redirect,
     render_template,
     request,
@@ -178,8 +179,16 @@ def job(job_id):
         status = STOP_POLLING if request.headers.get("HX-Request") else 200
         return _partial_or_page("runs/_waiting.html", "runs/waiting.html", status,
                                 job_id=job_id, kind=kind, problem=problem)
-    return _partial_or_page("runs/_waiting.html", "runs/waiting.html", job_id=job_id,
-                            kind=kind, problem=None)
+    if request.headers.get("HX-Request"):
+        return render_template("runs/_waiting.html", job_id=job_id, kind=kind,
+                               problem=None)
+    # The page shows what was flashed before the redirect here ("Paid invoice …"), and
+    # keeps it for the run's page this one hands over to, where the person looks next.
+    kept = get_flashed_messages(with_categories=True)
+    page = render_template("runs/waiting.html", job_id=job_id, kind=kind, problem=None)
+    for category, message in kept:
+        flash(message, category)
+    return page
 
 
 def _run_of(queued: Job, state) -> SyncRun | None:

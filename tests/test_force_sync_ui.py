@@ -139,3 +139,22 @@ def test_queue_down_answers_with_a_sentence_not_a_500(ferry, signed_in, monkeypa
     assert answer.status_code == 503
     assert "queue (Redis) is not answering" in answer.get_data(as_text=True)
     assert SyncRun.select().count() == 0
+
+
+def test_a_message_flashed_before_the_waiting_page_is_still_there_on_the_run_page(
+        ferry, signed_in):
+    """QA: the demo's 'Paid invoice …' was shown by the waiting page and gone by the time
+    its run showed. It shows on both, then once only."""
+    client = signed_in
+    answer = _press(client, {"record_type": "invoice"})
+    said = "Paid invoice 10041 in full in Xero. The payment cycle is running now."
+    with client.session_transaction() as session:     # as blueprints/demo.py flashes
+        session["_flashes"] = [("message", said)]
+    waiting = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "waiting for Ferry's background worker" in waiting and said in waiting
+    polled = client.get(answer.headers["Location"], headers={"HX-Request": "true"})
+    assert said not in polled.get_data(as_text=True)
+    _work(ferry)
+    run_url = _follow_job(client, answer)
+    assert said in client.get(run_url).get_data(as_text=True)
+    assert said not in client.get(run_url).get_data(as_text=True)    # shown once there
