@@ -12,7 +12,9 @@ from jobs.cycle_payments import run_payment_cycle
 from models import PaymentLedger, SyncRecord, SyncRun, db
 from tests.conftest import csrf_token
 
-from .helpers import cw_invoice, cw_payments, pay, payment_record, synced_invoices
+from .helpers import (
+    cw_invoice, cw_payments, delete_payment, pay, payment_record, synced_invoices,
+)
 
 
 @pytest.fixture
@@ -144,3 +146,23 @@ def test_a_payment_run_says_it_read_xero_and_applied_in_connectwise(web, cw, xer
     runs = client.get("/runs/").get_data(as_text=True)
     row = runs.split(f'href="/runs/{run.id}"')[1].split("</tr>")[0]
     assert "applied in ConnectWise" in row and "Xero → ConnectWise" in row
+
+
+def test_a_payment_deleted_in_xero_shows_on_the_invoice_as_removed(web, cw, xero, client,
+                                                                   auth):
+    with web.app_context(), db.connection_context():
+        (record,) = synced_invoices(cw=cw)
+        total = SyncRecord.get_by_id(record.id).cw_total
+        made = pay(xero, record, "75.00")["payment"]
+        run_payment_cycle()
+        delete_payment(xero, record, made["PaymentID"])
+        run_payment_cycle()
+        assert cw_payments(cw, record.cw_id) == []
+        currency = SyncRecord.get_by_id(record.id).currency or ""
+    auth.login()
+    page = client.get(f"/records/{record.id}").get_data(as_text=True)
+    facts = page.split('<dl class="facts">')[1].split("</dl>")[0]
+    assert re.search(r"<dt>Amount paid</dt><dd[^>]*>0\.00\b", facts), facts
+    assert re.search(rf"<dt>Amount due</dt><dd[^>]*>{re.escape(f'{total:,.2f}')}\b", facts)
+    assert f"Payment of 75.00 {currency} applied in ConnectWise".replace("  ", " ") in page
+    assert f"Payment of 75.00 {currency} removed in ConnectWise".replace("  ", " ") in page
