@@ -314,7 +314,8 @@ def _resolved_sentence(incident: AlertIncident) -> str:
 def _duration(delta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
-        return f"{max(minutes, 1)} minute{'s' if minutes != 1 else ''}"
+        minutes = max(minutes, 1)          # under a minute reads "1 minute"
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
@@ -350,9 +351,14 @@ def watch() -> None:
 
 
 class WatchingScheduler(Scheduler):
-    """rq-scheduler that also runs `watch()` every WATCH_SECONDS."""
+    """rq-scheduler that also runs `watch()` every WATCH_SECONDS. Its first pass waits
+    for the heartbeat staleness window after it starts: a worker started alongside it
+    has not reported yet, and saying "not seen" then is a false alarm."""
 
-    _last_watch = float("-inf")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from blueprints.health import HEARTBEAT_STALE_SECONDS
+        self._last_watch = clock.monotonic() - WATCH_SECONDS + HEARTBEAT_STALE_SECONDS
 
     def enqueue_jobs(self):
         jobs = super().enqueue_jobs()

@@ -110,6 +110,12 @@ def test_worker_and_scheduler_not_seen(mailing):
     worker = processes_alive()
     assert sorted(check_incidents()["resolved"]) == ["scheduler", "worker"]
     worker.register_death()
+    send_due()
+    # Cleared within seconds: the mail reads "after 1 minute", never "1 minutes".
+    resolved = [parts(m)["text/plain"] for m in mailing.inbox.messages[2:]]
+    assert len(resolved) == 2
+    for text in resolved:
+        assert "is no longer the case after 1 minute." in text and "1 minutes" not in text
 
 
 @pytest.fixture
