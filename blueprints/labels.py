@@ -1,7 +1,7 @@
 """How record types are named on the pages, in one place."""
 
 # One record ("Invoice 10041") and many ("Invoices written this month").
-ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
+ONE = {"invoice": "Invoice", "credit_note": "Credit note", "bill": "Bill",
        "payment": "Payment"}
 MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
         "payment": "Payments"}

@@ -1,11 +1,9 @@
-"""Outbox: every e-mail Ferry wrote (sent, pending, failed with the reason), Resend; and
-the page an alert's force-sync link opens, which asks the signed-in user to confirm."""
+"""Outbox: every e-mail Ferry wrote (sent, pending, failed with the reason), Resend. (The
+page an alert's force-sync link opens lives with Runs: blueprints/runs.py.)"""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from blueprints.labels import ONE
 from jobs.outbox import MAX_ATTEMPTS, NO_SMTP, resend, smtp_settings
-from models import OutboxMail, SyncRecord
-from sync.alerts import FORCEABLE
+from models import OutboxMail
 
 bp = Blueprint("outbox", __name__)
 
@@ -52,17 +50,3 @@ def resend_mail(mail_id):
         flash(f"“{mail.subject}” is queued again, but it stays here until a mail server "
               "is configured (FERRY_SMTP_HOST).")
     return redirect(url_for("outbox.index"), 303)
-
-
-@bp.route("/force-sync")
-def confirm_force():
-    """An alert's force-sync link (a GET never changes anything): name the record and
-    ask for the press that posts to Sync now."""
-    kind, _, cw_id = request.args.get("record", "").partition(":")
-    if kind not in FORCEABLE or not cw_id.isdigit():
-        abort(404)
-    record = SyncRecord.get_or_none((SyncRecord.record_type == kind) &
-                                    (SyncRecord.cw_id == int(cw_id)))
-    if record is None:
-        abort(404)
-    return render_template("outbox/force_confirm.html", record=record, label=ONE[kind])

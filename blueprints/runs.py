@@ -23,7 +23,7 @@ from flask import (
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from blueprints.labels import DOCUMENT_TYPES, MANY
+from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
 from models import RecordEvent, SyncRecord, SyncRun, utcnow
@@ -142,6 +142,25 @@ def force():
               "as they start.")
         return redirect(url_for("runs.index"), 303)
     return redirect(url_for("runs.job", job_id=jobs[0].id), 303)
+
+
+def confirm_force():
+    """An alert's force-sync link, /force-sync?record=type:cw_id (a GET never changes
+    anything): name the record and ask for the press that posts to Sync now."""
+    kind, _, cw_id = request.args.get("record", "").partition(":")
+    if kind not in DOCUMENT_TYPES or not cw_id.isdigit():
+        abort(404)
+    record = SyncRecord.get_or_none((SyncRecord.record_type == kind) &
+                                    (SyncRecord.cw_id == int(cw_id)))
+    if record is None:
+        abort(404)
+    return render_template("runs/force_confirm.html", record=record, label=ONE[kind])
+
+
+# The mails' links say /force-sync (outside /runs/), but it is a Runs page: its endpoint
+# is in this blueprint, so the navigation shows Runs.
+bp.record_once(lambda state: state.app.add_url_rule(
+    "/force-sync", "runs.confirm_force", confirm_force))
 
 
 def _sentence(text: str, status: int):

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RECORD_TYPES = ("invoice", "credit_note", "bill", "payment")
-ONE = {"invoice": "Invoice", "credit_note": "Credit memo", "bill": "Bill",
+ONE = {"invoice": "Invoice", "credit_note": "Credit note", "bill": "Bill",
        "payment": "Payment"}
 MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
         "payment": "Payments"}

@@ -63,7 +63,7 @@ def test_links_and_one_sentence_per_fix():
     assert links("https://ferry.msp.example/", item)["mappings"] == \
         "https://ferry.msp.example/mappings/2/taxes?q=VAT20&new=VAT20"
     mail = exceptions_mail("credit_note", 12, [item], "https://ferry.msp.example")
-    assert mail["subject"] == "Ferry: Credit memo 11301 could not be written to Xero"
+    assert mail["subject"] == "Ferry: Credit note 11301 could not be written to Xero"
     assert item.todo.startswith("Add the missing mapping for Sydney IT under Mappings")
     payment = ExceptionItem(record_id=8, record_type="payment", cw_id=5, number=None,
                             org_id=None, org_name=None, problems=["Overpaid."])

@@ -64,7 +64,11 @@ def test_the_force_sync_link_asks_the_signed_in_user_to_confirm(connected, clien
     assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
     auth.login()
     page = client.get(path).get_data(as_text=True)
-    assert "Force-sync invoice" in page and "Yes, sync it now" in page
+    # Worded as every other page words it, and shown as a page of Runs.
+    assert re.search(r"<h1>Sync invoice \S+ now\?</h1>", page) and "Yes, sync it now" in page
+    assert "Force-sync" not in page
+    assert re.search(r'<a href="/runs/"\s+aria-current="page">Runs</a>', page)
+    assert not re.search(r'<a href="/outbox/"\s+aria-current="page"', page)
     assert 'action="/runs/force"' in page and 'name="csrf_token"' in page
     assert f'value="{record_ref}"' in page
     with inside(connected):
