@@ -120,12 +120,33 @@ def test_a_bad_value_gets_a_sentence_and_nothing_is_saved(app, client, auth, org
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     assert sentence in html
+    # Beside its own field (the next thing after it, before any other field), not at
+    # the top of the long card; the top only says one value needs correcting.
+    [name] = changes
+    field = html.index(f'name="{name}"')
+    beside = html.index('class="field-error"', field)
+    assert html.index(sentence) > beside
+    assert 'name="' not in html[field + len(name) + 7:beside]
+    assert html.index(sentence) > html.index("<form")
+    assert "One value needs correcting: each says what is wrong beside it." in html
     settings, rows, extra = _stored(app, orgs[1])
     assert settings == {} and rows == {} and not extra.get("rounding_account")
     # What the person typed stays in the form to correct.
     for name, typed in changes.items():
         if name.startswith("interval_") or name.endswith("rounding_account"):
             assert f'name="{name}" value="{typed}"' in html
+
+
+def test_a_plain_post_with_a_bad_value_answers_422_with_the_page(client, auth, orgs):
+    auth.login()
+    answer = client.post("/settings/sync", data=_form(client, orgs, interval_bill="six"))
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "<nav" in html                      # the whole page, in the layout
+    field = html.index('name="interval_bill"')
+    assert html.index("Run bills every 1 to 24 hours; “six” is not a whole number of "
+                      "hours.") > field
+    assert 'name="interval_bill" value="six"' in html
 
 
 def test_saving_needs_the_csrf_token(client, auth, orgs):

@@ -62,11 +62,13 @@ def _next_runs() -> dict[str, datetime]:
 
 
 def _render(values: dict, *, message=None, problems=None) -> str:
+    """`problems`: field name -> the sentence shown beside that field."""
     return render_template("settings/_sync.html", values=values, orgs=_orgs(),
                            record_types=LABELS, interval_types=INTERVAL_LABELS,
                            statuses=STATUSES, amounts=AMOUNTS,
                            untaxed=UNTAXED_KEYS, untaxed_labels=UNTAXED_LABELS,
-                           next_runs=_next_runs(), message=message, problems=problems)
+                           next_runs=_next_runs(), message=message,
+                           field_problems=problems or {})
 
 
 @section(order=30)
@@ -74,24 +76,25 @@ def sync_section():
     return _render(_saved())
 
 
-def _read(form) -> tuple[dict, list[str]]:
-    """The posted values (as typed) and a sentence for each that cannot be saved."""
+def _read(form) -> tuple[dict, dict[str, str]]:
+    """The posted values (as typed) and, per field that cannot be saved, a sentence."""
     orgs = _orgs()
-    values, problems = {}, []
+    values: dict = {}
+    problems: dict[str, str] = {}
     for t, label in INTERVAL_LABELS.items():
         # A form from before the payment interval existed keeps the saved one.
         sent = form.get(f"interval_{t}", None if t == "payment" else "")
         raw = values[f"interval_{t}"] = (str(interval_hours(t)) if sent is None
                                          else sent.strip())
         if not raw.isdigit() or not 1 <= int(raw) <= 24:
-            problems.append(f"Run {label} every 1 to 24 hours; “{raw}” is outside that "
-                            "range." if raw.isdigit() else
-                            f"Run {label} every 1 to 24 hours; “{raw}” is not a whole "
-                            "number of hours.")
+            problems[f"interval_{t}"] = (
+                f"Run {label} every 1 to 24 hours; “{raw}” is outside that range."
+                if raw.isdigit() else
+                f"Run {label} every 1 to 24 hours; “{raw}” is not a whole number of hours.")
     values["default_org"] = form.get("default_org", "").strip()
     if values["default_org"] and values["default_org"] not in {str(o.id) for o in orgs}:
-        problems.append("The default organisation is no longer connected; choose one of "
-                        "the organisations listed, or none.")
+        problems["default_org"] = ("The default organisation is no longer connected; "
+                                   "choose one of the organisations listed, or none.")
     values["post_batches"] = form.get("post_batches") == "on"
     for org in orgs:
         for t, label in LABELS.items():
@@ -99,21 +102,21 @@ def _read(form) -> tuple[dict, list[str]]:
                 name = f"org{org.id}_{field}_{t}"
                 values[name] = form.get(name, "")
                 if values[name] not in choices:
-                    problems.append(f"Choose how {label} are written to {org.name} "
-                                    f"({' or '.join(choices.values())}).")
+                    problems[name] = (f"Choose how {label} are written to {org.name} "
+                                      f"({' or '.join(choices.values())}).")
         name = f"org{org.id}_rounding_account"
         code = values[name] = form.get(name, "").strip()
         if code and not ACCOUNT_CODE.match(code):
-            problems.append(f"The rounding account for {org.name} is a Xero account code "
-                            f"of up to 10 letters or digits, such as 860; “{code}” is "
-                            "not one.")
+            problems[name] = (f"The rounding account for {org.name} is a Xero account code "
+                              f"of up to 10 letters or digits, such as 860; “{code}” is "
+                              "not one.")
         for side, key in UNTAXED_KEYS.items():
             name = f"org{org.id}_{key}"
             tax_type = values[name] = form.get(name, "").strip().upper()
             if tax_type and not TAX_TYPE.match(tax_type):
-                problems.append(f"The tax type for {UNTAXED_LABELS[side]} in {org.name} "
-                                "is a Xero tax type such as EXEMPTOUTPUT or TAX001; "
-                                f"“{tax_type}” is not one.")
+                problems[name] = (f"The tax type for {UNTAXED_LABELS[side]} in {org.name} "
+                                  "is a Xero tax type such as EXEMPTOUTPUT or TAX001; "
+                                  f"“{tax_type}” is not one.")
     return values, problems
 
 
