@@ -90,7 +90,12 @@ def load_app(base_url: str) -> XeroApp:
 
 
 class UnsafeXeroSettings(ValueError):
-    """Xero settings Ferry will not save; the message says what to do."""
+    """Xero settings Ferry will not save; the message says what to do, `field` which
+    setting it is about (the form shows the sentence beside it)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 URL_LABELS = {"authorize_url": "The authorize URL", "token_url": "The token URL",
@@ -108,14 +113,14 @@ def check_app(app: XeroApp, saved: XeroApp, *, secret_typed: bool) -> XeroApp:
         try:
             checked[name] = check_service_url(getattr(app, name), label)
         except UnsafeAddress as exc:
-            raise UnsafeXeroSettings(str(exc)) from None
+            raise UnsafeXeroSettings(str(exc), field=name) from None
     moved = [URL_LABELS[n].split(" ", 1)[1] for n in ("token_url", "api_base")
              if origin(checked[n]) != origin(getattr(saved, n))]
     if moved and saved.client_secret and not secret_typed:
         raise UnsafeXeroSettings(
             f"You changed the {' and the '.join(moved)} to another server. Type the "
             "client secret again to send it there: Ferry sends a saved secret only to "
-            "the server it was saved for.")
+            "the server it was saved for.", field="client_secret")
     return XeroApp(client_id=app.client_id, client_secret=app.client_secret,
                    redirect_uri=app.redirect_uri, scopes=app.scopes, **checked)
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from blueprints import public
-from blueprints.settings import bp, section
+from blueprints.settings import answer, bp, section
 from connectors.xero_oauth import (
     SCOPE_CHOICES, GRANULAR_SCOPES, ReconnectNeeded, TokenKeeper, UnsafeXeroSettings, XeroApp,
     XeroAuthError, callback_problem, check_app, connections_of, delete_connection,
@@ -33,12 +33,21 @@ def _keeper(app: XeroApp, sink) -> TokenKeeper:
 
 
 @section(20)
-def xero_section():
-    app = _app()
+def xero_section(typed: XeroApp | None = None, problems: dict | None = None,
+                 message: str | None = None):
+    """`typed`: what was posted (shown again, so bad input loses nothing); `problems`:
+    field name -> the sentence shown beside that field."""
+    app = typed or _app()
     connections = Connection.select().where(Connection.kind == "xero").order_by(Connection.name)
     scope_choice = next((k for k, v in SCOPE_CHOICES.items() if v == app.scopes), "granular")
     return render_template("settings/_xero.html", app=app, connections=connections,
-                           scope_choice=scope_choice)
+                           scope_choice=scope_choice, field_problems=problems or {},
+                           message=message, saved_secret=bool(_app().client_secret))
+
+
+def _refused(typed: XeroApp, field: str, sentence: str):
+    html = xero_section(typed, {field: f"{sentence} Nothing was saved."})
+    return answer(xero_section, html, 422)
 
 
 @bp.post("/xero/app")
@@ -51,29 +60,35 @@ def save_xero_app():
         client_id=form["client_id"], client_secret=form["client_secret"] or saved.client_secret,
         redirect_uri=form["redirect_uri"] or saved.redirect_uri, scopes=scopes,
         **{k: (form[k] or getattr(saved, k)).rstrip("/") for k in URL_FIELDS})
+    # Shown again as typed; the secret never goes back into the page.
+    typed = XeroApp(client_id=form["client_id"], client_secret="",
+                    redirect_uri=form["redirect_uri"] or saved.redirect_uri, scopes=scopes,
+                    **{k: form[k] or getattr(saved, k) for k in URL_FIELDS})
     if not app.client_id or not app.client_secret:
-        flash("Enter the client id and client secret of your Xero app (developer.xero.com, "
-              "My Apps, Configuration).")
-        return redirect(url_for("settings.index"))
+        return _refused(typed, "client_id" if not app.client_id else "client_secret",
+                        "Enter the client id and client secret of your Xero app "
+                        "(developer.xero.com, My Apps, Configuration).")
     redirect_to = urlsplit(app.redirect_uri)
     if redirect_to.scheme not in ("http", "https") or not redirect_to.netloc:
         # Xero only sends the browser back to a full web address; anything else would
         # save fine and then fail at Connect Xero with Xero's own error.
-        flash(f"The redirect URI must be a full web address, like "
-              f"{saved.redirect_uri or 'https://ferry.your-msp.example/settings/xero/callback'}"
-              f" (“{app.redirect_uri}” is not). Nothing was saved.")
-        return redirect(url_for("settings.index"))
+        return _refused(typed, "redirect_uri", (
+            f"The redirect URI must be a full web address, like "
+            f"{saved.redirect_uri or 'https://ferry.your-msp.example/settings/xero/callback'}"
+            f" (“{app.redirect_uri}” is not)."))
     try:
         app = check_app(app, saved, secret_typed=bool(form["client_secret"]))
     except UnsafeXeroSettings as exc:
-        flash(f"{exc} Nothing was saved.")
-        return redirect(url_for("settings.index"))
+        return _refused(typed, exc.field or "client_id", str(exc))
+    message = "Saved."
     if hosts_changed(saved, app) and XeroGrant.select().where(
             XeroGrant.token.is_null(False)).exists():
-        flash("Xero's addresses changed, so the existing consent was ended here: choose "
-              "Connect Xero again.")
+        message = ("Saved. Xero's addresses changed, so the existing consent was ended "
+                   "here: choose Connect Xero again.")
     save_app(app, keep_secret=not form["client_secret"])
-    flash("Xero settings saved.")
+    if request.headers.get("HX-Request"):
+        return xero_section(message=message)
+    flash(message)
     return redirect(url_for("settings.index"))
 
 

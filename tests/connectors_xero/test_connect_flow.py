@@ -139,11 +139,48 @@ def test_a_redirect_uri_that_is_not_a_web_address_is_refused(signed_in, sandbox)
         "client_secret": "", "redirect_uri": "notaurl", "scopes": "granular",
         "authorize_url": f"{sandbox.url}/identity/connect/authorize",
         "token_url": f"{sandbox.url}/connect/token", "api_base": sandbox.url})
-    assert answer.status_code == 302
-    page = settings_page(signed_in)
-    assert "must be a full web address" in page and "Nothing was saved." in page
-    assert "Xero settings saved." not in page and 'value="notaurl"' not in page
+    # A plain post: 422 with the whole page, the sentence beside the redirect URI and
+    # what was typed still there to correct.
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "<nav" in page
+    field = page.index('name="redirect_uri" value="notaurl"')
+    sentence = page.index("must be a full web address")
+    assert field < sentence < page.index('name="scopes"')
+    assert "Nothing was saved." in page and "Saved." not in page.replace("Nothing was saved.", "")
     assert "http://127.0.0.1:5000/settings/xero/callback" in before
+    assert 'value="notaurl"' not in settings_page(signed_in)        # nothing was saved
+
+
+def test_xero_app_problems_answer_htmx_with_the_section_and_saved_only_on_success(
+        signed_in, sandbox):
+    form = {"csrf_token": csrf_token(signed_in, "/settings/"), "client_id": "",
+            "client_secret": "", "redirect_uri": "", "scopes": "granular",
+            "authorize_url": f"{sandbox.url}/identity/connect/authorize",
+            "token_url": f"{sandbox.url}/connect/token", "api_base": sandbox.url}
+    htmx = {"HX-Request": "true"}
+    answer = signed_in.post("/settings/xero/app", data=form, headers=htmx)
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert html.startswith('<section class="card" id="xero-settings">')   # the section only
+    field = html.index('name="client_id"')
+    assert field < html.index("Enter the client id and client secret") < \
+        html.index('name="client_secret"')
+    assert "Saved." not in html.replace("Nothing was saved.", "")
+    # An address Ferry will not send secrets to: beside that address, details opened.
+    answer = signed_in.post("/settings/xero/app", headers=htmx, data={
+        **form, "client_id": DEFAULT_CLIENT_ID, "api_base": "ftp://api.example"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "<details open>" in html.replace("<details open >", "<details open>")
+    api = html.index('name="api_base" value="ftp://api.example"')
+    assert api < html.index('class="field-error"', api) < html.index("</details>")
+    # Corrected: saved, and only now "Saved.".
+    answer = signed_in.post("/settings/xero/app", headers=htmx,
+                            data={**form, "client_id": DEFAULT_CLIENT_ID})
+    assert answer.status_code == 200
+    assert '<p class="notice" role="status">Saved.</p>' in answer.get_data(as_text=True)
+    assert 'class="field-error"' not in answer.get_data(as_text=True)
 
 
 def test_connecting_needs_the_csrf_token(signed_in):

@@ -139,9 +139,9 @@ def xero_form(client, **fields):
 def test_moving_xero_elsewhere_needs_the_secret_again(signed_in, xero_connected, capture,
                                                       app, field):
     url = capture.url + ("/connect/token" if field == "token_url" else "")
-    signed_in.post("/settings/xero/app", data=xero_form(signed_in, **{field: url}))
-    page = signed_in.get("/settings/").get_data(as_text=True)
-    assert "Type the client secret again" in page
+    answer = signed_in.post("/settings/xero/app", data=xero_form(signed_in, **{field: url}))
+    page = answer.get_data(as_text=True)          # 422: the page, the sentence beside it
+    assert answer.status_code == 422 and "Type the client secret again" in page
     with app.app_context(), db.connection_context():
         assert getattr(load_app(""), field).startswith("https://")    # unchanged
         assert XeroGrant.get().token["access_token"] == ACCESS_TOKEN
@@ -167,8 +167,8 @@ def test_after_a_move_the_old_tokens_never_reach_the_new_host(signed_in, xero_co
 
 
 def test_xero_addresses_must_be_https(signed_in, xero_connected, app):
-    signed_in.post("/settings/xero/app", data=xero_form(
+    answer = signed_in.post("/settings/xero/app", data=xero_form(
         signed_in, client_secret="typed", api_base="http://api.evil.example"))
-    assert "https://" in signed_in.get("/settings/").get_data(as_text=True)
+    assert answer.status_code == 422 and "https://" in answer.get_data(as_text=True)
     with app.app_context(), db.connection_context():
         assert Setting.get_value("xero.api_base") == "https://api.xero.com"
