@@ -44,3 +44,17 @@ def test_on_what_xero_accepted_is_posted_and_what_it_refused_stays_unposted(
     again = run_cycle("invoice")                  # nothing new settled: no empty batch
     assert again.status == "done" and again.written == 0
     assert len(batches(cw)) == 1 and unposted(cw) == before - synced
+
+
+def test_a_posted_invoice_read_again_stays_synced(ferry, cw, xero):
+    """Once posted, an invoice leaves CW's unposted export; when CW lists it as changed
+    again (a payment applied moves its lastUpdated) or a person syncs it now, it is
+    already in Xero: it stays synced and counts as skipped, never an exception."""
+    Setting.set_value(POST_BATCHES, True)
+    run_cycle("invoice")
+    posted = next(r for r in SyncRecord.select().where(SyncRecord.state == "synced")
+                  if r.cw_id not in unposted(cw))
+    again = run_cycle("invoice", trigger="force", only_ids=[posted.cw_id], forced=True)
+    assert again.status == "done" and (again.skipped, again.exceptions) == (1, 0)
+    record = SyncRecord.get_by_id(posted.id)
+    assert record.state == "synced" and record.xero_id == posted.xero_id
