@@ -45,7 +45,7 @@ from jobs.cycle_contacts import ensure_contacts
 from jobs.cycle_lock import CycleLock, Heartbeat
 from jobs.cycle_mappings import default_org, org_mappings, routing_rules
 from jobs.cycle_records import bulk_set
-from jobs.cycle_write import Counts, OrgWriter
+from jobs.cycle_write import Counts, OrgWriter, _what_failed
 from jobs.queue import get_redis
 from models import Connection, ContactLink, Setting, SyncRecord, SyncRun, db, utcnow
 from sync.routing import Unroutable, route
@@ -366,16 +366,6 @@ def _guarded_read(run, record_type, ids, counts, read):
         for cw_id in ids:
             out += _guarded_read(run, record_type, [cw_id], counts, read)
         return out
-
-
-def _what_failed(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"its field {exc.args[0]!r} is missing"
-    if isinstance(exc, (ValueError, ArithmeticError)):
-        return f"a value in it could not be read ({exc})"
-    if isinstance(exc, (TypeError, AttributeError)):
-        return f"a field in it is not what ConnectWise documents ({exc})"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _unread(run, record_type, ids, counts, exc) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import live_server, page  # noqa: F401  (fixtures)
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from .conftest import inside, point_at
@@ -16,32 +16,8 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[1] / "browser" / "screenshots"
 
 
-@pytest.fixture
-def live_server(app):
-    from sandbox.kit import serve_in_thread
-    server = serve_in_thread(app)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def page():
-    if CHROMIUM is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768})
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-        yield page
-        context.close()
-        browser.close()
-
-
-def sign_in(page, base, path):
+def sign_in(page, base, path):  # noqa: F811 (a page, not the fixture)
+    page.set_viewport_size({"width": 1366, "height": 768})   # as the screenshots are read
     page.goto(base + path)
     page.fill("input[name=email]", ADMIN_EMAIL)
     page.fill("input[name=password]", ADMIN_PASSWORD)
@@ -49,7 +25,7 @@ def sign_in(page, base, path):
     page.wait_for_url(base + path)
 
 
-def test_outbox_page_shows_sent_pending_failed_and_resends(app, smtp, live_server, page):
+def test_outbox_page_shows_sent_pending_failed_and_resends(app, smtp, live_server, page):  # noqa: F811
     from jobs.outbox import MAX_ATTEMPTS, queue_mail, send_due
     from models import utcnow
     point_at(app, smtp)
@@ -90,7 +66,7 @@ def test_outbox_page_shows_sent_pending_failed_and_resends(app, smtp, live_serve
     assert page.console_errors == []
 
 
-def test_alert_settings_save_show_a_bad_field_and_send_a_test(app, smtp, live_server, page):
+def test_alert_settings_save_show_a_bad_field_and_send_a_test(app, smtp, live_server, page):  # noqa: F811
     point_at(app, smtp)
     base = live_server.url
     sign_in(page, base, "/settings/")
