@@ -78,7 +78,7 @@ def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
     tax_code = (txn.get("taxCode") or {}).get("name")
     lines = [_source_line(d, tax_code) for d in txn.get("purchaseDetail") or ()]
     if not lines:
-        problems.append(MissingMapping("data", label, f"CW {label} has no received lines"))
+        problems.append(MissingMapping("data", label, f"ConnectWise {label} has no received lines"))
     amounts = sum((line.total for line in lines), ZERO)
     total = to_decimal(txn["total"]) if txn.get("total") is not None else None
     taxes = txn.get("purchaseDetailTax") or ()
@@ -89,7 +89,7 @@ def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
     cw_total = total if total is not None else amounts + cw_tax
     if cw_total < 0:
         problems.append(MissingMapping("data", label, (
-            f"CW {label} totals {cw_total}; Xero does not accept bills below zero. "
+            f"ConnectWise {label} totals {cw_total}; Xero does not accept bills below zero. "
             "Check the receipt in ConnectWise")))
     on = xero_date(txn.get("vendorInvoiceDate") or txn.get("documentDate")
                    or txn.get("purchaseDate"))

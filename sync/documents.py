@@ -94,8 +94,7 @@ def tracking_for(facts: RoutingFacts, mappings: OrgMappings) -> tuple[list[dict]
             continue    # CW left it empty: the line goes untracked in this category
         option = category.options.get(ref.id)
         if option is None:
-            sentence = (f"No tracking option for CW {category.source} {ref.name} "
-                        f"in org {mappings.org_name}")
+            sentence = f"No tracking option for ConnectWise {category.source} {ref.name}"
             problems.append(MissingMapping("tracking option", ref.name, sentence))
         else:
             tracking.append({"Name": category.category, "Option": option})
@@ -121,7 +120,7 @@ def currency_fields(currency: Mapping | None, cw_rate: Decimal | None,
         return fields, [], ()
     if mappings.currencies is not None and code not in mappings.currencies:
         sentence = (f"{label[0].upper()}{label[1:]} is in {code}, which is not enabled in "
-                    f"Xero org {mappings.org_name}; enable {code} in Xero (Settings, "
+                    f"the Xero organisation; enable {code} in Xero (Settings, "
                     "Currencies) and Ferry writes it on the next cycle")
         return fields, [MissingMapping("currency", code, sentence)], ()
     if cw_rate is not None and to_decimal(cw_rate) > 0:
@@ -154,8 +153,8 @@ def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped |
         return Unmapped((_mismatch(draft, totals, difference, mappings),),
                         cents(draft.cw_total))
     if difference != 0 and not mappings.rounding_account:
-        sentence = (f"No rounding account set in org {mappings.org_name}: {draft.label} "
-                    f"needs a rounding line of {difference}")
+        sentence = (f"No rounding account set for the organisation: {draft.label} needs a "
+                    f"rounding line of {difference}")
         return Unmapped((MissingMapping("setting", "rounding account", sentence),),
                         cents(draft.cw_total))
     rounded = with_rounding_line(payload, draft.cw_total, mappings.tax_rates,
@@ -169,5 +168,4 @@ def _mismatch(draft: Draft, totals, difference: Decimal, mappings: OrgMappings) 
     return TaxMismatch(str(difference), (
         f"Xero would total {draft.label} at {totals.total} (tax {totals.total_tax}) but "
         f"ConnectWise totals it at {cents(draft.cw_total)} (tax {cents(draft.cw_tax)}); "
-        f"check the tax mapping for CW tax code {', '.join(codes) or '(none)'} in org "
-        f"{mappings.org_name}"))
+        f"check the tax mapping for ConnectWise tax code {', '.join(codes) or '(none)'}"))

@@ -40,18 +40,17 @@ def build_line_items(lines: list[SourceLine], mappings: OrgMappings, side: str,
     Problems are deduplicated: one sentence per unmapped account or tax code however
     many lines use it."""
     taxes = mappings.sales_tax if side == "sales" else mappings.purchase_tax
-    org = mappings.org_name
     problems: dict[str, MissingMapping] = {}
     items: list[dict] = []
     needs_unitdp4 = False
     for line in lines:
         account = mappings.accounts.get(line.gl_account)
         if not line.gl_account:
-            sentence = (f"CW line \"{line.description}\" has no GL account, so Ferry cannot "
+            sentence = (f"ConnectWise line \"{line.description}\" has no GL account, so Ferry cannot "
                         "tell which Xero account it belongs to")
             problems[sentence] = MissingMapping("data", "", sentence)
         elif account is None:
-            sentence = f"No Xero account for CW GL account {line.gl_account} in org {org}"
+            sentence = f"No Xero account for ConnectWise GL account {line.gl_account}"
             problems[sentence] = MissingMapping("account", line.gl_account, sentence)
         tax_type = None
         if line_amount_types != "NoTax":
@@ -78,7 +77,6 @@ def build_line_items(lines: list[SourceLine], mappings: OrgMappings, side: str,
 
 def _tax_type(line: SourceLine, taxes: TaxTypes,
               mappings: OrgMappings) -> tuple[str | None, MissingMapping | None]:
-    org = mappings.org_name
     mapped = taxes.by_code.get(line.tax_code) if line.tax_code else None
     if not line.taxable:
         # An untaxed line keeps its code's tax type when that type charges nothing.
@@ -86,14 +84,14 @@ def _tax_type(line: SourceLine, taxes: TaxTypes,
             return mapped, None
         if taxes.untaxed:
             return taxes.untaxed, None
-        sentence = f"No Xero tax type for untaxed CW lines in org {org}"
+        sentence = "No Xero tax type for untaxed ConnectWise lines"
         return None, MissingMapping("tax type", "(untaxed)", sentence)
     if mapped is None:
-        sentence = f"No Xero tax type for CW tax code {line.tax_code or '(none)'} in org {org}"
+        sentence = f"No Xero tax type for ConnectWise tax code {line.tax_code or '(none)'}"
         return None, MissingMapping("tax type", line.tax_code or "", sentence)
     if mapped not in mappings.tax_rates:
-        sentence = (f"Xero tax type {mapped} (for CW tax code {line.tax_code}) is not among "
-                    f"the tax rates of org {org}; refresh its reference data")
+        sentence = (f"Xero tax type {mapped} (for ConnectWise tax code {line.tax_code}) is not "
+                    "among the organisation's tax rates; refresh its reference data")
         return None, MissingMapping("tax rate", mapped, sentence)
     return mapped, None
 

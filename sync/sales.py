@@ -69,15 +69,15 @@ def draft_from_transaction(source: SalesSource, mappings: OrgMappings, record_ty
              else sum((to_decimal(d.get("total")) for d in detail), ZERO) * line_sign)
     if total < 0 and sign > 0:
         problems.append(MissingMapping("data", str(txn.get("documentNumber")), (
-            f"CW {label} totals {total}; Xero does not accept invoices below zero. "
+            f"ConnectWise {label} totals {total}; Xero does not accept invoices below zero. "
             "Raise it as a credit memo in ConnectWise")))
     elif total < 0:
         problems.append(MissingMapping("data", str(txn.get("documentNumber")), (
-            f"CW {label} adds {-total} to what the customer owes; Xero does not accept "
+            f"ConnectWise {label} adds {-total} to what the customer owes; Xero does not accept "
             "credit notes below zero. Raise it as an invoice in ConnectWise")))
     if not revenue:
         problems.append(MissingMapping("data", str(txn.get("documentNumber")),
-                                       f"CW {label} has no lines to write to Xero"))
+                                       f"ConnectWise {label} has no lines to write to Xero"))
     default_code = (txn.get("taxCode") or {}).get("name")
     lines = [_source_line(d, default_code, line_sign) for d in revenue]
     on = xero_date(txn.get("documentDate"))

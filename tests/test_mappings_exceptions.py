@@ -73,6 +73,12 @@ def test_exceptions_page_links_to_the_fix_the_record_and_its_audit(ferry, client
     row = page.split(f'id="exception-{record.id}"')[1].split("</tr>")[0]
     assert f'href="/records/{record.id}"' in row
     assert f"/mappings/org/{record.org_id}/accounts?q=4900" in row
+    # Said in full, and the organisation only once: in its own column, not the sentence.
+    assert "No Xero account for ConnectWise GL account 4900" in row
+    assert "CW GL account" not in row and " in org " not in row
+    with data(ferry):
+        org_name = Connection.get_by_id(record.org_id).name
+    assert row.count(org_name) == 1
     # The record was held back, never sent on its own: the link shows its run's calls,
     # and that audit page really lists some (a link to no entries helped nobody).
     audit = re.search(r'href="(/audit/\?run=\d+)"', row)

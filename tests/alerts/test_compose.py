@@ -50,7 +50,7 @@ def test_what_people_type():
 def test_links_and_one_sentence_per_fix():
     item = ExceptionItem(record_id=7, record_type="credit_note", cw_id=900301,
                          number="11301", org_id=2, org_name="Sydney IT",
-                         problems=["No Xero tax type for CW tax code VAT20 in org Sydney IT"])
+                         problems=["No Xero tax type for ConnectWise tax code VAT20"])
     assert links("https://ferry.msp.example/", item) == {
         "record": "https://ferry.msp.example/records/7",
         "mappings": "https://ferry.msp.example/mappings/",

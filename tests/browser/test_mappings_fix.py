@@ -69,7 +69,7 @@ def test_fix_each_demo_exception_in_the_browser_and_resync(page, live_server, de
                                                            xero):  # noqa: F811
     base = live_server.url
     freight = open_exceptions("GL account 4900")
-    vat = open_exceptions("CW tax code VAT20")
+    vat = open_exceptions("ConnectWise tax code VAT20")
     clash = open_exceptions("already exists in org")
     assert freight and vat and clash
     sign_in(page, base, "/exceptions/")
@@ -126,7 +126,7 @@ def test_fix_each_demo_exception_in_the_browser_and_resync(page, live_server, de
         page.get_by_text("This change may fix").wait_for()
         resync(page, worker)
         page.goto(base + "/exceptions/")
-    assert open_exceptions("CW tax code VAT20") == []
+    assert open_exceptions("ConnectWise tax code VAT20") == []
     with db.connection_context():
         assert {SyncRecord.get_by_id(r.id).state for r in vat} == {"synced"}
 

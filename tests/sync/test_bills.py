@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from sync.bills import BillSource, bill_key, bill_number, is_bill_number_for, map_bill
 
-from .cw import AUD, GST, ORG, facts, mappings
+from .cw import AUD, GST, facts, mappings
 
 VENDOR = {"ContactID": "7b0c1a2e-0000-4000-8000-00000000beef"}
 
@@ -105,9 +105,9 @@ def test_bill_problems_are_all_reported():
     txn["purchaseDetail"][1]["accountNumber"] = ""
     result = map_bill(source(txn), mappings())
     assert sorted(result.sentences) == sorted([
-        'CW line "Freight" has no GL account, so Ferry cannot tell which Xero account '
+        'ConnectWise line "Freight" has no GL account, so Ferry cannot tell which Xero account '
         "it belongs to",
-        f"No Xero tax type for CW tax code VAT20 in org {ORG}"])
+        "No Xero tax type for ConnectWise tax code VAT20"])
 
 
 def test_the_cost_account_is_the_debit_side():

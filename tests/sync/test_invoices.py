@@ -6,7 +6,7 @@ from sync.invoices import map_invoice, map_sales_transaction
 from sync.sales import SalesSource
 from sync.routing import CwRef
 
-from .cw import (CONTACT, MANAGED, ORG, PROCUREMENT, USD, facts, invoice, line, mappings,
+from .cw import (CONTACT, MANAGED, PROCUREMENT, USD, facts, invoice, line, mappings,
                  tax_line, transaction)
 
 OFFICE = {"Name": "Office", "Option": "Sydney"}
@@ -120,7 +120,7 @@ def test_a_currency_the_org_has_not_enabled_says_to_enable_it():
                       currency=USD, tax_code=export)
     result = map_invoice(source(txn), mappings(currencies=frozenset({"AUD", "NZD"})))
     assert result.sentences == [
-        f"Invoice 10241 is in USD, which is not enabled in Xero org {ORG}; enable USD in "
+        "Invoice 10241 is in USD, which is not enabled in the Xero organisation; enable USD in "
         "Xero (Settings, Currencies) and Ferry writes it on the next cycle"]
 
 
@@ -149,9 +149,9 @@ def test_every_problem_of_a_record_is_reported_once():
     result = map_invoice(source(txn, facts=facts(department=PROCUREMENT)), mappings())
     assert isinstance(result, Unmapped)
     assert sorted(result.sentences) == sorted([
-        f"No tracking option for CW department Procurement in org {ORG}",
-        f"No Xero account for CW GL account 4900 in org {ORG}",
-        f"No Xero tax type for CW tax code VAT20 in org {ORG}",
+        "No tracking option for ConnectWise department Procurement",
+        "No Xero account for ConnectWise GL account 4900",
+        "No Xero tax type for ConnectWise tax code VAT20",
     ])
     assert {p.kind for p in result.problems} == {"tracking option", "account", "tax type"}
 
@@ -162,14 +162,14 @@ def test_a_tax_rate_mismatch_is_not_hidden_in_a_rounding_line():
     result = map_invoice(source(txn), mappings())
     assert result.sentences == [
         "Xero would total invoice 10244 at 110.00 (tax 10.00) but ConnectWise totals it "
-        f"at 120.00 (tax 20.00); check the tax mapping for CW tax code GST in org {ORG}"]
+        "at 120.00 (tax 20.00); check the tax mapping for ConnectWise tax code GST"]
 
 
 def test_rounding_needed_without_a_rounding_account_is_a_problem():
     detail = [line("4000", f"Seat {n}", "1", "33.33") for n in range(3)] + [tax_line("10.00")]
     result = map_invoice(source(transaction("10245", detail)),
                          mappings(rounding_account=None))
-    assert result.sentences == [f"No rounding account set in org {ORG}: invoice 10245 "
+    assert result.sentences == ["No rounding account set for the organisation: invoice 10245 "
                                 "needs a rounding line of 0.01"]
 
 
@@ -183,7 +183,7 @@ def test_negative_invoice_is_refused_with_advice():
     txn = transaction("10247", [line("4000", "Refund", "1", "-100.00"), tax_line("-10.00")])
     result = map_invoice(source(txn), mappings())
     assert result.sentences == [
-        "CW invoice 10247 totals -110.00; Xero does not accept invoices below zero. "
+        "ConnectWise invoice 10247 totals -110.00; Xero does not accept invoices below zero. "
         "Raise it as a credit memo in ConnectWise"]
 
 
@@ -219,4 +219,4 @@ def test_unknown_location_name_appears_in_the_tracking_sentence():
     txn = transaction("10253", [line("4000", "Support", "1", "100.00"), tax_line("10.00")])
     result = map_invoice(source(txn, facts=facts(location=perth, department=MANAGED)),
                          mappings())
-    assert result.sentences == [f"No tracking option for CW location Perth in org {ORG}"]
+    assert result.sentences == ["No tracking option for ConnectWise location Perth"]
