@@ -49,8 +49,10 @@ def open_database(url: str, *, pooled: bool = False):
     return connect_url(url)
 
 
-# Connections one process keeps open to PostgreSQL (gunicorn's workers, the scheduler).
-POOL_SIZE = 8
+# Connections one process may hold open to PostgreSQL at once: gunicorn's sync workers
+# need one, a cycle two (its heartbeat thread), the Xero governor's threads up to 12 (a
+# test runs 12 at once); well under PostgreSQL's default of 100 for a few processes.
+POOL_SIZE = 20
 
 
 def release_connections() -> None:

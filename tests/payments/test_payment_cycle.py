@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from jobs.cycle_payments import run_payment_cycle
-from models import PaymentLedger, RecordEvent, SyncRun, XeroPaymentSeen
+from models import AuditEntry, PaymentLedger, RecordEvent, SyncRun, XeroPaymentSeen
 from sandbox.connectwise import data
 
 from .helpers import (
@@ -29,12 +29,23 @@ def test_full_partial_split_and_repeat_converge_without_a_second_payment(synced,
         "_info", "amount", "appliedBy", "credit", "id", "invoice", "paymentDate", "type"}
     assert PaymentLedger.get(PaymentLedger.cw_invoice_id == partial.cw_id).match_rule == \
         "ferry_wrote"
-    # Nothing changed: nothing written, and one Xero call per org.
+    # Nothing changed: nothing written, and one Xero call per org. If-Modified-Since is
+    # whole seconds, so a later cycle reads again what changed in the last cycle's newest
+    # second: the clock moves on first, as time does between two real cycles, so that
+    # second holds the payments only, not the hundreds of invoices the fixture wrote in
+    # it (two pages, three calls, when the fixture and the payments share a second).
+    action(xero, "clock", {"advance_seconds": 2})
+    pay(xero, partial, "0.01")
+    assert run_payment_cycle().written == 1
+    action(xero, "clock", {"advance_seconds": 2})
     again = run_payment_cycle()
-    assert again.written == 0 and again.xero_calls == 2, (again.xero_calls, again.message)
+    calls = [(e.method, e.url) for e in AuditEntry.select().where(
+        (AuditEntry.run_id == again.id) & (AuditEntry.api == "xero"))]
+    assert again.written == 0 and again.xero_calls == 2, (again.message, calls)
     assert payment_record(partial.cw_id).state == "synced"
     seen = XeroPaymentSeen.select().where(XeroPaymentSeen.cw_invoice_id == partial.cw_id)
-    assert sorted(s.amount for s in seen) == [Decimal("50.25"), Decimal("100.00")]
+    assert sorted(s.amount for s in seen) == [Decimal("0.01"), Decimal("50.25"),
+                                              Decimal("100.00")]
     assert all(s.cw_payment_id == only["id"] and s.applied_at for s in seen)
     assert_converged(cw, xero)
 
