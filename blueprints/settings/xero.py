@@ -87,7 +87,8 @@ def save_xero_app():
                    "here: choose Connect Xero again.")
     save_app(app, keep_secret=not form["client_secret"])
     if request.headers.get("HX-Request"):
-        return xero_section(message=message)
+        # In the middle of the guided setup, the way back to it stays in view.
+        return render_template("setup/_resume.html") + xero_section(message=message)
     flash(message)
     return redirect(url_for("settings.index"))
 
