@@ -13,11 +13,11 @@ import csv
 import io
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
-from blueprints.labels import ONE
+from blueprints.labels import ONE, filter_date
 from peewee import SQL, IntegerField, SqliteDatabase
 
 from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
@@ -64,14 +64,8 @@ class Search:
         if self.run and not self.run.isdigit():
             self.errors.append(f"Sync run “{self.run}” is not a run number (see Runs).")
 
-    def _date(self, raw: str, label: str) -> date | None:
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(f"{label} date “{raw}” is not a date like 2026-11-21.")
-            return None
+    def _date(self, raw: str, label: str):
+        return filter_date(raw, label, self.errors)
 
     def record_calls(self):
         """`invoice:1377` is that record; a ConnectWise number (10041, PO-5) is each

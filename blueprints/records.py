@@ -4,14 +4,13 @@ organisation, state), filtered and sorted by each; and one record's page with it
 versions, payments, exceptions, calls to the APIs and a link to it in Xero."""
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from flask import Blueprint, abort, render_template, request
 from peewee import JOIN, SqliteDatabase
 
-from blueprints.labels import DOCUMENT_TYPES, ONE
+from blueprints.labels import DOCUMENT_TYPES, ONE, filter_date
 from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord, db
 
 bp = Blueprint("records", __name__, url_prefix="/records")
@@ -51,14 +50,8 @@ class Filters:
         sort = args.get("sort", DEFAULT_SORT)
         self.sort = sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
 
-    def _date(self, raw, label):
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(f"{label} date “{raw}” is not a date like 2026-11-21.")
-            return None
+    def _date(self, raw: str, label: str):
+        return filter_date(raw, label, self.errors)
 
     def _amount(self, raw, label):
         raw = raw.strip().replace(",", "")

@@ -1,9 +1,5 @@
 """Faults on the way to ConnectWise and Xero: whatever happens, no payment is applied
 twice, and the next cycle ends where Xero says."""
-import os
-import subprocess
-import sys
-import time
 from decimal import Decimal
 
 import pytest
@@ -11,6 +7,7 @@ import pytest
 from jobs.cycle import Pacing
 from jobs.cycle_payments import run_payment_cycle
 from models import PaymentLedger
+from tests.processes import kill_mid_call
 
 from .helpers import assert_converged, cw_payments, fault, pay, synced_invoices
 
@@ -69,21 +66,7 @@ def test_a_worker_killed_between_the_cw_write_and_the_ledger_applies_once(synced
     # CW holds the POST 3 s; the worker dies waiting; CW still applies the payment. The
     # ledger has the intent but not the outcome: the next cycle must find it in CW.
     fault(cw, kind="slow", method="POST", path=CW_PAYMENTS, nth=1, delay=3)
-    env = {**os.environ, "DATABASE_URL": synced.config["DATABASE_URL"]}
-    worker = subprocess.Popen(
-        [sys.executable, "-c", "from jobs.context import job_context\n"
-         "from jobs.cycle_payments import run_payment_cycle\n"
-         "with job_context():\n    run_payment_cycle()\n"],
-        env=env, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rules = cw.app.kit.faults
-    deadline = time.monotonic() + 60
-    while rules.rules()[0]["fired"] == 0:
-        assert worker.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    worker.kill()
-    worker.wait()
-    time.sleep(3.5)                                   # CW finishes the held write
+    kill_mid_call("jobs.cycle_payments:run_payment_cycle()", synced.config["DATABASE_URL"], cw.app.kit.faults)
     ledger = PaymentLedger.get(PaymentLedger.cw_invoice_id == record.cw_id)
     assert ledger.intent == Decimal("90.00") and ledger.cw_payment_id is None
     assert len(cw_payments(cw, record.cw_id)) == 1

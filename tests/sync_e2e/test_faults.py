@@ -1,13 +1,10 @@
 """Faults on the way to Xero: whatever happens, no document twice and none lost."""
-import os
-import subprocess
-import sys
-import time
 
 import pytest
 
 from jobs.cycle import Pacing, run_cycle
 from models import RecordEvent, SyncRecord
+from tests.processes import kill_mid_call
 
 from .helpers import duplicates, fault, orgs
 
@@ -58,21 +55,7 @@ def test_a_worker_killed_mid_batch_resumes_without_duplicates(ferry, cw, xero):
     # The second batch PUT is held 3 s by Xero; the worker dies while waiting, Xero
     # still commits the batch; the next run must find those invoices, not re-create them.
     fault(xero, kind="slow", method="PUT", path=INVOICES, nth=2, delay=3)
-    env = {**os.environ, "DATABASE_URL": ferry.config["DATABASE_URL"]}
-    worker = subprocess.Popen(
-        [sys.executable, "-c", "from jobs.context import job_context\n"
-         "from jobs.cycle import run_cycle\n"
-         "with job_context():\n    run_cycle('invoice')\n"],
-        env=env, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rules = xero.app.xero.kit.faults
-    deadline = time.monotonic() + 60
-    while rules.rules()[0]["fired"] == 0:
-        assert worker.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    worker.kill()
-    worker.wait()
-    time.sleep(3.5)                                   # Xero finishes the held batch
+    kill_mid_call("jobs.cycle:run_cycle('invoice')", ferry.config["DATABASE_URL"], xero.app.xero.kit.faults)
     assert SyncRecord.select().where(SyncRecord.state == "in_flight").count() > 0
     run = run_cycle("invoice")
     assert run.status == "done"
