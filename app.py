@@ -37,8 +37,10 @@ def open_database(url: str, *, pooled: bool = False):
         if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
             # SQLite copies the database's mode to its -wal and -shm files.
             security.private_file(path)
+        # busy_timeout first: switching to WAL while another process writes waits for
+        # it instead of failing at once with "database is locked".
         return connect_url(url, pragmas={
-            "journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000,
+            "busy_timeout": 5000, "journal_mode": "wal", "foreign_keys": 1,
             "synchronous": "normal",
         })
     if url.startswith("postgres://"):
