@@ -324,8 +324,12 @@ class Generator:
         used.add(clash["name"])
         idents = {clash["identifier"].lower()}      # CW keeps company identifiers unique
         total = 150 * self.s.scale
+        pool = len({f"{a} {n} {x}" for a in _ADJ for n in _NOUN for x in _SUFFIX})
         while len(self.customers) < total:
-            name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}"
+            if len(used) < pool:
+                name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}"
+            else:
+                name = self._second_name()
             if name in used:
                 continue
             used.add(name)
@@ -345,6 +349,14 @@ class Generator:
             self.vendors.append(self._company(name, ident, vendor=True,
                                               office=catalog.OFFICES[i % 2], currency="AUD",
                                               tax="GST", entered=entered - timedelta(days=30)))
+
+    def _second_name(self) -> str:
+        """A customer name once every "<adj> <noun> <suffix>" is taken (3,360 of them:
+        past scale 22). Drawn only then, so smaller scales keep the data they always had;
+        before this, scale 40 looped forever looking for a name that was left."""
+        rng = self.rng
+        first, second = rng.sample(_ADJ, 2)
+        return f"{first} {second} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}"
 
     # -- invoices ----------------------------------------------------------------------
     def _lines(self, kind: str, month: str) -> list[Line]:
