@@ -395,6 +395,7 @@ class Generator:
         vat_left, freight_left = 3 * s.scale, 4 * s.scale
         recent: list[dict] = []      # credit memos credit one of the latest invoices
         made: dict[str, int] = {}
+        customers = {c["id"]: c for c in self.customers}    # a credit memo's company
         for day in days:
             kind = rng.choices(INVOICE_TYPES, weights)[0]
             original = None
@@ -404,8 +405,8 @@ class Generator:
                     kind = "Standard"
                 else:
                     original = rng.choice(candidates)
-            company = (next(c for c in self.customers if c["id"] == original["company"]["id"])
-                       if original else rng.choice(self.customers))
+            company = (customers[original["company"]["id"]] if original
+                       else rng.choice(self.customers))
             lines = self._lines(kind if original is None else "Standard",
                                 day.strftime("%B %Y"))
             if original is not None:
