@@ -29,6 +29,16 @@ SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 
+# The same words as SECRET_KEY, for a quick substring test of a whole body (an
+# IGNORECASE alternation scanned over a 1 MB page cost ~30 ms a body; `in` over the
+# folded text costs well under 1 ms). Folding: lower() for ASCII text; otherwise
+# casefold() after mapping the dotted and dotless I, the only characters that
+# IGNORECASE matches to one of these letters and casefold() does not fold onto it
+# (checked over every code point), so the test finds every body SECRET_KEY would.
+_SECRET_WORDS = ("passw", "secret", "token", "privatekey", "private_key", "code_verifier",
+                 "assertion", "apikey", "api_key", "authorization")
+_DOTTED_I = {0x130: "i", 0x131: "i"}
+
 # A bare `code` is an OAuth authorization code in forms and URLs. In JSON it is usually
 # not (ConnectWise errors carry "code": "NotFound"), so there it is masked only beside
 # the other fields of a token request.
@@ -79,6 +89,12 @@ class ListSink:
 
 def _secret_key(key: str) -> bool:
     return bool(SECRET_KEY.search(key))
+
+
+def _names_secret(text: str) -> bool:
+    """True when `text` holds anything SECRET_KEY matches (same result, far faster)."""
+    folded = text.lower() if text.isascii() else text.translate(_DOTTED_I).casefold()
+    return any(word in folded for word in _SECRET_WORDS)
 
 
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict:
@@ -133,7 +149,7 @@ def redact_body(text: str | bytes | None, content_type: str | None,
     ctype = (content_type or "").lower()
     size = len(text)
     if "json" in ctype:
-        if SECRET_KEY.search(text) or '"code"' in text:
+        if _names_secret(text) or '"code"' in text:
             try:
                 return _cut(encode_json(_mask_json(decode_json_text(text))), size, limit)
             except ValueError:

@@ -59,6 +59,19 @@ def test_large_bodies_are_masked_by_key_then_cut_with_length_and_hash():
     assert redact_body(plain, "application/json") == plain    # no secret: kept as sent
 
 
+def test_the_quick_secret_test_of_a_body_agrees_with_the_key_pattern():
+    # _names_secret stands in for SECRET_KEY.search over whole bodies: it must never miss
+    # what the IGNORECASE pattern finds, in ASCII or any other text.
+    from connectors.audit import SECRET_KEY, _names_secret
+    samples = ["PASSWORD", "x-Api-Key", "apikey", "PrivateKey", "private_key", "idToken",
+               "Code_Verifier", "Assertion", "AUTHORIZATION", "paſsword", "private_\u212aey",
+               "prıvate_key", "PRİVATEKEY", "AuthorİzatIon", "Résumé secret", "naïve",
+               "privat_key", "api-key", "pass word", "tok en", "Straße", ""]
+    for text in samples:
+        wrapped = '{"Name": "' + text + '"}'
+        assert _names_secret(wrapped) == bool(SECRET_KEY.search(wrapped)), text
+
+
 def test_unparseable_bodies_are_masked_by_pattern():
     broken = '{"refresh_token": "RT-secret-value", "rows": "' + "x" * 5000
     assert "RT-secret-value" not in redact_body(broken, "application/json", limit=1000)
