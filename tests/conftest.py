@@ -20,8 +20,9 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ferry-tests-"))
 os.environ["FERRY_INSTANCE_DIR"] = str(_SESSION_DIR)
 os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
-POSTGRES_URL = os.environ.get("FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("FERRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+POSTGRES_URL = (os.environ.get("FERRY_TEST_POSTGRES_URL")
+                or "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("FERRY_TEST_REDIS_URL") or "redis://127.0.0.1:6379/9"
 ADMIN_EMAIL = "finance@msp.example"
 ADMIN_PASSWORD = "correct horse battery"
 
