@@ -156,7 +156,8 @@ class ConnectionTest:
 class ConnectWise:
     def __init__(self, settings: CWSettings, *, sink: AuditSink, timeout: float = 30.0,
                  retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
-                 context: dict | None = None, client: httpx2.Client | None = None):
+                 context: dict | None = None, client: httpx2.Client | None = None,
+                 codebase: str | None = None):
         self.settings = settings
         check_site(settings.site)                   # keys travel only to a checked host
         check_company_id(settings.company_id)
@@ -168,7 +169,15 @@ class ConnectWise:
         self.transport = Transport("connectwise", self.api_root, sink=sink, timeout=timeout,
                                    retry=retry, headers=headers, client=client, sleep=sleep,
                                    context=context)
-        self._codebase: str | None = None
+        # A codebase found earlier (it changes only when CW upgrades the site) saves the
+        # companyinfo call; a 404 under it finds the new one (see call()).
+        self._codebase: str | None = (codebase if codebase and CODEBASE.match(codebase)
+                                      and ".." not in codebase else None)
+
+    @property
+    def known_codebase(self) -> str | None:
+        """The codebase in use, if this client has found or been given one."""
+        return self._codebase
 
     def close(self) -> None:
         self.transport.close()
@@ -341,10 +350,12 @@ class ConnectWise:
         return body["count"]
 
     def by_ids(self, path: str, ids: Iterable[int], *, also: str | None = None,
-               id_field: str = "id") -> Iterator[dict]:
-        """Records whose id is in `ids`, in as many requests as short URLs need."""
+               id_field: str = "id", fields: Iterable[str] | None = None
+               ) -> Iterator[dict]:
+        """Records whose id is in `ids`, in as many requests as short URLs need (only
+        `fields` of each, when given)."""
         for conditions in cond.split_in(id_field, sorted(set(ids)), also=also):
-            yield from self.iter_list(path, conditions=conditions)
+            yield from self.iter_list(path, conditions=conditions, fields=fields)
 
     # -- what the sync reads -------------------------------------------------------------
     def companies(self, conditions: str | None = None) -> Iterator[dict]:

@@ -60,12 +60,17 @@ POST_BATCHES = "sync.post_batches"
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_INTERVAL_HOURS = 6
 UNSETTLED = ("pending", "in_flight", "waiting")
+HOLD_WATERMARK = ("pending", "in_flight")
 # Records read, mapped and written per step. Each page ends each org's last batch and
 # contact batch part-filled, so small pages cost Xero calls (1,000 a page measured 1.17x
 # the call floor at 4,300 records; one page, 1.02x); 5,000 keeps a first sync of
 # 50,000 within ~1.05x while a page's documents stay well inside a 1 GB VPS.
 PAGE = 5000
 RETRY_GENERATION = "sync.retry_generation.{}"
+CODEBASE = "cw.codebase.{}"
+OVERLAP_READ = "sync.overlap_read.{}"
+CONTACTS_CHECK = "sync.contacts_checked"
+CONTACTS_CHECK_EVERY = timedelta(hours=24)
 # A run whose heartbeat (every 30 s) is older than this lost its worker.
 STALE_AFTER = timedelta(seconds=120)
 # RQ job timeout of a cycle, scheduled or forced: a first sync of 10,000 invoices is
@@ -172,6 +177,7 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
     retry_all = (only_ids is not None or forced or
                  Setting.get_value(RETRY_GENERATION.format(record_type)) != generation)
     post = bool(Setting.get_value(POST_BATCHES, False))
+    overlap_read: dict[str, str] = {}     # unposted rows read: the next cycle skips them
     to_post: set[int] = set()         # GL entry ids only: one CW batch for the cycle
     try:
         names = LazyNames(cw)
@@ -180,7 +186,7 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         since = (None if only_ids is not None or forced
                  else cycle_sales.overlap_start(watermark, overlap))
         for ids, candidates in _pages(cw, run, record_type, since, only_ids, names,
-                                      retry_all, counts):
+                                      retry_all, counts, overlap_read):
             written_before = counts.written
             if lock.lost:
                 raise ApiError("Another worker took over this cycle's lock; this run "
@@ -195,14 +201,17 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
             _tally_page(run, record_type, ids, counts.written - written_before)
         if to_post:
             _post_batch(cw, run, record_type, sorted(to_post))
-        if record_type == "invoice" and since is not None:
-            _refresh_changed_contacts(cw, run, since, sink, pacing)
+        if record_type == "invoice" and since is not None and only_ids is None:
+            _check_changed_contacts(cw, run, since, sink, pacing)
     finally:
+        keep_codebase(cw_connection, cw)
         cw.close()
     if retry_all and only_ids is None:
         Setting.set_value(RETRY_GENERATION.format(record_type), generation)
     if only_ids is None:
         _move_watermark(record_type, tally, watermark)
+        if record_type != "bill":
+            Setting.set_value(OVERLAP_READ.format(record_type), overlap_read)
 
 
 def _refresh_reference(run, sink, pacing) -> None:
@@ -267,7 +276,9 @@ class WatermarkTally:
             if not c.updated_at:
                 continue
             self.newest = max(self.newest or c.updated_at, c.updated_at)
-            if records[c.cw_id].state in UNSETTLED:
+            # A waiting record is found again by its state and date, not by the
+            # watermark: holding it back would re-read everything newer until its date.
+            if records[c.cw_id].state in HOLD_WATERMARK:
                 self.oldest_unsettled = min(self.oldest_unsettled or c.updated_at,
                                             c.updated_at)
 
@@ -298,18 +309,39 @@ def _connectwise(connection: Connection, sink, run) -> ConnectWise:
     s = connection.settings
     settings = CWSettings(s["site"], s["company_id"], s["public_key"],
                           (connection.secrets or {}).get("private_key", ""), s["client_id"])
-    return ConnectWise(settings, sink=sink,
+    return ConnectWise(settings, sink=sink, codebase=_known_codebase(connection),
                        context={"connection_id": connection.id, "run_id": run.id})
 
 
-def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts):
+def _codebase_key(connection: Connection) -> str:
+    s = connection.settings
+    return f"{s['site']}|{s['company_id']}"
+
+
+def _known_codebase(connection: Connection) -> str | None:
+    """The codebase an earlier cycle found for this site and company (companyinfo is
+    asked again only when the site or company changes, or CW answers 404 under it)."""
+    kept = Setting.get_value(CODEBASE.format(connection.id)) or {}
+    return kept.get("codebase") if kept.get("for") == _codebase_key(connection) else None
+
+
+def keep_codebase(connection: Connection, cw: ConnectWise) -> None:
+    if cw.known_codebase and cw.known_codebase != _known_codebase(connection):
+        Setting.set_value(CODEBASE.format(connection.id),
+                          {"for": _codebase_key(connection), "codebase": cw.known_codebase})
+
+
+def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
+           overlap_read: dict):
     """What this cycle works on, a page at a time: changed since `since` plus what an
     earlier cycle left unsettled (and, when `retry_all`, in exception); or exactly
-    `only_ids`. Ids CW gives no record for become exceptions here."""
+    `only_ids`. Ids CW gives no record for become exceptions here. `overlap_read` gets
+    the memo of the unposted rows read (saved once the cycle completes)."""
     states = UNSETTLED + (("exception",) if retry_all else ())
     unsettled = SyncRecord.select(SyncRecord.cw_id, SyncRecord.cw_number).where(
         (SyncRecord.record_type == record_type) &
-        (SyncRecord.state.in_(states) | SyncRecord.unknown_since.is_null(False)))
+        (SyncRecord.state.in_(states) | SyncRecord.unknown_since.is_null(False)) &
+        ~cycle_waiting.not_due(SyncRecord))
     if record_type == "bill":
         retry = cycle_bills.retry_markers(unsettled) if only_ids is None else set()
         bills = _guarded_read(run, record_type, None, counts,
@@ -321,8 +353,15 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts):
             page = bills[start:start + PAGE]
             yield [c.cw_id for c in page], page
         return
-    ids = list(only_ids) if only_ids is not None else (
-        cycle_sales.changed_ids(cw, record_type, since) + [r.cw_id for r in unsettled])
+    if only_ids is not None:
+        ids = list(only_ids)
+    else:
+        changed, memo = cycle_sales.changed_ids(
+            cw, record_type, since,
+            {} if since is None else Setting.get_value(OVERLAP_READ.format(record_type)) or {},
+            int(Setting.get_value(OVERLAP_MINUTES, DEFAULT_OVERLAP_MINUTES)))
+        overlap_read.update(memo)
+        ids = changed + [r.cw_id for r in unsettled]
     if record_type == "credit_note" and only_ids is None:
         ids += cycle_allocations.awaiting_ids()
     ids = sorted(set(ids))
@@ -560,11 +599,29 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
             reference_cache.mark_stale(org.id, kind)
 
 
+def _check_changed_contacts(cw, run, cycle_since, sink, pacing) -> None:
+    """Once a day (two CW calls; an hourly idle cycle stays at one call), the invoice
+    cycle reads the companies and contacts changed since the last check. A company's
+    next document carries its edits to Xero sooner (ensure_contacts compares)."""
+    last = Setting.get_value(CONTACTS_CHECK) or {}
+    try:
+        at = datetime.fromisoformat(last["at"]) if last.get("at") else None
+        since = datetime.fromisoformat(last["since"]) if last.get("since") else cycle_since
+    except (TypeError, ValueError):
+        at, since = None, cycle_since
+    if at is not None and utcnow() - at < CONTACTS_CHECK_EVERY:
+        return
+    _refresh_changed_contacts(cw, run, min(since, cycle_since), sink, pacing)
+    # The next check reads from this cycle's start: a CW time, as the watermark is.
+    Setting.set_value(CONTACTS_CHECK, {"at": utcnow().isoformat(),
+                                       "since": cycle_since.isoformat()})
+
+
 def _refresh_changed_contacts(cw, run, since, sink, pacing) -> None:
     """A company edited in CW (name, address, phone, billing contact) reaches the Xero
     contacts Ferry made for it even when no new document comes with the edit: the
-    invoice cycle reads the companies and contacts changed since its watermark and
-    updates the linked Xero contacts whose details differ (ensure_contacts compares)."""
+    companies and contacts changed since `since` are read and the linked Xero contacts
+    whose details differ are updated (ensure_contacts compares)."""
     changed = {c["id"] for c in cw.companies(cond.gt("_info/lastUpdated", since))}
     changed |= {(c.get("company") or {}).get("id")
                 for c in cw.contacts(cond.gt("_info/lastUpdated", since))}

@@ -21,7 +21,7 @@ from connectors.xero_governor import DayLimitReached
 from connectors.xero_oauth import XeroAuthError
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
-from jobs.cycle import CountingSink, Pacing, _connectwise, _xero
+from jobs.cycle import CountingSink, Pacing, _connectwise, _xero, keep_codebase
 from jobs.cycle_lock import CycleBusy, CycleLock
 from jobs.queue import get_redis
 from jobs.record_facts import note_xero
@@ -95,6 +95,7 @@ def _cycle(run, only_ids, forced, sink, pacing, lock, tally) -> None:
                 OrgPayments(run, org, client, cw, tally).cycle(only_ids, forced)
             lock.extend()
     finally:
+        keep_codebase(cw_connection, cw)
         cw.close()
 
 

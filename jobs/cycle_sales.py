@@ -7,10 +7,11 @@ department); companies and their billing contacts feed the Xero contacts.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from connectors import cw_conditions as cond
+from jobs import cycle_waiting
 from jobs.cycle_contacts import Company
 from jobs.cycle_records import Candidate, cw_time
 from models import SyncRecord
@@ -25,30 +26,58 @@ KINDS = {"invoice": "invoices", "credit_note": "credit memos"}
 UNPOSTED_INVOICES = "finance/accounting/unpostedinvoices"
 
 
-def changed_ids(cw, record_type: str, since: datetime | None) -> list[int]:
+def changed_ids(cw, record_type: str, since: datetime | None, read_before: dict,
+                overlap_minutes: int) -> tuple[list[int], dict[str, str]]:
     """CW invoice ids (finance/invoices `id`) of the unposted invoices changed since
-    `since`. The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md
-    1.1), so its rows are matched to invoices by invoice number. What this reads is
-    kept on the client (which lives for one cycle) so read_sales need not read it
-    again."""
+    `since`, and the memo of this read for the next cycle.
+
+    The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md 1.1), so its
+    rows are matched to invoices by invoice number (asking CW for those two fields only).
+    A cycle reads again the rows of its overlap window; a row whose `_info/lastUpdated`
+    is what the last completed cycle read (`read_before`: number -> lastUpdated) has
+    not changed and is left out, so an idle cycle costs this one list call. Of each row
+    only what read_sales needs is kept (memory stays small in a large backfill)."""
     kind = (cond.eq if record_type == "credit_note" else cond.ne)("invoiceType", "CreditMemo")
     changed = cond.gt("_info/lastUpdated", since) if since else None
-    seen = _seen(cw)
-    rows = {str(row["invoiceNumber"]): row
-            for row in cw.unposted_invoices(cond.and_(changed, kind))}
-    if not rows:
-        return []
-    seen["rows"].update(rows)
-    invoices = list(cw.by_ids("finance/invoices", rows, id_field="invoiceNumber"))
-    seen["invoices"].update((i["id"], i) for i in invoices)
-    return [i["id"] for i in invoices]
+    rows, stamps = _seen(cw), {}
+    for row in cw.unposted_invoices(cond.and_(changed, kind)):
+        number, stamp = str(row["invoiceNumber"]), _stamp(row)
+        if stamp:
+            stamps[number] = stamp
+        if stamp and read_before.get(number) == stamp:
+            continue
+        rows[number] = {"id": row["id"], "invoiceDate": row.get("invoiceDate")}
+    ids = [i["id"] for i in cw.by_ids("finance/invoices", rows, id_field="invoiceNumber",
+                                      fields=("id", "invoiceNumber"))] if rows else []
+    return ids, _overlap_memo(stamps, overlap_minutes)
+
+
+def _stamp(row: dict) -> str | None:
+    stamp = (row.get("_info") or {}).get("lastUpdated")
+    return stamp if isinstance(stamp, str) else None
+
+
+def _overlap_memo(stamps: dict[str, str], minutes: int) -> dict[str, str]:
+    """The rows the next cycle's overlap window reads again: those within `minutes` of
+    the newest (its watermark is at most the newest)."""
+    times = {}
+    for number, stamp in stamps.items():
+        try:
+            times[number] = cw_time(stamp)
+        except ValueError:          # unreadable: not remembered, so read again
+            pass
+    if not times:
+        return {}
+    start = max(times.values()) - timedelta(minutes=minutes)
+    return {n: stamps[n] for n, t in times.items() if t >= start}
 
 
 def _seen(cw) -> dict:
-    """Unposted rows (by number) and invoices (by id) this cycle's client already read."""
-    if not hasattr(cw, "_ferry_sales_seen"):
-        cw._ferry_sales_seen = {"rows": {}, "invoices": {}}
-    return cw._ferry_sales_seen
+    """Unposted rows (by number) this cycle's client already read, as read_sales needs
+    them."""
+    if not hasattr(cw, "_ferry_unposted_rows"):
+        cw._ferry_unposted_rows = {}
+    return cw._ferry_unposted_rows
 
 
 def read_sales(cw, record_type: str, ids: list[int], names: dict,
@@ -63,17 +92,13 @@ def read_sales(cw, record_type: str, ids: list[int], names: dict,
     ids = sorted(set(ids))
     if not ids:
         return []
-    today = today or datetime.now(timezone.utc).date()
+    today = today or cycle_waiting.today()
     wanted_credit = record_type == "credit_note"
     seen = _seen(cw)
-    invoices = {i: seen["invoices"].pop(i) for i in ids if i in seen["invoices"]}
-    unread = [i for i in ids if i not in invoices]
-    if unread:
-        invoices.update((i["id"], i) for i in cw.invoices_by_ids(unread))
-    invoices = {k: i for k, i in invoices.items()
+    invoices = {i["id"]: i for i in cw.invoices_by_ids(ids)
                 if (i.get("type") == "CreditMemo") == wanted_credit}
     numbers = {str(i["invoiceNumber"]): i for i in invoices.values()}
-    rows = {n: seen["rows"].pop(n) for n in numbers if n in seen["rows"]}
+    rows = {n: seen.pop(n) for n in numbers if n in seen}
     unread = set(numbers) - set(rows)
     if unread:
         rows.update((str(r["invoiceNumber"]), r) for r in cw.by_ids(

@@ -2,12 +2,13 @@
 documented to (sandbox/FIDELITY.md): GL export ledger signs, future-dated invoices left
 out of an export without thruDate, Reference dropped on bills, DueDate required when
 AUTHORISED, lock dates, archived contacts."""
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx2
 
-from jobs.cycle import WATERMARK, run_cycle
-from models import Connection, ContactLink, OrgRecordSetting, Setting, SyncRecord
+from jobs import cycle_waiting
+from jobs.cycle import run_cycle
+from models import Connection, ContactLink, OrgRecordSetting, SyncRecord
 
 from .helpers import action, documents, duplicates, fault, money, orgs
 
@@ -51,7 +52,8 @@ def test_authorised_documents_are_accepted_positive_with_due_dates_and_equal_tot
     assert all(seen.values()), seen
 
 
-def test_a_future_dated_invoice_waits_then_syncs_when_its_date_comes(ferry, cw, xero):
+def test_a_future_dated_invoice_waits_then_syncs_when_its_date_comes(ferry, cw, xero,
+                                                                     monkeypatch):
     run_cycle("invoice")
     on = date.today() + timedelta(days=10)
     invoice = action(cw, "invoices", {
@@ -63,15 +65,17 @@ def test_a_future_dated_invoice_waits_then_syncs_when_its_date_comes(ferry, cw, 
     assert first.status == "done" and record.state == "waiting"
     assert record.problems == [f"Waiting for its date {on.isoformat()}: ConnectWise exports "
                                "an invoice only once its date has come."]
-    watermark = datetime.fromisoformat(Setting.get_value(WATERMARK.format("invoice")))
-    assert watermark < record.cw_updated_at             # never moved past it
+    # Until the day before its date a cycle spends no ConnectWise call on it.
     again = run_cycle("invoice")
     assert SyncRecord.get_by_id(record.id).state == "waiting" and again.written == 0
+    assert again.read == 0 and again.cw_calls == 1
     assert not [d for o in orgs(xero).values() for d in documents(o)
                 if d["InvoiceNumber"] == invoice["invoiceNumber"]]
 
+    # Eleven days on, for ConnectWise and for Ferry alike.
     httpx2.post(f"{cw.url}/_sandbox/clock",
                 json={"advance_seconds": 11 * 86400}).raise_for_status()
+    monkeypatch.setattr(cycle_waiting, "today", lambda: date.today() + timedelta(days=11))
     run_cycle("invoice")
     record = SyncRecord.get_by_id(record.id)
     assert record.state == "synced", record.problems
