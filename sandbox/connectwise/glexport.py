@@ -274,10 +274,25 @@ def _wanted(request: dict, ids_key: str, record_id, flag: str) -> bool:
     return (not included or record_id in included) and record_id not in excluded
 
 
+def _as_sets(request: dict) -> dict:
+    """The request with its id lists as sets, so that naming 200 invoices does not cost
+    200 comparisons for each unposted one. `in` means the same on a set of JSON values;
+    a list holding something unhashable (an object) stays a list."""
+    out = dict(request)
+    for key in request:
+        if key.startswith(("included", "excluded")) and isinstance(request[key], list):
+            try:
+                out[key] = frozenset(request[key])
+            except TypeError:
+                pass
+    return out
+
+
 def export(store: Store, request: dict, now: datetime) -> dict:
     """The GL export preview for an ExportAccountingBatchRequest. Nothing is posted.
     Without `thruDate` CW exports up to the current date (FIDELITY.md 1.6): a document
     dated later waits."""
+    request = _as_sets(request)
     thru = request.get("thruDate") or stamp(now)
     location = request.get("locationId")
     summarize = request.get("summarizeInvoices") or "Default"
