@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import fnmatch
+import functools
 import io
 import json
 import random
@@ -46,11 +47,17 @@ def mask_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    # The same few hundred field names repeat in every journalled body: decide once each.
+    return SECRET_KEYS.search(key) is not None
+
+
 def mask_data(data):
     """Mask secret-looking keys anywhere in decoded JSON or form data."""
     if isinstance(data, dict):
         return {
-            k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) else mask_data(v))
+            k: (MASK if isinstance(k, str) and _secret_key(k) else mask_data(v))
             for k, v in data.items()
         }
     if isinstance(data, list):
