@@ -13,7 +13,7 @@ import uuid
 
 from flask import Blueprint, Response, g, request
 
-from . import contacts, documents, payments, wire
+from . import contacts, documents, lookup, payments, wire
 from .dates import ms_date, parse_timestamp
 from .documents import CREDIT_NOTE, INVOICE
 from .errors import not_found, post_data_invalid, problem, validation_exception
@@ -335,7 +335,7 @@ def blueprint(sandbox) -> Blueprint:
             records = kind.records(org)
             if ref:
                 found = records.get(ref.lower()) or next(
-                    (d for d in records.values()
+                    (d for d in lookup.documents_numbered(org, kind, ref.lower())
                      if (d.get(kind.number_key) or "").lower() == ref.lower()), None)
                 if found is None:
                     return not_found()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import lookup
 from .orgs import Org
 
 # Fields a client may set on a contact (the rest are Xero's to compute).
@@ -23,13 +24,15 @@ def find_by_id(org: Org, contact_id) -> dict | None:
 
 def find_by_number(org: Org, number) -> dict | None:
     number = str(number or "").strip()
-    return next((c for c in org.contacts.values()
-                 if number and c.get("ContactNumber") == number), None)
+    if not number:
+        return None
+    return next((c for c in lookup.contacts_numbered(org, number)
+                 if c.get("ContactNumber") == number), None)
 
 
 def find_active_by_name(org: Org, name) -> dict | None:
     wanted = str(name or "").strip().lower()
-    return next((c for c in org.contacts.values()
+    return next((c for c in lookup.contacts_named(org, wanted)
                  if c["ContactStatus"] == "ACTIVE" and c["Name"].strip().lower() == wanted), None)
 
 
@@ -77,6 +80,7 @@ def write(org: Org, raw: dict, method: str, now: datetime, new_id, path_id: str 
         candidate["ContactID"] = new_id()
     candidate["UpdatedDateUTC"] = now
     org.contacts[candidate["ContactID"]] = candidate
+    lookup.contact_stored(org, candidate["ContactID"])
     return candidate, [], candidate
 
 

@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sandbox import catalog
 
-from . import contacts
+from . import contacts, lookup
 from .dates import parse_date
 from .orgs import Org
 
@@ -247,7 +247,7 @@ class _Build:
         if not number:
             return  # assigned on save, from the org's sequence
         mine = self.doc.get(self.kind.id_key)
-        for other in self.kind.records(self.org).values():
+        for other in lookup.documents_numbered(self.org, self.kind, number.lower()):
             if (other["Type"] == self.doc["Type"] and other[self.kind.id_key] != mine
                     and (other.get(key) or "").lower() == number.lower()):
                 self.error(self.kind.duplicate_message)
@@ -397,17 +397,21 @@ class _Build:
             doc[kind.number_key] = self._next_number()
         doc["UpdatedDateUTC"] = self.now
         kind.records(org)[doc[kind.id_key]] = doc
+        lookup.document_stored(org, kind, doc[kind.id_key])
         return doc
 
     def _next_number(self) -> str:
-        taken = {(d.get(self.kind.number_key) or "").lower()
-                 for d in self.kind.records(self.org).values()}
+        key = self.kind.number_key
+
+        def taken(number: str) -> bool:
+            return any((d.get(key) or "").lower() == number
+                       for d in lookup.documents_numbered(self.org, self.kind, number))
         attr = "next_invoice_number" if self.kind.is_invoice else "next_credit_number"
         while True:
             n = getattr(self.org, attr)
             setattr(self.org, attr, n + 1)
             number = f"{self.kind.number_prefix}{n:04d}"
-            if number.lower() not in taken:
+            if not taken(number.lower()):
                 return number
 
 
@@ -429,7 +433,8 @@ def write(org: Org, kind: Kind, raw: dict, method: str, now: datetime, unitdp: i
     elif method == "POST" and raw.get(kind.number_key) and raw.get("Type", kind.types[0]) == kind.types[0]:
         # Sales document numbers are unique, so a POST naming one updates that document.
         number = str(raw[kind.number_key]).strip().lower()
-        existing = next((d for d in records.values() if d["Type"] == kind.types[0]
+        existing = next((d for d in lookup.documents_numbered(org, kind, number)
+                         if d["Type"] == kind.types[0]
                          and (d.get(kind.number_key) or "").lower() == number), None)
     build = _Build(org, kind, raw, existing, now, unitdp, new_id)
     build.run()

@@ -97,6 +97,8 @@ class Org:
     # or before either are refused. Set through /_sandbox/xero/lock-dates.
     period_lock_date: date | None = None
     end_of_year_lock_date: date | None = None
+    # sandbox.xero.lookup's indexes over the dicts above (bookkeeping, never served)
+    lookups: dict = field(default_factory=dict, repr=False, compare=False)
 
     def account_by_code(self, code: str | None) -> dict | None:
         return next((a for a in self.accounts if a["Code"] == code), None)

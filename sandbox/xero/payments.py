@@ -18,8 +18,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from . import lookup
 from .dates import parse_date
-from .documents import money, _decimal
+from .documents import CREDIT_NOTE, INVOICE, money, _decimal
 from .orgs import Org
 
 PAYMENT_TYPES = {"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT",
@@ -34,7 +35,7 @@ def _find_document(org: Org, raw: dict):
             doc = org.invoices.get(str(ref["InvoiceID"]).lower())
         else:
             number = str(ref.get("InvoiceNumber") or "").lower()
-            doc = next((d for d in org.invoices.values() if number
+            doc = next((d for d in lookup.documents_numbered(org, INVOICE, number) if number
                         and (d.get("InvoiceNumber") or "").lower() == number
                         and d["Status"] not in {"DELETED", "VOIDED"}), None)
         return doc, True, None if doc else "Invoice could not be found"
@@ -44,8 +45,9 @@ def _find_document(org: Org, raw: dict):
             doc = org.credit_notes.get(str(ref["CreditNoteID"]).lower())
         else:
             number = str(ref.get("CreditNoteNumber") or "").lower()
-            doc = next((d for d in org.credit_notes.values() if number
-                        and (d.get("CreditNoteNumber") or "").lower() == number), None)
+            doc = next((d for d in lookup.documents_numbered(org, CREDIT_NOTE, number)
+                        if number and (d.get("CreditNoteNumber") or "").lower() == number),
+                       None)
         return doc, False, None if doc else "Credit note could not be found"
     return None, True, "An Invoice or CreditNote must be specified for the payment"
 
