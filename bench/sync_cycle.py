@@ -12,8 +12,10 @@ Both sandboxes run in child processes (their CPU is not Ferry's). Xero's minute 
 lifted in the sandbox and Ferry's governor runs on a moved clock, so the figures measure
 Ferry's work, not waiting. The floor is ⌈documents/50⌉ writes + ⌈new contacts/50⌉ + the
 reference reads (tax rates, organisation and currencies, per org). After a second cycle
-(which should write nothing) it counts duplicates in the Xero sandbox: invoice numbers
-held twice, and contact numbers held by two contacts.
+(which should write nothing) a third, idle one is measured, then the same for credit
+memos and bills, and it counts duplicates in the Xero sandbox: invoice numbers held
+twice, and contact numbers held by two contacts. Peak memory is taken right after the
+first sync.
 """
 from __future__ import annotations
 
@@ -99,6 +101,8 @@ def report(f: dict) -> None:
     print(f"--- scale {f['scale']}: first cycle {f['status']}; read {f['read']}, written "
           f"{f['written']}, exceptions {f['exceptions']}, waiting {f['waiting']}; "
           f"{f['wall']:.1f} s wall")
+    if f["status"] != "done":
+        print(f"the first cycle {f['status']}: {f['message']}")
     print(f"Xero calls: {f['xero_calls']} for {f['synced']} documents and {f['contacts']} "
           f"contacts; floor {f['xero_floor']} ({f['xero_calls'] / f['xero_floor']:.2f}x the "
           "floor, target <= 1.05)")
@@ -110,6 +114,9 @@ def report(f: dict) -> None:
     print(f"idle cycle (third, nothing changed): read {f['idle_read']}, written "
           f"{f['idle_written']}, Xero calls {f['idle_xero']}, ConnectWise calls "
           f"{f['idle_cw']} (targets: 0 Xero, 1 ConnectWise)")
+    for kind, o in f["idle_others"].items():
+        print(f"idle {kind} cycle (third): read {o['read']}, Xero calls {o['xero']}, "
+              f"ConnectWise calls {o['cw']} (targets: 0 Xero, 1 ConnectWise)")
     print(f"duplicates in Xero: {f['dup_invoices']} invoice numbers, "
           f"{f['dup_contacts']} contact numbers")
 
@@ -154,6 +161,8 @@ def measure(scale: int) -> dict:
             wall = time.monotonic()
             run = run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+            # Peak memory of the first sync alone (what follows reads whole lists back).
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             synced = SyncRecord.select().where(SyncRecord.state == "synced").count()
             contacts = ContactLink.select().count()
             orgs = len({r.org_id for r in SyncRecord.select(SyncRecord.org)
@@ -164,6 +173,14 @@ def measure(scale: int) -> dict:
                                 [r.cw_number for r in records if r.cw_number], companies)
             run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))   # settles
             idle = run_cycle("invoice", pacing=Pacing(moved.sleep, moved.clock))
+            # The other record types: a first sync, a second that settles, then idle.
+            others = {}
+            for kind in ("credit_note", "bill"):
+                for _ in range(2):
+                    run_cycle(kind, pacing=Pacing(moved.sleep, moved.clock))
+                other = run_cycle(kind, pacing=Pacing(moved.sleep, moved.clock))
+                others[kind] = {"read": other.read, "cw": other.cw_calls,
+                                "xero": other.xero_calls}
             duplicates = count_duplicates()
     finally:
         cw.terminate()
@@ -173,11 +190,11 @@ def measure(scale: int) -> dict:
     # Writes in batches of 50 + new contacts in batches of 50 + the reference reads per
     # org (tax rates, organisation, currencies): a first sync has an empty cache.
     floor = math.ceil(synced / 50) + math.ceil(contacts / 50) + 3 * orgs
-    return {"scale": scale, "status": run.status, "read": run.read, "written": run.written,
+    return {"scale": scale, "status": run.status, "message": run.message, "read": run.read, "written": run.written,
             "exceptions": run.exceptions, "waiting": run.waiting, "wall": wall, "cpu": cpu,
             "synced": synced, "contacts": contacts, "xero_calls": run.xero_calls,
             "xero_floor": floor, "cw_calls": run.cw_calls, "cw_floor": floor_cw,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": peak_mb, "idle_others": others,
             "idle_read": idle.read, "idle_written": idle.written,
             "idle_xero": idle.xero_calls, "idle_cw": idle.cw_calls,
             "dup_invoices": duplicates["invoices"], "dup_contacts": duplicates["contacts"]}

@@ -181,7 +181,7 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
     to_post: set[int] = set()         # GL entry ids only: one CW batch for the cycle
     try:
         names = LazyNames(cw)
-        overlap = int(Setting.get_value(OVERLAP_MINUTES, DEFAULT_OVERLAP_MINUTES))
+        overlap = _overlap_minutes()
         # A forced cycle of a whole type reads everything, whatever the watermark says.
         since = (None if only_ids is not None or forced
                  else cycle_sales.overlap_start(watermark, overlap))
@@ -210,8 +210,7 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         Setting.set_value(RETRY_GENERATION.format(record_type), generation)
     if only_ids is None:
         _move_watermark(record_type, tally, watermark)
-        if record_type != "bill":
-            Setting.set_value(OVERLAP_READ.format(record_type), overlap_read)
+        Setting.set_value(OVERLAP_READ.format(record_type), overlap_read)
 
 
 def _refresh_reference(run, sink, pacing) -> None:
@@ -231,6 +230,10 @@ def _refresh_reference(run, sink, pacing) -> None:
     finally:
         for context in opened:
             context.__exit__(None, None, None)
+
+
+def _overlap_minutes() -> int:
+    return int(Setting.get_value(OVERLAP_MINUTES, DEFAULT_OVERLAP_MINUTES))
 
 
 def _retry_fingerprint() -> str:
@@ -344,9 +347,12 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
         ~cycle_waiting.not_due(SyncRecord))
     if record_type == "bill":
         retry = cycle_bills.retry_markers(unsettled) if only_ids is None else set()
+        read_before = {} if since is None else (
+            Setting.get_value(OVERLAP_READ.format(record_type)) or {})
         bills = _guarded_read(run, record_type, None, counts,
-                              lambda: cycle_bills.read_bills(cw, since, retry, only_ids,
-                                                             names))
+                              lambda: cycle_bills.read_bills(
+                                  cw, since, retry, only_ids, names, read_before,
+                                  overlap_read, _overlap_minutes()))
         run.read = run.total = len(bills)
         _progress(run, 0)
         for start in range(0, len(bills), PAGE):
@@ -359,7 +365,7 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
         changed, memo = cycle_sales.changed_ids(
             cw, record_type, since,
             {} if since is None else Setting.get_value(OVERLAP_READ.format(record_type)) or {},
-            int(Setting.get_value(OVERLAP_MINUTES, DEFAULT_OVERLAP_MINUTES)))
+            _overlap_minutes())
         overlap_read.update(memo)
         ids = changed + [r.cw_id for r in unsettled]
     if record_type == "credit_note" and only_ids is None:

@@ -3,26 +3,60 @@ written, and on a later cycle when that did not happen (the worker died between 
 calls, Xero failed the allocation, or the invoice was not approved in Xero yet).
 
 A credit note's history says when its allocation is settled: "allocated", or
-"unallocated" when there is nothing to allocate. Until then each cycle of credit notes
-reads it again and tries; Xero's own RemainingCredit and Allocations are checked first,
-so an allocation that reached Xero is never made twice.
+"unallocated" when there is nothing to allocate. Until then cycles of credit notes read
+it again and try (see awaiting_ids for how often); Xero's own RemainingCredit and
+Allocations are checked first, so an allocation that reached Xero is never made twice.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from models import RecordEvent, SyncRecord, utcnow
+from models import RecordEvent, Setting, SyncRecord, utcnow
 from sync.credit_notes import allocation
 
 SETTLED = ("allocated", "unallocated")
 
 
 def awaiting_ids() -> list[int]:
-    """CW ids of synced credit notes whose allocation is not settled yet."""
+    """CW ids of synced credit notes whose allocation is not settled yet. One whose last
+    try left a note (its invoice not synced to that org, or not approved in Xero) is
+    tried again once a day, or as soon as any invoice has been synced since the last
+    try: an idle cycle then spends no call on it. One whose try failed or never ran
+    (the worker died, Xero failed) is tried every cycle."""
     settled = RecordEvent.select(RecordEvent.record).where(RecordEvent.kind.in_(SETTLED))
-    return [r.cw_id for r in SyncRecord.select(SyncRecord.cw_id).where(
+    awaiting = {r.id: r.cw_id for r in SyncRecord.select(SyncRecord.id, SyncRecord.cw_id).where(
         (SyncRecord.record_type == "credit_note") & (SyncRecord.state == "synced") &
-        SyncRecord.xero_id.is_null(False) & SyncRecord.id.not_in(settled))]
+        SyncRecord.xero_id.is_null(False) & SyncRecord.id.not_in(settled))}
+    if not awaiting:
+        return []
+    last_kind = {}
+    for event in (RecordEvent.select(RecordEvent.record, RecordEvent.kind)
+                  .where(RecordEvent.record.in_(list(awaiting)))
+                  .order_by(RecordEvent.id)):
+        last_kind[event.record_id] = event.kind
+    noted = {i for i in awaiting if last_kind.get(i) == "note"}
+    if noted and not _noted_due():
+        return [cw_id for i, cw_id in awaiting.items() if i not in noted]
+    if noted:
+        Setting.set_value(NOTED_TRIED, utcnow().isoformat())
+    return list(awaiting.values())
+
+
+NOTED_TRIED = "sync.allocations_noted_tried"
+NOTED_EVERY = timedelta(hours=24)
+
+
+def _noted_due() -> bool:
+    try:
+        tried = datetime.fromisoformat(Setting.get_value(NOTED_TRIED) or "")
+    except ValueError:
+        return True
+    if utcnow() - tried >= NOTED_EVERY:
+        return True
+    return SyncRecord.select().where(
+        (SyncRecord.record_type == "invoice") & (SyncRecord.state == "synced") &
+        (SyncRecord.updated_at > tried)).exists()
 
 
 def unsettled(records: list[SyncRecord]) -> list[SyncRecord]:
@@ -74,7 +108,8 @@ def _outcome(client, cand, record, note, invoice, doc) -> tuple[str, str]:
         return "note", (f"Credit not allocated yet: the invoice is "
                         f"{str(doc.get('Status')).lower()} and the credit note "
                         f"{str(note.get('Status')).lower()} in Xero; only approved documents "
-                        "can be allocated, so Ferry tries again next cycle.")
+                        "can be allocated, so Ferry tries again once a day and whenever an "
+                        "invoice is synced.")
     remaining = Decimal(str(note.get("RemainingCredit", note.get("Total", 0))))
     if remaining <= 0:
         return "unallocated", "Credit left unallocated: none of it remains in Xero."

@@ -20,7 +20,7 @@ from functools import partial
 from peewee import fn
 
 from jobs.cycle_records import Candidate, cw_time
-from jobs.cycle_sales import _ref, read_companies
+from jobs.cycle_sales import _overlap_memo, _ref, _stamp, read_companies
 from models import SyncRecord
 from sync.bills import BillSource, bill_key, map_bill
 from sync.routing import RoutingFacts
@@ -29,17 +29,33 @@ EXPORT_CHUNK = 200            # unposted procurement rows per export preview
 
 
 def read_bills(cw, since: datetime | None, retry_keys: set[str], only_ids,
-               names: dict) -> list[Candidate]:
+               names: dict, read_before: dict | None = None,
+               overlap_read: dict | None = None, overlap_minutes: int = 0
+               ) -> list[Candidate]:
+    """The bills to work on. A row the last completed cycle read with the same
+    `_info/lastUpdated` (`read_before`, by unpostedProductId) has not changed; the memo
+    of this read's overlap window goes into `overlap_read` (as for invoices)."""
     rows = list(cw.unposted_procurement())
+    read_before = read_before or {}
     by_po: dict[str, list[dict]] = {}
+    stamps = {}
     for row in rows:
         by_po.setdefault(str((row.get("purchaseOrder") or {}).get("name") or ""), []).append(row)
+        if row.get("unpostedProductId") and _stamp(row):
+            stamps[str(row["unpostedProductId"])] = _stamp(row)
+    if overlap_read is not None:
+        overlap_read.update(_overlap_memo(stamps, overlap_minutes))
+
+    def changed(row) -> bool:
+        stamp = stamps.get(str(row.get("unpostedProductId")))
+        return _changed(row, since) and not (stamp and read_before.get(
+            str(row.get("unpostedProductId"))) == stamp)
     only_keys = _keys_of(only_ids) if only_ids is not None else None
     # Export only the purchase orders that may hold a wanted bill.
     wanted_pos = {po for po, group in by_po.items()
                   if only_keys is not None and any(_po_of(k) == po for k in only_keys)
                   or only_keys is None and (
-                      since is None or any(_changed(r, since) for r in group)
+                      since is None or any(changed(r) for r in group)
                       or any(_po_of(k) == po for k in retry_keys))}
     ask = [r for po in sorted(wanted_pos) for r in by_po[po] if r.get("unpostedProductId")]
     transactions, vendors = [], {}
