@@ -13,6 +13,8 @@ from typing import Mapping
 
 from connectors.xero import NUMBERS_PER_CALL, where_equals
 from connectors.xero_batches import MAX_ELEMENTS
+from peewee import EXCLUDED
+
 from models import Connection, ContactLink
 from sync.contacts import changed_fields, contact_payload, resolve_contact
 from sync.versions import version_hash
@@ -79,14 +81,16 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
             writes.append((cid, wanted[cid]))
     for start in range(0, len(writes), MAX_ELEMENTS):
         part = writes[start:start + MAX_ELEMENTS]
+        saved = []
         for (cid, payload), result in zip(part, client.save_contacts([p for _c, p in part])):
             if result.ok:
-                _link(org, cid, result.id, version_hash(wanted[cid]))
+                saved.append((cid, result.id, version_hash(wanted[cid])))
                 outcomes[cid] = ContactOutcome(result.id)
             elif "ContactID" not in payload:
                 outcomes[cid] = ContactOutcome(None, "Xero refused the contact for "
                                                f"{companies[cid].record.get('name')}: "
                                                + " ".join(result.errors))
+        _link_many(org, saved)
     return outcomes
 
 
@@ -154,6 +158,19 @@ def _by_numbers(client, numbers: list[str]) -> list[dict]:
 
 def _fold(value) -> str:
     return " ".join(str(value or "").split()).casefold()
+
+
+def _link_many(org: Connection, links: list[tuple[int, str, str | None]]) -> None:
+    """One statement for a batch's (company, contact, details hash) links: what 50
+    _link calls would do, without building and running 50 statements."""
+    if not links:
+        return
+    ContactLink.insert_many(
+        [{"org": org, "cw_company_id": cid, "xero_contact_id": contact_id,
+          "details_hash": details} for cid, contact_id, details in links]).on_conflict(
+        conflict_target=[ContactLink.org, ContactLink.cw_company_id],
+        update={ContactLink.xero_contact_id: EXCLUDED.xero_contact_id,
+                ContactLink.details_hash: EXCLUDED.details_hash}).execute()
 
 
 def _link(org: Connection, cw_company_id: int, contact_id: str, details: str | None) -> None:
