@@ -191,8 +191,10 @@ class Transport:
         self.client.close()
 
     def request(self, method: str, path_or_url: str, *, params=None, json=None, data=None,
-                headers: dict | None = None, idempotent: bool | None = None,
-                context=None) -> httpx2.Response:
+                encoded: bytes | None = None, headers: dict | None = None,
+                idempotent: bool | None = None, context=None) -> httpx2.Response:
+        """`encoded` is a JSON body already encoded (encode_json in UTF-8), sent as
+        `json` would be, for callers that needed its bytes anyway (batch sizes, keys)."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -202,7 +204,9 @@ class Transport:
                   if v is not None}
         content = None
         if json is not None:
-            content = encode_json(json).encode("utf-8")
+            encoded = encode_json(json).encode("utf-8")
+        if encoded is not None:
+            content = encoded
             merged.setdefault("Content-Type", "application/json")
         ctx = self._context_for(context)
         attempt = 0

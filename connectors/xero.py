@@ -78,13 +78,16 @@ class XeroClient:
 
     # -- the one way a call is made ------------------------------------------------------
     def call(self, method: str, path: str, *, params=None, json=None,
-             headers: dict | None = None, idempotent: bool | None = None):
+             encoded: bytes | None = None, headers: dict | None = None,
+             idempotent: bool | None = None):
+        """`encoded`: a JSON body already encoded (encode_json in UTF-8), instead of
+        `json`, for a body whose bytes the caller needed anyway."""
         token = self.tokens.access_token(self.grant_id)
         for first_try in (True, False):
             sent = {"Authorization": f"Bearer {token}", "xero-tenant-id": self.tenant_id,
                     "Accept": "application/json", **(headers or {})}
             response = self.transport.request(method, API_PATH + path, params=params,
-                                              json=json, headers=sent,
+                                              json=json, encoded=encoded, headers=sent,
                                               idempotent=idempotent)
             if first_try and response.status_code == 401 and _token_expired(response):
                 # Our clock said the token was live; Xero's says not. Refresh once.

@@ -57,17 +57,30 @@ def chunks(items: list[dict], plural: str, *, max_elements: int = MAX_ELEMENTS,
            max_bytes: int = MAX_BYTES) -> Iterator[tuple[int, list[dict]]]:
     """(offset, elements) slices whose `{plural: [...]}` body fits both limits. An element
     too large on its own comes alone (and is refused before sending)."""
-    overhead = len(encode_json({plural: []}).encode("utf-8"))
-    start, size, current = 0, overhead, []
+    for offset, part, _body in _encoded_chunks(items, plural, max_elements, max_bytes):
+        yield offset, part
+
+
+def _encoded_chunks(items: list[dict], plural: str, max_elements: int = MAX_ELEMENTS,
+                    max_bytes: int = MAX_BYTES) -> Iterator[tuple[int, list[dict], bytes]]:
+    """As chunks(), with each slice's body as sent: encode_json({plural: slice}) in
+    UTF-8, put together from the elements' own encodings (each element is encoded
+    once, not again for the key and again by the transport)."""
+    head = encode_json({plural: []})[:-2].encode("utf-8")        # '{"Plural": ['
+    tail, between = b"]}", b", "
+    overhead = len(head) + len(tail)
+    start, size, current, texts = 0, overhead, [], []
     for index, item in enumerate(items):
-        item_size = len(encode_json(item).encode("utf-8")) + 2     # ", " between elements
+        text = encode_json(item).encode("utf-8")
+        item_size = len(text) + 2                                 # ", " between elements
         if current and (len(current) >= max_elements or size + item_size > max_bytes):
-            yield start, current
-            start, size, current = index, overhead, []
+            yield start, current, head + between.join(texts) + tail
+            start, size, current, texts = index, overhead, [], []
         current.append(item)
+        texts.append(text)
         size += item_size
     if current:
-        yield start, current
+        yield start, current, head + between.join(texts) + tail
 
 
 def write_in_batches(client, method: str, path: str, plural: str, items: list[dict], *,
@@ -80,9 +93,7 @@ def write_in_batches(client, method: str, path: str, plural: str, items: list[di
     """
     results: list[ElementResult] = []
     query = {**(params or {}), "summarizeErrors": "false"}
-    for offset, chunk in chunks(items, plural):
-        body = {plural: chunk}
-        encoded = encode_json(body).encode("utf-8")
+    for offset, chunk, encoded in _encoded_chunks(items, plural):
         if len(encoded) > MAX_BYTES:
             results.append(ElementResult(offset, "ERROR", errors=[
                 f"This record is too large for Xero ({len(encoded):,} bytes; Xero accepts "
@@ -90,7 +101,7 @@ def write_in_batches(client, method: str, path: str, plural: str, items: list[di
             continue
         key = idempotency_key(client.tenant_id, method, path, query, encoded)
         try:
-            answer = client.call(method, path, params=query, json=body,
+            answer = client.call(method, path, params=query, encoded=encoded,
                                  headers={"Idempotency-Key": key}, idempotent=True)
         except BadRequest as exc:
             results += [ElementResult(offset + i, "ERROR", errors=[exc.sentence])
