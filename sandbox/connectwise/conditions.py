@@ -240,6 +240,10 @@ def _paths(node) -> Iterable[str]:
 
 
 def _getter(parts: tuple[str, ...]) -> Callable[[dict], object]:
+    if len(parts) == 1:                 # most paths: a top-level field
+        key = parts[0]
+        return lambda record: record.get(key) if isinstance(record, dict) else None
+
     def get(record):
         value = record
         for part in parts:
@@ -335,15 +339,19 @@ def _build(node, resolve: Callable[[str], tuple[str, ...]]):
         normed = {_norm(v) for v in wanted if v is not None}
         has_null = any(v is None for v in wanted)
         samples = _type_samples(wanted)
+        fitting: set[type] = set()      # value types the literals were found to fit
 
         def member(record):
             actual = get(record)
             if actual is None:
                 return has_null
-            # Whether a literal's type fits depends only on its kind, so the first of
-            # each kind stands for the rest: an id-in list of 200 costs 1 check, not 200.
-            for literal in samples:
-                _check_type(path, actual, literal)
+            # Whether a literal's type fits depends only on its kind and on the value's
+            # type, so the first literal of each kind is checked once per value type:
+            # an id-in list of 200 over 20,000 invoices costs a set look-up a record.
+            if type(actual) not in fitting:
+                for literal in samples:
+                    _check_type(path, actual, literal)
+                fitting.add(type(actual))
             return _norm(actual) in normed
         return member
     literal = node[2]
