@@ -65,6 +65,14 @@ def mask_data(data):
     return data
 
 
+def _mask_object(data: dict) -> dict:
+    """json.loads' object_hook: mask_data for one decoded object, its inner objects done
+    already (decoding and masking in one pass; most objects have no secret key)."""
+    if any(_secret_key(k) for k in data):
+        return {k: MASK if _secret_key(k) else v for k, v in data.items()}
+    return data
+
+
 def mask_body(raw: bytes, content_type: str | None) -> object:
     """Decode a body for the journal (JSON or form), masked; other bodies as text."""
     if not raw:
@@ -73,7 +81,7 @@ def mask_body(raw: bytes, content_type: str | None) -> object:
     text = raw.decode("utf-8", "replace")
     if "json" in ctype:
         try:
-            return mask_data(json.loads(text))
+            return json.loads(text, object_hook=_mask_object)
         except ValueError:
             return text
     if "x-www-form-urlencoded" in ctype:
