@@ -6,9 +6,10 @@ exists -> map -> write in batches of 50 -> record each outcome -> move the water
 past what is settled. Scheduled runs, force-syncs and the command line all come through
 `run_cycle`; two cycles of one type never overlap (CycleLock, kept by a Heartbeat).
 
-The cycle streams: the ids to do are read first (small), then worked a page of
-`PAGE` records at a time (read, route, map, write, record), so memory is bounded by the
-page, not by the backlog. Each record is read, routed and built in its own guard: a malformed
+The cycle streams: the ids to do are read first (small), then read and routed a page of
+`PAGE` records at a time; each org's share waits in its queue until it holds `FLUSH_AT`
+records, then is mapped, written and recorded (OrgQueues), so memory is bounded by the
+page and the queues, not by the backlog, and Xero's batches stay full. Each record is read, routed and built in its own guard: a malformed
 one becomes its own exception, naming the record and the field, and the rest goes on.
 Every id read ends in a state a person can see (synced, exception, waiting, excluded):
 the run keeps read = written + skipped + exceptions + waiting + excluded.
@@ -33,6 +34,7 @@ from connectors import cw_conditions as cond
 from connectors.connectwise import ConnectWise, CWSettings
 from connectors.errors import ApiError
 from connectors.xero import open_client
+from connectors.xero_batches import MAX_ELEMENTS
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
 from jobs import (
@@ -61,11 +63,12 @@ DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_INTERVAL_HOURS = 6
 UNSETTLED = ("pending", "in_flight", "waiting")
 HOLD_WATERMARK = ("pending", "in_flight")
-# Records read, mapped and written per step. Each page ends each org's last batch and
-# contact batch part-filled, so small pages cost Xero calls (1,000 a page measured 1.17x
-# the call floor at 4,300 records; one page, 1.02x); 5,000 keeps a first sync of
-# 50,000 within ~1.05x while a page's documents stay well inside a 1 GB VPS.
-PAGE = 5000
+# Records read from CW and routed per step (a GL export reads 200 at a time).
+PAGE = 1000
+# Records an org's queue gathers before they are written (OrgQueues): each write ends
+# with at most one part-filled batch of documents and one of new contacts, so 500 keeps
+# Xero's calls within ~1.05x their floor while memory stays flat in the backlog.
+FLUSH_AT = 500
 RETRY_GENERATION = "sync.retry_generation.{}"
 CODEBASE = "cw.codebase.{}"
 OVERLAP_READ = "sync.overlap_read.{}"
@@ -185,20 +188,42 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         # A forced cycle of a whole type reads everything, whatever the watermark says.
         since = (None if only_ids is not None or forced
                  else cycle_sales.overlap_start(watermark, overlap))
+        queues = OrgQueues()
+
+        def settle(ids, candidates, records, written: int) -> None:
+            if post:
+                to_post.update(_postable(candidates, records))
+            tally.add(candidates, records)
+            _tally_page(run, record_type, ids, written)
+
+        def flush(org_id, final: bool) -> None:
+            candidates, records = queues.take(org_id)
+            written_before = counts.written
+            held = _sync_org(run, record_type, Connection.get_by_id(org_id), candidates,
+                             records, counts, forced, sink, pacing, lock, final)
+            held_ids = {c.cw_id for c in held}
+            done = [c for c in candidates if c.cw_id not in held_ids]
+            settle([c.cw_id for c in done], done, records, counts.written - written_before)
+            if held:
+                queues.add(org_id, held, records)
+
         for ids, candidates in _pages(cw, run, record_type, since, only_ids, names,
                                       retry_all, counts, overlap_read):
-            written_before = counts.written
             if lock.lost:
                 raise ApiError("Another worker took over this cycle's lock; this run "
                                "stopped so the two never write the same records.")
             by_org, records = _route(run, record_type, candidates, counts)
+            queued = set()
             for org_id, group in by_org.items():
-                _sync_org(run, record_type, Connection.get_by_id(org_id), group, records,
-                          counts, forced, sink, pacing, lock)
-            if post:
-                to_post.update(_postable(candidates, records))
-            tally.add(candidates, records)
-            _tally_page(run, record_type, ids, counts.written - written_before)
+                queues.add(org_id, group, records)
+                queued.update(c.cw_id for c in group)
+            # What needs no Xero call (exceptions, waiting, unread) is settled now.
+            settle([i for i in ids if i not in queued],
+                   [c for c in candidates if c.cw_id not in queued], records, 0)
+            for org_id in queues.full():
+                flush(org_id, final=False)
+        for org_id in queues.orgs():
+            flush(org_id, final=True)
         if to_post:
             _post_batch(cw, run, record_type, sorted(to_post))
         if record_type == "invoice" and since is not None and only_ids is None:
@@ -267,6 +292,30 @@ class LazyNames(dict):
         return dict.__getitem__(self, key)
 
 
+class OrgQueues:
+    """Routed records waiting for their org's next write, carried across pages: an org
+    is written when it has FLUSH_AT records (and at the end), so its batches of 50 are
+    full however pages split the backlog, and memory holds at most that many per org
+    besides the page being read."""
+
+    def __init__(self):
+        self._queues: dict[int, tuple[list, dict]] = {}
+
+    def add(self, org_id: int, candidates: list, records: dict) -> None:
+        queue, held = self._queues.setdefault(org_id, ([], {}))
+        queue.extend(candidates)
+        held.update((c.cw_id, records[c.cw_id]) for c in candidates)
+
+    def full(self) -> list[int]:
+        return [o for o, (queue, _held) in self._queues.items() if len(queue) >= FLUSH_AT]
+
+    def orgs(self) -> list[int]:
+        return list(self._queues)
+
+    def take(self, org_id: int) -> tuple[list, dict]:
+        return self._queues.pop(org_id)
+
+
 class WatermarkTally:
     """What the watermark needs of every page: the newest time read and the oldest
     time left unsettled (kept as two values, not the records)."""
@@ -290,6 +339,8 @@ def _tally_page(run, record_type, ids, written: int) -> None:
     """Count a finished page by the states its records are in now, so the run's counts
     are what a person sees: read = written + skipped + exceptions + waiting + excluded
     once every page is done (a record left pending or in flight breaks the sum)."""
+    if not ids:
+        return
     states = Counter(r.state for r in SyncRecord.select(SyncRecord.state).where(
         (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(list(ids))))
     written = min(written, states["synced"])
@@ -585,7 +636,13 @@ def _waiting(run, sleep):
 
 
 def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, pacing,
-              lock) -> None:
+              lock, final: bool = True) -> list:
+    """Write one org's queued candidates. Unless `final`, those that would make the
+    last batch of new contacts or of new documents part-filled are returned unwritten
+    (still pending) for the org's next write: Xero's batches stay full."""
+    held = []
+    if not final:
+        candidates, held = _hold_partial_contacts(org, candidates)
     with _xero(org, run, sink, pacing) as client:
         # Tax rates, base and enabled currencies come from the per-org cache: a cycle
         # with nothing to write opens no connection to Xero (the client is lazy).
@@ -598,11 +655,27 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
         companies = {c.company.record["id"]: c.company for c in candidates}
         contacts = ensure_contacts(client, org, companies)
         writer = OrgWriter(run, client, org, mappings, counts, forced, lock.extend)
-        writer.sync(candidates, contacts, records)
+        held += writer.sync(candidates, contacts, records, hold_partial=not final)
         # An exception resting on cached reference data (a currency not enabled, a tax
         # rate unknown) may be fixed in Xero alone: read that list at the next start.
         for kind in writer.stale_reference:
             reference_cache.mark_stale(org.id, kind)
+    return held
+
+
+def _hold_partial_contacts(org, candidates) -> tuple[list, list]:
+    """The candidates whose company has no Xero contact in this org yet, beyond the
+    last full batch of 50 new contacts, set apart (with every candidate of theirs)."""
+    companies = list(dict.fromkeys(c.company.record["id"] for c in candidates))
+    linked = {link.cw_company_id for link in ContactLink.select(ContactLink.cw_company_id)
+              .where((ContactLink.org == org) & ContactLink.cw_company_id.in_(companies))}
+    new = [cid for cid in companies if cid not in linked]
+    spare = len(new) % MAX_ELEMENTS
+    if not spare:
+        return candidates, []
+    later = set(new[-spare:])
+    return ([c for c in candidates if c.company.record["id"] not in later],
+            [c for c in candidates if c.company.record["id"] in later])
 
 
 def _check_changed_contacts(cw, run, cycle_since, sink, pacing) -> None:

@@ -80,7 +80,11 @@ class OrgWriter:
         self._deferred = None     # while a batch's answers are recorded: saved together
 
     # -- the steps -----------------------------------------------------------------------
-    def sync(self, candidates: list[Candidate], contacts: dict, records: dict) -> None:
+    def sync(self, candidates: list[Candidate], contacts: dict, records: dict,
+             hold_partial: bool = False) -> list[Candidate]:
+        """Write what the candidates need. With `hold_partial`, new documents that
+        would go out in a part-filled last batch are not written: they are returned,
+        untouched (still pending), for the org's next write to carry."""
         creates, lookups, checks = [], [], []
         for cand in candidates:
             record = records[cand.cw_id]
@@ -117,11 +121,18 @@ class OrgWriter:
                 self.counts.skipped += 1      # Xero refused this very version before
             else:
                 checks.append(work)
-        creates += self.look_up(lookups, checks)
+        held = []
+        found_none = self.look_up(lookups, checks)
+        if hold_partial:
+            spare = min((len(creates) + len(found_none)) % MAX_ELEMENTS, len(creates))
+            if spare:
+                creates, held = creates[:-spare], creates[-spare:]
         updates = self.check(checks)
-        self.write(creates, create_only=True)
+        self.write(found_none + creates, create_only=True)
         self.write(updates, create_only=False)
-        self.allocate_leftovers(candidates, records)
+        held_ids = {w.candidate.cw_id for w in held}
+        self.allocate_leftovers([c for c in candidates if c.cw_id not in held_ids], records)
+        return [w.candidate for w in held]
 
     def allocate_leftovers(self, candidates: list[Candidate], records: dict) -> None:
         """Credit notes written earlier whose allocation is still not settled."""
