@@ -189,6 +189,7 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
         since = (None if only_ids is not None or forced
                  else cycle_sales.overlap_start(watermark, overlap))
         queues = OrgQueues()
+        contact_lists: dict = {}      # each org's contact list, read once a cycle
 
         def settle(ids, candidates, records, written: int) -> None:
             if post:
@@ -200,7 +201,8 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
             candidates, records = queues.take(org_id)
             written_before = counts.written
             held = _sync_org(run, record_type, Connection.get_by_id(org_id), candidates,
-                             records, counts, forced, sink, pacing, lock, final)
+                             records, counts, forced, sink, pacing, lock, final,
+                             contact_lists)
             held_ids = {c.cw_id for c in held}
             done = [c for c in candidates if c.cw_id not in held_ids]
             settle([c.cw_id for c in done], done, records, counts.written - written_before)
@@ -636,7 +638,7 @@ def _waiting(run, sleep):
 
 
 def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, pacing,
-              lock, final: bool = True) -> list:
+              lock, final: bool = True, contact_lists: dict | None = None) -> list:
     """Write one org's queued candidates. Unless `final`, those that would make the
     last batch of new contacts or of new documents part-filled are returned unwritten
     (still pending) for the org's next write: Xero's batches stay full."""
@@ -653,7 +655,7 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
         enabled = reference_cache.enabled_currencies(client, org.id) if foreign else None
         mappings = org_mappings(org, rates, base, enabled)
         companies = {c.company.record["id"]: c.company for c in candidates}
-        contacts = ensure_contacts(client, org, companies)
+        contacts = ensure_contacts(client, org, companies, contact_lists)
         writer = OrgWriter(run, client, org, mappings, counts, forced, lock.extend)
         held += writer.sync(candidates, contacts, records, hold_partial=not final)
         # An exception resting on cached reference data (a currency not enabled, a tax

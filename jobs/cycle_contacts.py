@@ -38,8 +38,11 @@ class ContactOutcome:
     sentence: str | None = None     # why the company has no usable contact
 
 
-def ensure_contacts(client, org: Connection, companies: dict[int, Company]
-                    ) -> dict[int, ContactOutcome]:
+def ensure_contacts(client, org: Connection, companies: dict[int, Company],
+                    known: dict | None = None) -> dict[int, ContactOutcome]:
+    """`known`: the cycle's memo of whole contact lists read (org id -> slim contacts),
+    so an org's list is read at most once a cycle however many writes the cycle makes;
+    contacts Ferry creates are added to it."""
     outcomes: dict[int, ContactOutcome] = {}
     wanted: dict[int, dict] = {}
     for cid, company in companies.items():
@@ -55,10 +58,14 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
         if link.details_hash != version_hash(wanted[cid]):
             writes.append((cid, {"ContactID": link.xero_contact_id, **wanted[cid]}))
     new = [cid for cid in wanted if cid not in links]
-    found, claimed = _candidates(client, org, [companies[cid].record for cid in new])
+    found, claimed = _candidates(client, org, [companies[cid].record for cid in new],
+                                 known)
+    decisions = {cid: resolve_contact(companies[cid].record, found, org.name) for cid in new}
+    full = _full_details(client, found, [d.contact_id for d in decisions.values()
+                                         if d.action == "use"])
     for cid in new:
         record = companies[cid].record
-        decision = resolve_contact(record, found, org.name)
+        decision = decisions[cid]
         taken = next((c for c in claimed if (c.get("ContactNumber") or "").strip()
                       == wanted[cid]["ContactNumber"]), None)
         if decision.action == "create" and taken is not None:
@@ -70,7 +77,7 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
         elif decision.action in ("clash", "archived"):
             outcomes[cid] = ContactOutcome(None, decision.sentence)
         elif decision.action == "use":
-            existing = next(c for c in found if c["ContactID"] == decision.contact_id)
+            existing = full[decision.contact_id]
             _link(org, cid, decision.contact_id, None)
             outcomes[cid] = ContactOutcome(decision.contact_id)
             if changed_fields(wanted[cid], existing):
@@ -86,6 +93,9 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
             if result.ok:
                 saved.append((cid, result.id, version_hash(wanted[cid])))
                 outcomes[cid] = ContactOutcome(result.id)
+                if "ContactID" not in payload and known is not None and org.id in known:
+                    known[org.id].append(_slim({**payload, "ContactID": result.id,
+                                                "ContactStatus": "ACTIVE"}))
             elif "ContactID" not in payload:
                 outcomes[cid] = ContactOutcome(None, "Xero refused the contact for "
                                                f"{companies[cid].record.get('name')}: "
@@ -94,13 +104,38 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company]
     return outcomes
 
 
-def _candidates(client, org: Connection, records: list[Mapping]
+# What deciding on a contact reads of it (sync.contacts.resolve_contact); the details
+# compared before an update are read again by id, for the few contacts adopted.
+SLIM = ("ContactID", "ContactNumber", "ContactStatus", "Name")
+
+
+def _slim(contact: Mapping) -> dict:
+    return {k: contact[k] for k in SLIM if k in contact}
+
+
+def _full_details(client, found: list[dict], ids: list[str]) -> dict[str, dict]:
+    """The contacts `ids` with every detail: from `found` when it has them, else read
+    by id (IDs, 40 to a call)."""
+    have = {c["ContactID"]: c for c in found if c["ContactID"] in set(ids)}
+    slim = sorted({i for i, c in have.items() if set(c) <= set(SLIM)})
+    for start in range(0, len(slim), NUMBERS_PER_CALL):
+        answer = client.call("GET", "/Contacts", params={
+            "IDs": ",".join(slim[start:start + NUMBERS_PER_CALL])})
+        have.update((c["ContactID"], c) for c in (answer or {}).get("Contacts", []))
+    return have
+
+
+def _candidates(client, org: Connection, records: list[Mapping], known: dict | None = None
                 ) -> tuple[list[dict], list[dict]]:
     """Xero contacts that may be these (unlinked) companies, by ContactNumber or name;
     and apart, those found by number that Ferry already linked to another CW company
     (an identifier given to a new company after the old one's changed): never theirs."""
     numbers = [(r.get("identifier") or "").strip() for r in records]
-    everyone = _whole_list(client, 2 * -(-len(records) // NUMBERS_PER_CALL))
+    everyone = (known or {}).get(org.id) if records else None
+    if everyone is None and records:
+        everyone = _whole_list(client, 2 * -(-len(records) // NUMBERS_PER_CALL))
+        if everyone is not None and known is not None:
+            known[org.id] = [_slim(c) for c in everyone]
     if everyone is not None:
         wanted = set(numbers) - {""}
         by_number = [c for c in everyone if (c.get("ContactNumber") or "").strip() in wanted]
