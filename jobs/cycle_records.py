@@ -132,14 +132,14 @@ def _bulk_set_case(db, model, rows: list, fields) -> None:
     for start in range(0, len(rows), 100):
         part = rows[start:start + 100]
         update = {}
-        for field, attr in columns:
+        for column, attr in columns:
             values = [getattr(r, attr) for r in part]
             if all(v == values[0] for v in values):
-                update[field] = values[0]
+                update[column] = values[0]
                 continue
-            expr = Case(model.id, [(r.id, field.to_value(v)) for r, v in zip(part, values)])
+            expr = Case(model.id, [(r.id, column.to_value(v)) for r, v in zip(part, values)])
             if postgres:
-                kind = "INT" if isinstance(field, ForeignKeyField) else field.field_type
+                kind = "INT" if isinstance(column, ForeignKeyField) else column.field_type
                 expr = Cast(expr, _PG_TYPES.get(kind, "text"))
-            update[field] = expr
+            update[column] = expr
         model.update(update).where(model.id.in_([r.id for r in part])).execute()
