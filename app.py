@@ -37,11 +37,10 @@ def open_database(url: str, *, pooled: bool = False):
         if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
             # SQLite copies the database's mode to its -wal and -shm files.
             security.private_file(path)
-        # busy_timeout first: switching to WAL while another process writes waits for
-        # it instead of failing at once with "database is locked".
+            _use_wal(path)
+        # WAL is kept in the file, so connections only set what lasts one connection.
         return connect_url(url, pragmas={
-            "busy_timeout": 5000, "journal_mode": "wal", "foreign_keys": 1,
-            "synchronous": "normal",
+            "busy_timeout": 5000, "foreign_keys": 1, "synchronous": "normal",
         })
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
@@ -49,6 +48,28 @@ def open_database(url: str, *, pooled: bool = False):
         return connect_url(url.replace("postgresql://", "postgresql+pool://", 1),
                            max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
     return connect_url(url)
+
+
+def _use_wal(path: str, patience: float = 60.0) -> None:
+    """Put the SQLite file in WAL mode once (the mode is stored in the file). Switching
+    needs the file to itself, and SQLite answers "database is locked" at once, without
+    waiting on busy_timeout, when several processes open a new database together (web,
+    worker and scheduler at first start): so this tries again until it is switched."""
+    import sqlite3
+    deadline = time.monotonic() + patience
+    while True:
+        connection = sqlite3.connect(path, timeout=5)
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            connection.execute("PRAGMA journal_mode=wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.05)
 
 
 # Connections one process may hold open to PostgreSQL at once: gunicorn's sync workers

@@ -74,8 +74,8 @@ def test_an_installation_at_the_previous_release_upgrades_with_its_data(empty_ur
 
 
 def _migrate(url: str, barrier) -> None:
+    barrier.wait()  # open together too: a new SQLite file is switched to WAL on open
     database = open_database(url)
-    barrier.wait()
     with database.connection_context():
         migrations.upgrade(database)
 
