@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from connectors.errors import ApiUnavailable
 from connectors.xero_batches import MAX_ELEMENTS
 from jobs import cycle_allocations, problem_keys, reference_cache, record_facts
-from jobs.cycle_records import Candidate, bulk_set
+from jobs.cycle_records import Candidate, bulk_set, insert_rows
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
 from sync.contacts import contact_ref
 from sync.refusals import refusal_sentence
@@ -251,12 +252,16 @@ class OrgWriter:
     def mark_in_flight(self, batch) -> None:
         """One transaction, committed before the batch goes out."""
         now = utcnow()
+        run_id = self.run.id if self.run is not None else None
+        rows = {}       # by id: a record twice in a batch keeps its last version, as before
+        for work, _payload in batch:
+            work.record.state, work.record.version_hash = "in_flight", work.version
+            # Rows apart from the records: only these columns change, and the record
+            # keeps its last_run in memory, so a later save() writes what it did before.
+            rows[work.record.id] = _InFlight(work.record.id, "in_flight", work.version,
+                                             run_id, now)
         with db.atomic():
-            for work, _payload in batch:
-                work.record.state, work.record.version_hash = "in_flight", work.version
-                SyncRecord.update(state="in_flight", version_hash=work.version,
-                                  last_run=self.run, updated_at=now).where(
-                    SyncRecord.id == work.record.id).execute()
+            bulk_set(SyncRecord, list(rows.values()), _IN_FLIGHT_FIELDS)
 
     def mark_unknown(self, works: list[Work]) -> None:
         now = utcnow()
@@ -344,9 +349,9 @@ class OrgWriter:
             if records:
                 bulk_set(SyncRecord, list(records.values()), SYNCED_FIELDS)
             if events:
-                RecordEvent.insert_many(events).execute()
+                insert_rows(RecordEvent, events)
             if metered:
-                MeteredVersion.insert_many(metered).on_conflict_ignore().execute()
+                insert_rows(MeteredVersion, metered, ignore_conflicts=True)
         finally:
             self._deferred = None
 
@@ -396,6 +401,18 @@ class OrgWriter:
             return
         RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
 
+
+@dataclass
+class _InFlight:
+    """The columns mark_in_flight sets on one record, as bulk_set reads them."""
+    id: int
+    state: str
+    version_hash: str
+    last_run_id: int | None
+    updated_at: datetime
+
+
+_IN_FLIGHT_FIELDS = ("state", "version_hash", "last_run", "updated_at")
 
 SYNCED_FIELDS = ("state", "problems", "unknown_since", "version_hash", "synced_hash",
                  "cw_total", "rounding", "last_run", "xero_id", "xero_status", "amount_due",
