@@ -413,35 +413,70 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
             yield [c.cw_id for c in page], page
         return
     if only_ids is not None:
-        ids = list(only_ids)
+        keys, known = sorted(set(only_ids)), {}
     else:
-        changed, memo = cycle_sales.changed_ids(
+        changed, memo = cycle_sales.changed_numbers(
             cw, record_type, since,
             {} if since is None else Setting.get_value(OVERLAP_READ.format(record_type)) or {},
             _overlap_minutes())
         overlap_read.update(memo)
-        ids = changed + [r.cw_id for r in unsettled]
-    if record_type == "credit_note" and only_ids is None:
-        ids += cycle_allocations.awaiting_ids()
-    ids = sorted(set(ids))
-    run.read = run.total = len(ids)
+        again = list(unsettled)
+        if record_type == "credit_note":
+            again.extend(SyncRecord.select(SyncRecord.cw_id, SyncRecord.cw_number).where(
+                (SyncRecord.record_type == record_type) &
+                SyncRecord.cw_id.in_(list(cycle_allocations.awaiting_ids()))))
+        # Records read again are named by number too, so one read covers both lists.
+        known = {r.cw_number: r.cw_id for r in again if r.cw_number}
+        keys = changed + sorted(set(known) - set(changed), key=lambda n: (len(n), n)) + sorted(
+            {r.cw_id for r in again if not r.cw_number})
+    run.read = run.total = len(keys)
     _progress(run, 0)
-    for start in range(0, len(ids), PAGE):
-        page = ids[start:start + PAGE]
-        candidates = _guarded_read(run, record_type, page, counts,
-                                   lambda part: _read_sales(cw, record_type, part, names))
-        seen = {c.cw_id for c in candidates}
-        missing = [i for i in page if i not in seen]
+    done: set[int] = set()
+    for start in range(0, len(keys), PAGE):
+        page, candidates = _read_page(cw, run, record_type, keys[start:start + PAGE],
+                                      counts, names)
+        ids = {c.cw_id for c in candidates}
+        numbers = {c.number for c in candidates}
+        missing = {k if isinstance(k, int) else known.get(k) for k in page
+                   if k not in ids and k not in numbers}
+        # A number in the unposted list that CW gives no invoice for, or a record a
+        # page read already: neither is a record of its own to count.
+        gone = len(missing & {None}) + sum(1 for c in candidates if c.cw_id in done)
+        run.read, run.total = run.read - gone, run.total - gone
+        candidates = [c for c in candidates if c.cw_id not in done]
+        missing = sorted(missing - {None} - done)
         if missing:
             _unread(run, record_type, missing, counts, None)
-        yield page, candidates
+        ids = sorted(({c.cw_id for c in candidates} | set(missing)) - done)
+        done.update(ids)
+        yield ids, candidates
 
 
-def _read_sales(cw, record_type, ids, names):
-    if len(ids) != 1:
-        return cycle_sales.read_sales(cw, record_type, ids, names)
-    with cw.bind(record_ref=f"{record_type}:{ids[0]}"):   # one record's calls, named
-        return cycle_sales.read_sales(cw, record_type, ids, names)
+def _read_page(cw, run, record_type, page: list, counts, names) -> tuple[list, list]:
+    """Candidates for a page of keys (invoice numbers, or ids) and the keys they are
+    for. When one malformed record breaks the page, the page is read again a record at
+    a time, each by its id (numbers are looked up), so only that one becomes an
+    exception that names it."""
+    def read(part):
+        return _read_sales(cw, record_type, part, names)
+    try:
+        return page, read(page)
+    except ApiError:
+        raise
+    except Exception:
+        ids = [k for k in page if isinstance(k, int)] + cycle_sales.invoice_ids(
+            cw, [k for k in page if isinstance(k, str)])
+        out = []
+        for cw_id in ids:
+            out += _guarded_read(run, record_type, [cw_id], counts, read)
+        return ids, out
+
+
+def _read_sales(cw, record_type, keys, names):
+    if len(keys) != 1 or not isinstance(keys[0], int):
+        return cycle_sales.read_sales(cw, record_type, keys, names)
+    with cw.bind(record_ref=f"{record_type}:{keys[0]}"):   # one record's calls, named
+        return cycle_sales.read_sales(cw, record_type, keys, names)
 
 
 def _guarded_read(run, record_type, ids, counts, read):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import partial
+from itertools import chain
 
 from connectors import cw_conditions as cond
 from jobs import cycle_waiting
@@ -26,30 +27,47 @@ KINDS = {"invoice": "invoices", "credit_note": "credit memos"}
 UNPOSTED_INVOICES = "finance/accounting/unpostedinvoices"
 
 
-def changed_ids(cw, record_type: str, since: datetime | None, read_before: dict,
-                overlap_minutes: int) -> tuple[list[int], dict[str, str]]:
-    """CW invoice ids (finance/invoices `id`) of the unposted invoices changed since
-    `since`, and the memo of this read for the next cycle.
+def changed_numbers(cw, record_type: str, since: datetime | None, read_before: dict,
+                    overlap_minutes: int) -> tuple[list[str], dict[str, str]]:
+    """Invoice numbers of the unposted invoices changed since `since`, and the memo of
+    this read for the next cycle.
 
-    The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md 1.1), so its
-    rows are matched to invoices by invoice number (asking CW for those two fields only).
-    A cycle reads again the rows of its overlap window; a row whose `_info/lastUpdated`
-    is what the last completed cycle read (`read_before`: number -> lastUpdated) has
-    not changed and is left out, so an idle cycle costs this one list call. Of each row
-    only what read_sales needs is kept (memory stays small in a large backfill)."""
+    The unposted list's own `id` is not the invoice id (sandbox/FIDELITY.md 1.1), but its
+    `invoiceNumber` is the invoice's, so read_sales reads the invoices by number (no
+    number-to-id look-up first). A cycle reads again the rows of its overlap window; a
+    row whose `_info/lastUpdated` is what the last completed cycle read (`read_before`:
+    number -> lastUpdated) has not changed and is left out, so an idle cycle costs this
+    one list call. Of each row only what read_sales needs is kept (memory stays small
+    in a large backfill)."""
     kind = (cond.eq if record_type == "credit_note" else cond.ne)("invoiceType", "CreditMemo")
     changed = cond.gt("_info/lastUpdated", since) if since else None
-    rows, stamps = _seen(cw), {}
+    rows, stamps, numbers = _seen(cw), {}, {}
     for row in cw.unposted_invoices(cond.and_(changed, kind)):
         number, stamp = str(row["invoiceNumber"]), _stamp(row)
         if stamp:
             stamps[number] = stamp
         if stamp and read_before.get(number) == stamp:
             continue
+        numbers[number] = _company_id(row)
         rows[number] = {"id": row["id"], "invoiceDate": row.get("invoiceDate")}
-    ids = [i["id"] for i in cw.by_ids("finance/invoices", rows, id_field="invoiceNumber",
-                                      fields=("id", "invoiceNumber"))] if rows else []
-    return ids, _overlap_memo(stamps, overlap_minutes)
+    # A company's invoices side by side: a page then reads each company once, where
+    # list order would have most companies read again on every page.
+    ordered = sorted(numbers, key=lambda n: (numbers[n], len(n), n))
+    return ordered, _overlap_memo(stamps, overlap_minutes)
+
+
+def _company_id(row: dict) -> int:
+    company = row.get("company")
+    value = company.get("id") if isinstance(company, dict) else None
+    return value if isinstance(value, int) else -1
+
+
+def invoice_ids(cw, numbers: list[str]) -> list[int]:
+    """CW invoice ids of these invoice numbers (asking for those two fields only)."""
+    if not numbers:
+        return []
+    return [i["id"] for i in cw.by_ids("finance/invoices", numbers, id_field="invoiceNumber",
+                                       fields=("id", "invoiceNumber"))]
 
 
 def _stamp(row: dict) -> str | None:
@@ -80,23 +98,27 @@ def _seen(cw) -> dict:
     return cw._ferry_unposted_rows
 
 
-def read_sales(cw, record_type: str, ids: list[int], names: dict,
+def read_sales(cw, record_type: str, keys: list, names: dict,
                today: date | None = None) -> list[Candidate]:
-    """One candidate per CW invoice id: mapped from its GL export transaction; waiting
-    when the export leaves it out because its date has not come (an export without
-    thruDate stops at CW's today); an exception naming the record otherwise.
+    """One candidate per CW invoice, named in `keys` by its id (int) or its invoice
+    number (str, as the unposted list names it): mapped from its GL export transaction;
+    waiting when the export leaves it out because its date has not come (an export
+    without thruDate stops at CW's today); an exception naming the record otherwise.
 
     Every link is by documented fields: the invoice's `invoiceNumber` finds its row in
     the unposted list (whose `id` an export request's includedInvoiceIds names) and its
     transaction (`documentNumber`); the transaction's own `id` is never used."""
-    ids = sorted(set(ids))
-    if not ids:
+    ids = sorted({k for k in keys if isinstance(k, int)})
+    by_number = sorted({k for k in keys if isinstance(k, str)})
+    if not ids and not by_number:
         return []
     today = today or cycle_waiting.today()
     wanted_credit = record_type == "credit_note"
     seen = _seen(cw)
-    invoices = {i["id"]: i for i in cw.invoices_by_ids(ids)
-                if (i.get("type") == "CreditMemo") == wanted_credit}
+    read = chain(cw.invoices_by_ids(ids) if ids else (),
+                 cw.by_ids("finance/invoices", by_number, id_field="invoiceNumber")
+                 if by_number else ())
+    invoices = {i["id"]: i for i in read if (i.get("type") == "CreditMemo") == wanted_credit}
     numbers = {str(i["invoiceNumber"]): i for i in invoices.values()}
     rows = {n: seen.pop(n) for n in numbers if n in seen}
     unread = set(numbers) - set(rows)
