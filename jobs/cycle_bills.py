@@ -1,8 +1,8 @@
 """Reading received purchase orders through CW's accounting interface: one bill per
 purchase transaction of the GL export (a purchase order and packing slip).
 
-The unposted procurement list is short (it holds only what is not yet posted), so each
-cycle reads it whole. Its rows name their purchase order (`purchaseOrder` {id, name})
+The unposted procurement list is short (it holds only what is not yet posted), so a
+cycle that finds a row changed since its watermark reads it whole. Its rows name their purchase order (`purchaseOrder` {id, name})
 and carry the opaque `unpostedProductId` an export request's `includedProductIds`
 takes; the export's `purchaseTransactions[]` then give each bill's lines. A transaction
 is matched to its rows by its `documentNumber` (the PO number) = the rows'
@@ -19,6 +19,7 @@ from functools import partial
 
 from peewee import fn
 
+from connectors import cw_conditions as cond
 from jobs.cycle_records import Candidate, cw_time
 from jobs.cycle_sales import _overlap_memo, _ref, _stamp, read_companies
 from models import SyncRecord
@@ -35,21 +36,26 @@ def read_bills(cw, since: datetime | None, retry_keys: set[str], only_ids,
     """The bills to work on. A row the last completed cycle read with the same
     `_info/lastUpdated` (`read_before`, by unpostedProductId) has not changed; the memo
     of this read's overlap window goes into `overlap_read` (as for invoices)."""
-    rows = list(cw.unposted_procurement())
     read_before = read_before or {}
-    by_po: dict[str, list[dict]] = {}
-    stamps = {}
-    for row in rows:
-        by_po.setdefault(str((row.get("purchaseOrder") or {}).get("name") or ""), []).append(row)
-        if row.get("unpostedProductId") and _stamp(row):
-            stamps[str(row["unpostedProductId"])] = _stamp(row)
-    if overlap_read is not None:
-        overlap_read.update(_overlap_memo(stamps, overlap_minutes))
 
     def changed(row) -> bool:
-        stamp = stamps.get(str(row.get("unpostedProductId")))
+        stamp = _stamp(row)
         return _changed(row, since) and not (stamp and read_before.get(
             str(row.get("unpostedProductId"))) == stamp)
+    if since is not None and only_ids is None and not retry_keys:
+        # Most cycles find nothing new: ask for the rows changed since first (one call),
+        # and read the whole list, which a bill's other rows need, only if one did.
+        recent = list(cw.unposted_procurement(cond.gt("_info/lastUpdated", since)))
+        if not any(changed(r) for r in recent):
+            if overlap_read is not None:
+                overlap_read.update(_overlap_memo(_stamps(recent), overlap_minutes))
+            return []
+    rows = list(cw.unposted_procurement())
+    by_po: dict[str, list[dict]] = {}
+    for row in rows:
+        by_po.setdefault(str((row.get("purchaseOrder") or {}).get("name") or ""), []).append(row)
+    if overlap_read is not None:
+        overlap_read.update(_overlap_memo(_stamps(rows), overlap_minutes))
     only_keys = _keys_of(only_ids) if only_ids is not None else None
     # Export only the purchase orders that may hold a wanted bill.
     wanted_pos = {po for po, group in by_po.items()
@@ -97,6 +103,12 @@ def read_bills(cw, since: datetime | None, retry_keys: set[str], only_ids,
                                  "vendor on the purchase order in ConnectWise.")
         out.append(candidate)
     return out
+
+
+def _stamps(rows) -> dict[str, str]:
+    """`_info/lastUpdated` of each row, by unpostedProductId."""
+    return {str(r["unpostedProductId"]): _stamp(r) for r in rows
+            if r.get("unpostedProductId") and _stamp(r)}
 
 
 def retry_markers(query) -> set[str]:

@@ -11,7 +11,7 @@ from jobs.cycle_lock import CycleBusy, CycleLock, Heartbeat
 from jobs.queue import get_redis
 from models import AuditEntry, RecordEvent, SyncRecord, SyncRun, XeroReference, utcnow
 
-from .helpers import duplicates, fault, orgs
+from .helpers import action, documents, duplicates, fault, orgs
 
 INVOICES = "/api.xro/2.0/Invoices"
 
@@ -141,3 +141,26 @@ def test_calls_made_for_one_record_name_it_in_the_audit_log(ferry, cw, xero, clo
     refs = {e.record_ref for e in AuditEntry.select().where(
         AuditEntry.record_ref == f"invoice:{record.cw_id}")}
     assert refs == {f"invoice:{record.cw_id}"}
+
+
+def test_an_idle_bill_cycle_makes_one_connectwise_call_and_a_new_receipt_is_written(
+        ferry, cw, xero, clock):
+    pacing = Pacing(clock.sleep, clock.clock)
+    for _ in range(2):                                  # first sync, then settled
+        run_cycle("bill", pacing=pacing)
+    idle = run_cycle("bill", pacing=pacing)
+    assert (idle.read, idle.written, idle.cw_calls, idle.xero_calls) == (0, 0, 1, 0)
+    store = cw.app.sandbox.store
+    po, line = next((po, x) for po in store.table("procurement/purchaseorders").values()
+                    for x in store.po_lines[po["id"]]
+                    if x["receivedQuantity"] == 0 and int(x["quantity"]) >= 1)
+    action(cw, f"purchaseorders/{po['id']}/lineitems/{line['id']}/receive",
+           {"quantity": 1, "packingSlip": "SLIP-IDLE-1"})
+    later = run_cycle("bill", pacing=pacing)
+    assert later.status == "done" and later.cw_calls > 1
+    record = SyncRecord.get(SyncRecord.cw_number == f"PO {po['poNumber']} slip SLIP-IDLE-1")
+    assert record.state in ("synced", "exception"), record.problems
+    bills = [d for o in orgs(xero).values() for d in documents(o, "ACCPAY")]
+    assert (record.state == "synced") == any(
+        "SLIP-IDLE-1" in (d.get("InvoiceNumber") or "") for d in bills)
+    assert all(duplicates(o) == {} for o in orgs(xero).values())
