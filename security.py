@@ -6,6 +6,7 @@ secrets unreadable: `decrypt` then raises SecretUnreadable with a sentence sayin
 """
 import base64
 
+import click
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -50,8 +51,9 @@ def decrypt(token: str) -> str:
 MIN_KEY_BITS = 256          # 32 bytes: what `secrets.token_urlsafe(48)` comfortably gives
 
 
-class WeakSecretKey(RuntimeError):
-    """FERRY_SECRET_KEY is too guessable to sign sessions and encrypt the stored keys."""
+class WeakSecretKey(click.ClickException):
+    """FERRY_SECRET_KEY is too guessable to sign sessions and encrypt the stored keys.
+    A ClickException, so `flask ...` commands print the sentence, not a traceback."""
 
 
 def key_bits(key: str) -> float:

@@ -83,3 +83,17 @@ def test_an_installation_set_up_as_the_readme_says_passes(ferry, smtp_server, pr
     for subject in ("Secret key", "Base URL", "Database", "Redis", "Mail", "Xero",
                     "ConnectWise", "Worker", "Scheduler", "Stored secrets"):
         assert subject in result.output, (subject, result.output)
+
+
+def test_a_weak_key_is_one_sentence_not_a_traceback(tmp_path):
+    """A person who pasted a short key into /etc/ferry.env runs `flask check` (or any
+    command) and is told what to do, exit 1."""
+    env = {**os.environ, "FERRY_SECRET_KEY": "changeme", "FERRY_INSTANCE_DIR": str(tmp_path),
+           "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    for command in (["check"], ["db", "upgrade"]):
+        done = subprocess.run([str(BIN / "flask"), "--app", "app", *command], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert "FERRY_SECRET_KEY is too weak" in done.stderr
+        assert "token_urlsafe(48)" in done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
