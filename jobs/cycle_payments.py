@@ -342,6 +342,8 @@ class OrgPayments:
                 modified_since=watermark)), ("prepayment", self.client.prepayments(
                 modified_since=watermark))):
             for item in items:
+                if not _received(item):
+                    continue
                 if watermark is not None and _naive(item.get("UpdatedDateUTC")) is not None \
                         and _naive(item["UpdatedDateUTC"]) <= watermark and not changed:
                     continue
@@ -437,6 +439,17 @@ class OrgPayments:
 
     def _event(self, record, kind, message) -> None:
         RecordEvent.create(record=record, run=self.run, kind=kind, message=message)
+
+
+# Money customers paid in (the spec's Overpayment and Prepayment Type enums); SPEND-*
+# and APPREPAYMENT are money paid out to suppliers, which never goes to ConnectWise.
+RECEIVED_TYPES = {"RECEIVE-OVERPAYMENT", "AROVERPAYMENT", "RECEIVE-PREPAYMENT",
+                  "ARPREPAYMENT"}
+
+
+def _received(item: dict) -> bool:
+    kind = item.get("Type")
+    return not kind or kind in RECEIVED_TYPES
 
 
 def _watermark(org_id: int) -> datetime | None:

@@ -192,3 +192,23 @@ def xero_doc_by_id(xero, xero_id):
     from .helpers import orgs
     return next(o.invoices[xero_id] for o in orgs(xero).values() if xero_id in o.invoices)
 
+
+
+def test_an_overpaid_supplier_bill_is_not_a_customer_payment(synced, cw, xero):
+    """Money paid out to a supplier (a SPEND-OVERPAYMENT in Xero) never goes to
+    ConnectWise and is no exception: only money customers paid in is Ferry's business."""
+    from jobs.cycle import run_cycle
+    from models import OrgRecordSetting, SyncRecord
+    for org_id in {r.org_id for r in SyncRecord.select(SyncRecord.org)
+                   if r.org_id is not None}:
+        OrgRecordSetting.insert(org=org_id, record_type="bill", status="AUTHORISED").on_conflict(
+            conflict_target=[OrgRecordSetting.org, OrgRecordSetting.record_type],
+            update={OrgRecordSetting.status: "AUTHORISED"}).execute()
+    assert run_cycle("bill").status == "done"
+    bill = SyncRecord.select().where((SyncRecord.record_type == "bill") &
+                                     (SyncRecord.state == "synced")).first()
+    answer = pay(xero, bill, str(xero_doc(xero, bill)["AmountDue"] + Decimal("40.00")))
+    assert answer["overpayment"]["Type"] == "SPEND-OVERPAYMENT"
+    run = run_payment_cycle()
+    assert run.status == "done" and run.exceptions == 0
+    assert payment_records_in_exception() == []
