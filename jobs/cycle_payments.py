@@ -2,10 +2,11 @@
 
 Per Xero org: read the ACCREC invoices changed since the org's watermark (Xero's
 If-Modified-Since, paged: a payment, its deletion and an overpayment or prepayment
-allocation all change the invoice), plus those left in exception; match each to its CW
+allocation all change the invoice), the invoices of the payments changed since it, plus
+those left in exception; match each to its CW
 invoice; converge the CW invoice's one payment to what Xero received (sync/payments.py).
 Then overpayments and prepayments changed since the watermark: credit left on one is an
-exception for a person. An org where nothing changed costs one Xero call.
+exception for a person. An org where nothing changed costs two Xero calls.
 
 The ledger (PaymentLedger) is written before each CW write (`intent`) and after it
 (`applied`); an intent left behind by a lost answer or a dead worker is settled by reading
@@ -125,8 +126,20 @@ class OrgPayments:
             seen.add(invoice["InvoiceID"])
             newest = _later(newest, invoice.get("UpdatedDateUTC"))
             self.settle(invoice)
+        # The payments changed since, too (the design): that a payment moves its
+        # invoice's UpdatedDateUTC is assumed (sandbox/FIDELITY.md P.3), that it moves
+        # its own is not; an invoice found only this way is read by id.
+        paid = set()
+        for payment in self.client.payments(modified_since=watermark):
+            if watermark is not None and _naive(payment.get("UpdatedDateUTC")) is not None \
+                    and _naive(payment["UpdatedDateUTC"]) <= watermark:
+                continue
+            newest = _later(newest, payment.get("UpdatedDateUTC"))
+            ref = payment.get("Invoice") or {}
+            if ref.get("InvoiceID") and ref.get("Type", "ACCREC") == "ACCREC":
+                paid.add(ref["InvoiceID"])
         # Exceptions are looked at again each cycle: what fixes them may happen in CW.
-        waiting = self._waiting_xero_ids() - seen
+        waiting = (self._waiting_xero_ids() | paid) - seen
         if waiting:
             for invoice in self.client.invoices_by_ids(sorted(waiting)):
                 self.settle(invoice)

@@ -29,7 +29,8 @@ def test_full_partial_split_and_repeat_converge_without_a_second_payment(synced,
         "_info", "amount", "appliedBy", "credit", "id", "invoice", "paymentDate", "type"}
     assert PaymentLedger.get(PaymentLedger.cw_invoice_id == partial.cw_id).match_rule == \
         "ferry_wrote"
-    # Nothing changed: nothing written, and one Xero call per org. If-Modified-Since is
+    # Nothing changed: nothing written, and two Xero calls per org (the invoices and the
+    # payments changed since). If-Modified-Since is
     # whole seconds, so a later cycle reads again what changed in the last cycle's newest
     # second: the clock moves on first, as time does between two real cycles, so that
     # second holds the payments only, not the hundreds of invoices the fixture wrote in
@@ -41,7 +42,7 @@ def test_full_partial_split_and_repeat_converge_without_a_second_payment(synced,
     again = run_payment_cycle()
     calls = [(e.method, e.url) for e in AuditEntry.select().where(
         (AuditEntry.run_id == again.id) & (AuditEntry.api == "xero"))]
-    assert again.written == 0 and again.xero_calls == 2, (again.message, calls)
+    assert again.written == 0 and again.xero_calls == 4, (again.message, calls)
     assert payment_record(partial.cw_id).state == "synced"
     seen = XeroPaymentSeen.select().where(XeroPaymentSeen.cw_invoice_id == partial.cw_id)
     assert sorted(s.amount for s in seen) == [Decimal("0.01"), Decimal("50.25"),
@@ -212,3 +213,19 @@ def test_an_overpaid_supplier_bill_is_not_a_customer_payment(synced, cw, xero):
     run = run_payment_cycle()
     assert run.status == "done" and run.exceptions == 0
     assert payment_records_in_exception() == []
+
+
+def test_a_payment_is_found_even_if_xero_leaves_its_invoice_unchanged(synced, cw, xero):
+    """That a payment moves its invoice's UpdatedDateUTC is assumed (FIDELITY P.3): a
+    payment whose invoice keeps its old UpdatedDateUTC is found through /Payments."""
+    (record,) = synced_invoices(cw=cw)
+    run_payment_cycle()
+    action(xero, "clock", {"advance_seconds": 2})
+    doc = org_of(xero, record).invoices[record.xero_id]
+    before = doc["UpdatedDateUTC"]
+    pay(xero, record, "60.00")
+    doc["UpdatedDateUTC"] = before
+    run = run_payment_cycle()
+    assert run.status == "done" and run.written == 1
+    assert cw_payments(cw, record.cw_id)[0]["amount"] == Decimal("60.00")
+    assert_converged(cw, xero)
