@@ -36,19 +36,38 @@ def problem(subject, sentence):
 
 
 def run_checks(app) -> list[Result]:
-    results = [check_secret_key(app), check_base_url(app), check_proxy(app)]
-    database = check_database(app)
+    results = [_safely("Secret key", check_secret_key, app),
+               _safely("Base URL", check_base_url, app),
+               _safely("Reverse proxy", check_proxy, app)]
+    database = _safely("Database", check_database, app)
     results.append(database)
-    results.append(check_redis(app))
-    results.append(check_smtp(app))
+    results.append(_safely("Redis", check_redis, app))
+    results.append(_safely("Mail", check_smtp, app))
     if database.level == "ok":
         with app.app_context(), db.connection_context():
-            results.append(check_stored_secrets())
-            results.append(check_xero())
-            results.append(check_connectwise())
+            results.append(_safely("Stored secrets", check_stored_secrets))
+            results.append(_safely("Xero", check_xero))
+            results.append(_safely("ConnectWise", check_connectwise))
         with app.app_context():
-            results.extend(check_processes())
+            results.extend(_safely("Worker and scheduler", check_processes))
     return results
+
+
+def _safely(subject: str, check, *args):
+    """One check's answer; a check that fails itself is a problem line, never a
+    traceback that hides every other line."""
+    import security
+    try:
+        return check(*args)
+    except security.SecretUnreadable:
+        answer = problem(subject, "a stored secret cannot be decrypted with this "
+                         "FERRY_SECRET_KEY: it is not the key it was saved with. Put the old "
+                         "key back, or enter the credentials again in Settings.")
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        answer = problem(subject, f"could not be checked ({type(exc).__name__}"
+                         f"{': ' + detail if detail else ''}).")
+    return [answer] if check is check_processes else answer
 
 
 def check_secret_key(app) -> Result:
@@ -129,7 +148,11 @@ def check_redis(app) -> Result:
 def check_smtp(app) -> Result:
     from connectors import smtp
     from jobs.outbox import smtp_settings
-    settings = smtp_settings(app.config)
+    try:
+        settings = smtp_settings(app.config)
+    except ValueError:
+        return problem("Mail", f"FERRY_SMTP_PORT “{app.config.get('SMTP_PORT')}” is not a "
+                       "port number: use 587 (STARTTLS) or 465 (with FERRY_SMTP_TLS=1).")
     if settings is None:
         return note("Mail", "no SMTP server set (FERRY_SMTP_HOST): exception e-mails and the "
                     "daily digest stay in the Outbox until one is.")
@@ -198,8 +221,30 @@ def check_connectwise() -> Result:
     if connection.status != "active" or connection.last_error:
         return problem("ConnectWise", f"the last call or test failed: {connection.last_error} "
                        "Fix it under Settings → ConnectWise and press Test connection.")
+    failing = _failing_cycles()
+    if failing:
+        return problem("ConnectWise", "the connection test passed, but " + "; ".join(failing)
+                       + ". See Runs on the dashboard.")
     return ok("ConnectWise", f"{connection.settings.get('site')} "
               f"(company {connection.settings.get('company_id')}), last test passed.")
+
+
+def _failing_cycles(last: int = 3) -> list[str]:
+    """Record types whose last `last` cycles all stopped or failed: a passing test does
+    not mean the cycles work."""
+    from blueprints.labels import ONE
+    from models import SyncRun
+    out = []
+    for record_type in sorted({r.record_type for r in SyncRun.select(SyncRun.record_type)
+                               .distinct()}):
+        runs = list(SyncRun.select(SyncRun.status, SyncRun.message).where(
+            (SyncRun.record_type == record_type) & (SyncRun.status != "running"))
+            .order_by(SyncRun.id.desc()).limit(last))
+        if len(runs) == last and all(r.status in ("failed", "stopped") for r in runs):
+            label = ONE.get(record_type, record_type)
+            out.append(f"the last {last} {label.lower()} cycles did not finish (the latest: "
+                       f"{(runs[0].message or 'no message').strip()})")
+    return out
 
 
 def check_processes() -> list[Result]:

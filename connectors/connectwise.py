@@ -134,6 +134,17 @@ def permission_sentence(path: str) -> str:
             f"then test again.")
 
 
+def _quoted_once(exc: ApiError, quoted: dict[str, str], subject: str) -> str:
+    """The error's sentence, or, when it would quote the server's words again, one that
+    refers to them: a test shows what the server said once, not once per check."""
+    if not exc.said or exc.said not in quoted:
+        if exc.said:
+            quoted[exc.said] = subject
+        return exc.sentence
+    return (f"Ferry cannot read {subject.lower()} either: ConnectWise gave the same answer "
+            f"as for {quoted[exc.said].lower()} (HTTP {exc.status}).")
+
+
 @dataclass
 class Check:
     ok: bool
@@ -166,9 +177,12 @@ class ConnectWise:
         headers = {"Accept": ACCEPT, "clientId": settings.client_id,
                    "Authorization": "Basic " + base64.b64encode(
                        credentials.encode("utf-8")).decode("ascii")}
+        # The keys go to the API host only. A cloud site's login host (na.myconnectwise.net
+        # beside api-na...) is open to the credential-free companyinfo call; both hosts
+        # come from the saved site, never from an answer.
         self.transport = Transport("connectwise", self.api_root, sink=sink, timeout=timeout,
                                    retry=retry, headers=headers, client=client, sleep=sleep,
-                                   context=context)
+                                   context=context, open_origins=(self.login_root,))
         # A codebase found earlier (it changes only when CW upgrades the site) saves the
         # companyinfo call; a 404 under it finds the new one (see call()).
         self._codebase: str | None = (codebase if codebase and CODEBASE.match(codebase)
@@ -190,7 +204,9 @@ class ConnectWise:
     def company_info(self) -> dict | None:
         """The unauthenticated companyinfo answer; None when the company is unknown."""
         url = f"{self.login_root}/login/companyinfo/{quote(self.settings.company_id, safe='')}"
-        response = self.transport.request("GET", url, headers={"Authorization": None})
+        # No keys, client id or other header of the API's: this call needs none.
+        response = self.transport.request("GET", url, credentials=False,
+                                          headers={"Accept": "application/json"})
         if response.status_code != 200:
             raise MalformedResponse(
                 f"{self.login_root} answered HTTP {response.status_code} where ConnectWise "
@@ -263,7 +279,8 @@ class ConnectWise:
         details = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         kw = {"status": status, "code": code or None, "details": details}
         detail_text = "; ".join(str(e.get("message")) for e in details if e.get("message"))
-        said = f"{message}{': ' + detail_text if detail_text else ''}"
+        # The sentences below end with their own full stop.
+        said = f"{message}{': ' + detail_text if detail_text else ''}".rstrip(". ")
         what = urlsplit(path).path.rsplit("apis/3.0/", 1)[-1].strip("/")
         if status == 401:
             return AuthenticationFailed(
@@ -278,10 +295,11 @@ class ConnectWise:
                 "developer.connectwise.com (ClientID), paste the id in Settings and save.",
                 **kw)
         if code == "ObjectExists" or any(e.get("code") == "ObjectExists" for e in details):
-            return ObjectExists(f"ConnectWise already has this record ({said}).", **kw)
+            return ObjectExists(f"ConnectWise already has this record ({said}).", said=said,
+                                **kw)
         if status == 404:
             return NotFound(f"ConnectWise has no {what} ({said}). It may have been "
-                            "deleted or merged in ConnectWise.", **kw)
+                            "deleted or merged in ConnectWise.", said=said, **kw)
         if status == 429:
             wait = RetryPolicy.retry_after(response)
             return RateLimited(
@@ -290,12 +308,13 @@ class ConnectWise:
                 + ". The cycle will carry on by itself later.", retry_after=wait, **kw)
         if status in (400, 409, 422):
             return BadRequest(f"ConnectWise refused {response.request.method} {what}: {said}.",
-                              **kw)
+                              said=said, **kw)
         if status >= 500:
             return ApiUnavailable(
                 f"ConnectWise had a problem (HTTP {status}) answering {what}. This is "
                 "usually brief; Ferry will try again on the next cycle.", **kw)
-        return ApiError(f"ConnectWise answered HTTP {status} to {what}: {said}.", **kw)
+        return ApiError(f"ConnectWise answered HTTP {status} to {what}: {said}.", said=said,
+                        **kw)
 
     # -- lists ---------------------------------------------------------------------------
     def iter_list(self, path: str, *, conditions: str | None = None,
@@ -398,7 +417,7 @@ class ConnectWise:
         return list(self.iter_list(f"finance/invoices/{int(invoice_id)}/payments"))
 
     def create_invoice_payment(self, invoice_id: int, payment: dict) -> dict:
-        """Apply a payment (`type`, `amount`, `paymentDate`; CW's Payment has no external
+        """Apply a payment (`amount`, `paymentDate`; CW's Payment has no external
         id). Not retried blindly: after OutcomeUnknown, look at invoice_payments() before
         sending again. CW keeps one payment per invoice: change it with
         update_invoice_payment()."""
@@ -467,6 +486,7 @@ class ConnectWise:
         self._codebase = info["Codebase"].strip("/") + "/"
         result.add(True, "Site", f"Found {info.get('CompanyName') or 'the company'} at "
                    f"{site} (ConnectWise {info.get('VersionCode', '')}).".replace(" ()", ""))
+        quoted: dict[str, str] = {}     # the server's words -> the check that showed them
         for path, subject in self.READ_CHECKS:
             try:
                 self.call("GET", path, params={"pageSize": 1, "fields": "id"})
@@ -477,11 +497,11 @@ class ConnectWise:
                 if exc.code == "InvalidClientId":
                     result.add(False, "Client id", exc.sentence)
                     return result
-                result.add(False, subject, exc.sentence)
+                result.add(False, subject, _quoted_once(exc, quoted, subject))
             except PermissionDenied as exc:
                 result.add(False, subject, exc.sentence)
             except ApiError as exc:
-                result.add(False, subject, exc.sentence)
+                result.add(False, subject, _quoted_once(exc, quoted, subject))
             else:
                 result.add(True, subject, f"Ferry can read {subject.lower()}.")
         return result

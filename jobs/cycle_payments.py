@@ -268,9 +268,10 @@ class OrgPayments:
     def _write(self, cw_id, plan, got) -> int | None:
         day = pay.cw_date(got.last_day)
         if plan.action == "create":
+            # No `type`: no public source shows a value for it (Zynk's REST sample sends
+            # none), and an invented one could be refused (sandbox/FIDELITY.md P.1).
             made = self.cw.create_invoice_payment(cw_id, {
-                "type": "Payment", "amount": plan.amount,
-                **({"paymentDate": day} if day else {})})
+                "amount": plan.amount, **({"paymentDate": day} if day else {})})
             return made.get("id")
         if plan.action == "update":
             self.cw.update_invoice_payment(cw_id, plan.payment_id, plan.amount, day)

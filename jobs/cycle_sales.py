@@ -199,10 +199,12 @@ def _synced_ids(record_type: str, ids: list[int]) -> set[int]:
 
 
 def entry_ids(txn) -> list[int]:
-    """What posting the document names: its `glEntryIds` and its detail line ids
+    """What posting the document names: its `glEntryIds` and the ids of its detail lines
+    other than sales tax (`glTypeId` "ST"), as the one public map that posts does
     (sandbox/FIDELITY.md 1.5)."""
     ids = [int(e) for e in str(txn.get("glEntryIds") or "").split(",") if e.strip().isdigit()]
-    ids += [d["id"] for d in txn.get("detail") or () if isinstance(d.get("id"), int)]
+    ids += [d["id"] for d in txn.get("detail") or ()
+            if isinstance(d.get("id"), int) and d.get("glTypeId") != "ST"]
     return sorted(set(ids))
 
 

@@ -97,3 +97,40 @@ def test_a_weak_key_is_one_sentence_not_a_traceback(tmp_path):
         assert "FERRY_SECRET_KEY is too weak" in done.stderr
         assert "token_urlsafe(48)" in done.stderr
         assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_changed_key_a_bad_port_and_failing_cycles_are_sentences(ferry):
+    """After a restore with the wrong key, every line still prints: the secrets that
+    cannot be read are named as such, a bad SMTP port is a sentence, and ConnectWise
+    whose cycles keep stopping is not "ok" because its last test passed."""
+    import secrets as random
+
+    import security
+    from models import SyncRun, db
+    with ferry.app_context(), db.connection_context():
+        for n in range(3):
+            SyncRun.create(record_type="invoice", trigger="schedule", status="stopped",
+                           message=f"ConnectWise answered HTTP 500 ({n}).")
+    new_key = random.token_urlsafe(48)
+    ferry.config.update(SECRET_KEY=new_key, BASE_URL="https://ferry.msp.example",
+                        SMTP_HOST="127.0.0.1", SMTP_PORT="abc")
+    security.configure(new_key)
+    try:
+        result = ferry.test_cli_runner().invoke(args=["check"])
+    finally:
+        security.configure(os.environ["FERRY_SECRET_KEY"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = {line.split(":", 1)[0].replace("PROBLEM", "").strip(): line
+             for line in result.output.splitlines() if line.startswith("PROBLEM")}
+    assert "cannot be decrypted with this FERRY_SECRET_KEY" in lines["Stored secrets"]
+    assert "cannot be decrypted" in lines["Xero"]
+    assert "FERRY_SMTP_PORT “abc” is not a port number" in lines["Mail"]
+    assert "cannot be decrypted" in lines["ConnectWise"]
+    # The right key back: ConnectWise's last test passed, but its cycles keep stopping.
+    ferry.config.update(SECRET_KEY=os.environ["FERRY_SECRET_KEY"], SMTP_PORT=None,
+                        SMTP_HOST=None)
+    result = ferry.test_cli_runner().invoke(args=["check"])
+    line = next(x for x in result.output.splitlines() if x.startswith("PROBLEM ConnectWise"))
+    assert "the last 3 invoice cycles did not finish" in line
+    assert "HTTP 500 (2)" in line
