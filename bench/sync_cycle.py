@@ -103,6 +103,7 @@ def report(f: dict) -> None:
           f"{f['wall']:.1f} s wall")
     if f["status"] != "done":
         print(f"the first cycle {f['status']}: {f['message']}")
+        raise SystemExit(f"scale {f['scale']}: no figures, the first cycle did not finish")
     print(f"Xero calls: {f['xero_calls']} for {f['synced']} documents and {f['contacts']} "
           f"contacts; floor {f['xero_floor']} ({f['xero_calls'] / f['xero_floor']:.2f}x the "
           "floor, target <= 1.05)")
