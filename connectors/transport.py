@@ -120,7 +120,11 @@ class Transport:
                  auth=None, client: httpx2.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep, context: dict | None = None,
                  body_limit: int = 64_000, rng: random.Random | None = None,
-                 max_answer_bytes: int = MAX_ANSWER_BYTES):
+                 max_answer_bytes: int = MAX_ANSWER_BYTES, open_origins: tuple = ()):
+        """`open_origins`: base URLs of other hosts this API has that need no credentials
+        (ConnectWise's login host answers companyinfo). Only a call made with
+        `credentials=False` may go there, and it carries none of this transport's headers
+        or auth."""
         self.api = api
         self.base_url = base_url
         self.sink = sink
@@ -133,8 +137,8 @@ class Transport:
         self.body_limit = body_limit
         self.rng = rng or random.Random()
         self.max_answer_bytes = max_answer_bytes
-        base = urlsplit(base_url)
-        self._origin = (base.scheme, base.netloc.lower())
+        self._origin = self._origin_of(base_url)
+        self._open_origins = {self._origin_of(u) for u in open_origins}
         self._context = {k: v for k, v in (context or {}).items() if k in CONTEXT_FIELDS}
         self._local = threading.local()
 
@@ -173,12 +177,19 @@ class Transport:
         return merged
 
     # -- requests ------------------------------------------------------------------------
-    def url_for(self, path_or_url: str) -> str:
+    @staticmethod
+    def _origin_of(url: str) -> tuple[str, str]:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc.lower()
+
+    def url_for(self, path_or_url: str, *, credentials: bool = True) -> str:
         """A path under the base URL, or a full URL (a Link header's next page) on the
-        configured host only: the credentials this transport sends go nowhere else."""
+        configured host; without credentials, also on one of the open origins. The
+        credentials this transport sends go nowhere else."""
         if path_or_url.startswith(("http://", "https://")):
             target = urlsplit(path_or_url)
-            if (target.scheme, target.netloc.lower()) != self._origin:
+            allowed = {self._origin} | (set() if credentials else self._open_origins)
+            if (target.scheme, target.netloc.lower()) not in allowed:
                 raise MalformedResponse(
                     f"{API_NAMES.get(self.api, self.api)} pointed Ferry at another address "
                     f"({target.scheme}://{target.hostname}) for the next page; Ferry only "
@@ -192,16 +203,19 @@ class Transport:
 
     def request(self, method: str, path_or_url: str, *, params=None, json=None, data=None,
                 encoded: bytes | None = None, headers: dict | None = None,
-                idempotent: bool | None = None, context=None) -> httpx2.Response:
+                idempotent: bool | None = None, context=None,
+                credentials: bool = True) -> httpx2.Response:
         """`encoded` is a JSON body already encoded (encode_json in UTF-8), sent as
-        `json` would be, for callers that needed its bytes anyway (batch sizes, keys)."""
+        `json` would be, for callers that needed its bytes anyway (batch sizes, keys).
+        `credentials=False` sends only `headers` (none of the transport's own, no auth),
+        and may go to an open origin."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        # A header given as None is left out of this request (e.g. no credentials on an
-        # unauthenticated call).
-        merged = {k: v for k, v in {**self.headers, **(headers or {})}.items()
-                  if v is not None}
+        own = self.headers if credentials else {}
+        # A header given as None is left out of this request.
+        merged = {k: v for k, v in {**own, **(headers or {})}.items() if v is not None}
+        auth = self.auth if credentials else None
         content = None
         if json is not None:
             encoded = encode_json(json).encode("utf-8")
@@ -213,12 +227,12 @@ class Transport:
         while True:
             attempt += 1
             request = self.client.build_request(
-                method, self.url_for(path_or_url), params=params, content=content,
-                data=data, headers=merged, timeout=self.timeout)
+                method, self.url_for(path_or_url, credentials=credentials), params=params,
+                content=content, data=data, headers=merged, timeout=self.timeout)
             started = datetime.now(timezone.utc)
             clock = time.perf_counter()
             try:
-                response = self._send(request)
+                response = self._send(request, auth)
             except AnswerTooLarge as exc:
                 elapsed = (time.perf_counter() - clock) * 1000
                 self._audit(ctx, request, None, elapsed, str(exc), started)
@@ -258,10 +272,10 @@ class Transport:
             return response
 
     # -- helpers -------------------------------------------------------------------------
-    def _send(self, request: httpx2.Request) -> httpx2.Response:
+    def _send(self, request: httpx2.Request, auth) -> httpx2.Response:
         """Send and read the answer, but never more than `max_answer_bytes` of it (a
         misdirected or broken server cannot fill the worker's memory)."""
-        response = self.client.send(request, auth=self.auth, stream=True)
+        response = self.client.send(request, auth=auth, stream=True)
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_answer_bytes:
