@@ -11,12 +11,16 @@ class ApiError(Exception):
     """Base of every connector error."""
 
     def __init__(self, sentence: str, *, status: int | None = None,
-                 code: str | None = None, details: list | None = None):
+                 code: str | None = None, details: list | None = None,
+                 said: str | None = None):
         super().__init__(sentence)
         self.sentence = sentence
         self.status = status
         self.code = code
         self.details = details or []
+        # The server's own words when the sentence quotes them (so a caller showing
+        # several errors from one server can quote them once).
+        self.said = said
 
 
 class AuthenticationFailed(ApiError):

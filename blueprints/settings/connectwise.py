@@ -118,7 +118,9 @@ def save_connectwise():
 
 @bp.post("/connectwise/test")
 def test_connectwise():
-    """Test what the form holds (a blank private key means the saved one)."""
+    """Test what the form holds (a blank private key means the saved one). The result is
+    shown, and becomes the connection's last problem only when it came from the saved
+    site: another server's answer is the test's own, never kept (issue 14)."""
     connection = current()
     values, private_key, problems = _settings_from_form(connection)
     if problems:
@@ -133,8 +135,7 @@ def test_connectwise():
             result = client.test_connection()
         finally:
             client.close()
-    if connection is not None:
-        failed = next((c.sentence for c in result.checks if not c.ok), None)
-        connection.last_error = failed
+    if _same_site(connection, values["site"]):
+        connection.last_error = next((c.sentence for c in result.checks if not c.ok), None)
         connection.save()
     return _answer(_render(connection, values, result=result))
