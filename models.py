@@ -283,7 +283,12 @@ class AuditEntry(BaseModel):
     response_body = TextField(null=True)
     error = TextField(null=True)
     run_id = IntegerField(null=True, index=True)
+    # One record's call: "invoice:1377". A call that carried several (a batch write of up
+    # to 50, a look-up of many) has just the type here ("invoice:", so the type filter's
+    # range on this index still finds it) and their CW ids in record_refs (",1377,1378,",
+    # commas at both ends so one id is found by substring; migration 0011_audit_batches).
     record_ref = CharField(null=True, index=True)
+    record_refs = TextField(null=True)
 
 
 # --- Alerts and the outbox (jobs/outbox.py, jobs/alerts.py; migration 0008_alerts) ------

@@ -1,8 +1,9 @@
 """Audit log: every request Ferry sent to ConnectWise and Xero, and the answer.
 
 Searchable by date range, API, organisation, record type, customer, status code, method,
-outcome and text; a record's reference (`invoice:1377`) or its ConnectWise number finds
-that record's calls through the indexed record_ref. New entries appear at the top while
+outcome and text; a record's reference (`invoice:11377`, by its number as the pages show
+it or by its ConnectWise id) or its number alone finds that record's calls through the
+indexed record_ref, and the batch calls that carried it through record_refs. New entries appear at the top while
 a cycle runs (`/audit/live`, polled every 2 seconds, pausable). Each entry opens on its
 own page with request and response side by side; the current search exports as a
 streamed CSV. Secrets were masked before the rows were written (connectors/audit.py).
@@ -14,13 +15,16 @@ import io
 import json
 import re
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
-from blueprints.labels import ONE, filter_date
+from blueprints.labels import MANY, ONE, filter_date
 from peewee import SQL, IntegerField, SqliteDatabase
 
 from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
+from sync.mapping_csv import neutralise
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -30,7 +34,9 @@ EXPORT_CHUNK = 2000
 CUSTOMER_RECORDS = 500          # a customer filter looks at this many of its records
 TEXT_MATCHES = 10_000           # a text search (SQLite) looks at the newest this many
 RUNS_PER_RECORD = 50            # a record's batch writes are looked for in this many runs
-RECORD_REF = re.compile(r"^([a-z_]+):(\d+)$")
+BATCH_SHOWN = 3                 # records a batch call's Record cell names (its page: all)
+RECORD_REF = re.compile(r"^([a-z_]+):(\d+)$")            # as stored: type and CW id
+SEARCHED_REF = re.compile(r"^([a-z_]+):\s*(\S+)$")       # as typed: type and number or id
 METHODS = ("GET", "POST", "PUT", "DELETE")
 OUTCOMES = {
     "ok": "Succeeded (2xx)",
@@ -48,14 +54,14 @@ class Search:
     def __init__(self, args):
         self.api = args.get("api", "")
         self.outcome = args.get("outcome", "")
-        self.text = args.get("q", "").strip()
+        self.errors: list[str] = []
+        self.text = self._searchable(args.get("q", ""), "The search text")
         self.run = args.get("run", "").strip()
         self.org = args.get("org", "").strip()
         self.record_type = args.get("type", "")
-        self.customer = args.get("customer", "").strip()
+        self.customer = self._searchable(args.get("customer", ""), "The customer")
         self.status = args.get("status", "").strip()
         self.method = args.get("method", "").upper()
-        self.errors: list[str] = []
         self.day_from = self._date(args.get("from", ""), "From")
         self.day_to = self._date(args.get("to", ""), "To")
         if self.status and not (self.status.isdigit() and 100 <= int(self.status) <= 599):
@@ -67,17 +73,32 @@ class Search:
     def _date(self, raw: str, label: str):
         return filter_date(raw, label, self.errors)
 
+    def _searchable(self, raw: str, label: str) -> str:
+        """PostgreSQL refuses a NUL in any text it is asked to compare (SQLite does not):
+        such a search gets a sentence instead of a server error."""
+        text = raw.strip()
+        if "\x00" in text:
+            self.errors.append(f"{label} holds an invisible character (NUL) that cannot "
+                               "be searched for; type it again instead of pasting it.")
+            return ""
+        return text
+
     def record_calls(self):
-        """`invoice:1377` is that record; a ConnectWise number (10041, PO-5) is each
-        record with that number. Their calls: those tagged with the record, and the
-        batch writes of the runs that handled it whose body names its number (a batch
-        carries up to 50 records, so it has no single record tag). None: the text is
-        neither, search it as text."""
-        match = RECORD_REF.match(self.text)
-        if match:
-            where = ((SyncRecord.record_type == match.group(1)) &
-                     (SyncRecord.cw_id == int(match.group(2))))
+        """`invoice:11377` is the invoice numbered 11377 as the pages name it (or, the
+        way calls are tagged, the one whose ConnectWise id is 11377); a number alone
+        (10041, PO-5) is each record with that number. Their calls: those tagged with
+        the record, and the batch calls of the runs that handled it that carried it
+        (record_refs; before that column, a batch write whose body names its number).
+        None: the text is neither, search it as text."""
+        match = SEARCHED_REF.match(self.text)
+        if match and match.group(1) in ONE:
+            record_type, key = match.groups()
+            same = SyncRecord.cw_number == key
+            if key.isdigit():
+                same |= SyncRecord.cw_id == int(key)
+            where = (SyncRecord.record_type == record_type) & same
         else:
+            match = None
             where = SyncRecord.cw_number == self.text
         records = list(SyncRecord.select(SyncRecord.id, SyncRecord.record_type,
                                          SyncRecord.cw_id, SyncRecord.cw_number)
@@ -89,10 +110,13 @@ class Search:
         runs = [run for (run,) in RecordEvent.select(RecordEvent.run).where(
             RecordEvent.record.in_([r.id for r in records]) & RecordEvent.run.is_null(False))
             .distinct().limit(RUNS_PER_RECORD).tuples()] if records else []
-        for number in {r.cw_number for r in records if r.cw_number}:
-            if runs:
-                found |= (AuditEntry.run_id.in_(runs) & (AuditEntry.method != "GET") &
-                          AuditEntry.request_body.contains(f'"{number}"'))
+        if runs:
+            carried = [(AuditEntry.record_ref == f"{r.record_type}:") &
+                       AuditEntry.record_refs.contains(f",{r.cw_id},") for r in records]
+            carried += [AuditEntry.record_refs.is_null() & (AuditEntry.method != "GET") &
+                        AuditEntry.request_body.contains(f'"{number}"')
+                        for number in {r.cw_number for r in records if r.cw_number}]
+            found |= AuditEntry.run_id.in_(runs) & reduce(or_, carried)
         return found
 
     def query(self, *, newest_first: bool = True):
@@ -195,13 +219,31 @@ def path_only(url: str) -> str:
     return "/" + rest.split("/", 1)[1] if "/" in rest else url
 
 
-def _records_of(entries) -> dict[str, SyncRecord]:
-    """The records the entries on a page name, for links from the Record column."""
+def _carried(entry, limit: int | None = None) -> list[str]:
+    """The refs ("invoice:1377") of the records a batch call carried: the first `limit`."""
+    if not (entry.record_refs and entry.record_ref):
+        return []
+    ids = entry.record_refs.strip(",").split(",")
+    return [f"{entry.record_ref}{i}" for i in ids[:limit]]
+
+
+def _batches(entries, limit: int | None = BATCH_SHOWN) -> dict[int, dict]:
+    """For each batch call: its record type, how many records it carried and the refs
+    of the first `limit`, for its Record cell."""
+    return {e.id: {"type": e.record_ref[:-1], "count": e.record_refs.count(",") - 1,
+                   "refs": _carried(e, limit)}
+            for e in entries if e.record_refs and e.record_ref}
+
+
+def _records_of(entries, limit: int | None = BATCH_SHOWN) -> dict[str, SyncRecord]:
+    """The records the entries on a page name (a batch call's first `limit`), for links
+    from the Record column: one query per record type."""
     wanted: dict[str, set[int]] = {}
     for e in entries:
-        match = RECORD_REF.match(e.record_ref or "")
-        if match:
-            wanted.setdefault(match.group(1), set()).add(int(match.group(2)))
+        for ref in [e.record_ref or ""] + _carried(e, limit):
+            match = RECORD_REF.match(ref)
+            if match:
+                wanted.setdefault(match.group(1), set()).add(int(match.group(2)))
     found = {}
     for record_type, ids in wanted.items():
         for r in SyncRecord.select(SyncRecord.id, SyncRecord.record_type, SyncRecord.cw_id,
@@ -218,6 +260,7 @@ def _latest_id() -> int:
 
 def _context(search: Search, entries, **extra) -> dict:
     return {"search": search, "entries": entries, "records": _records_of(entries),
+            "batches": _batches(entries), "many": MANY,
             "outcomes": OUTCOMES, "types": ONE, "methods": METHODS,
             "orgs": list(Connection.select().order_by(Connection.kind, Connection.name)),
             **extra}
@@ -271,12 +314,14 @@ def detail(entry_id):
     entry = AuditEntry.get_or_none(AuditEntry.id == entry_id)
     if entry is None:
         abort(404)
-    record = _records_of([entry]).get(entry.record_ref or "")
+    records = _records_of([entry], limit=None)
     connection = (Connection.get_or_none(Connection.id == entry.connection_id)
                   if entry.connection_id else None)
-    return render_template("audit/detail.html", entry=entry, record=record,
+    return render_template("audit/detail.html", entry=entry,
+                           record=records.get(entry.record_ref or ""), records=records,
+                           batch=_batches([entry], limit=None).get(entry.id),
                            connection=connection, request_body=pretty(entry.request_body),
-                           response_body=pretty(entry.response_body), types=ONE)
+                           response_body=pretty(entry.response_body), types=ONE, many=MANY)
 
 
 CSV_COLUMNS = ["time (UTC)", "api", "method", "url", "status", "duration ms",
@@ -286,14 +331,19 @@ CSV_COLUMNS = ["time (UTC)", "api", "method", "url", "status", "duration ms",
 EXPORT_FIELDS = (AuditEntry.id, AuditEntry.at, AuditEntry.api, AuditEntry.method,
                  AuditEntry.url, AuditEntry.status, AuditEntry.duration_ms,
                  AuditEntry.connection_id, AuditEntry.run_id, AuditEntry.record_ref,
-                 AuditEntry.error, AuditEntry.request_body, AuditEntry.response_body)
+                 AuditEntry.record_refs, AuditEntry.error, AuditEntry.request_body,
+                 AuditEntry.response_body)
 
 
 @bp.route("/export.csv")
 def export():
     """The current search as CSV, streamed a chunk at a time (keyset paging on the id),
-    so a million entries never sit in memory, on SQLite or PostgreSQL."""
+    so a million entries never sit in memory, on SQLite or PostgreSQL. Every cell is
+    neutralised: an error or body Ferry was sent may start with "=" and must not become
+    a formula in the spreadsheet that opens the file."""
     search = Search(request.args)
+    if search.errors:
+        return Response(" ".join(search.errors), 422, mimetype="text/plain")
 
     def rows():
         buffer = io.StringIO()
@@ -312,11 +362,14 @@ def export():
                 return
             buffer.seek(0)
             buffer.truncate()
-            for (_id, at, api, method, url, status, ms, conn, run_id, ref, error, rq_body,
-                 rs_body) in chunk:
-                writer.writerow([at.isoformat(sep=" "), api, method, url, status or "",
-                                 f"{ms:.0f}", conn or "", run_id or "", ref or "",
-                                 error or "", rq_body or "", rs_body or ""])
+            for (_id, at, api, method, url, status, ms, conn, run_id, ref, refs, error,
+                 rq_body, rs_body) in chunk:
+                # A batch call's record: its type and every id it carried.
+                record = f"{ref}{refs.strip(',')}" if ref and refs else ref
+                writer.writerow([neutralise(cell) for cell in (
+                    at.isoformat(sep=" "), api, method, url, status or "", f"{ms:.0f}",
+                    conn or "", run_id or "", record or "", error or "", rq_body or "",
+                    rs_body or "")])
             yield buffer.getvalue()
             last = chunk[-1][0]
 

@@ -31,17 +31,33 @@ def _cap(text: str | None) -> str | None:
     return f"{text[:BODY_LIMIT]}\n… [truncated: {BODY_LIMIT:,} of {len(text):,} characters kept]"
 
 
+def calls_ref(record_type: str, cw_ids) -> str:
+    """The record_ref that tags a call made for these records: "invoice:1377" for one,
+    "invoice:1377,1378" for several (entry_row stores that as type and list)."""
+    return f"{record_type}:{','.join(str(i) for i in dict.fromkeys(cw_ids))}"
+
+
+def stored_refs(ref: str | None) -> tuple[str | None, str | None]:
+    """(record_ref, record_refs) as AuditEntry keeps them: one record as it came; several
+    as their type alone ("invoice:") and their ids between commas (",1377,1378,")."""
+    if not ref or "," not in ref:
+        return ref, None
+    record_type, ids = ref.split(":", 1)
+    return f"{record_type}:", f",{ids},"
+
+
 def entry_row(call: CallRecord) -> dict:
     started = call.started_at
     if started.tzinfo is not None:   # stored as naive UTC, like every time in Ferry
         started = started.astimezone(timezone.utc).replace(tzinfo=None)
+    record_ref, record_refs = stored_refs(call.record_ref)
     return {
         "at": started, "api": call.api, "connection_id": call.connection_id,
         "method": call.method, "url": call.url, "status": call.status,
         "duration_ms": call.duration_ms, "request_headers": call.request_headers,
         "request_body": _cap(call.request_body), "response_headers": call.response_headers,
         "response_body": _cap(call.response_body), "error": call.error,
-        "run_id": call.run_id, "record_ref": call.record_ref,
+        "run_id": call.run_id, "record_ref": record_ref, "record_refs": record_refs,
     }
 
 

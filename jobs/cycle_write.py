@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from connectors.errors import ApiUnavailable
 from connectors.xero_batches import MAX_ELEMENTS
+from jobs.audit import calls_ref
 from jobs import cycle_allocations, problem_keys, reference_cache, record_facts
 from jobs.cycle_records import Candidate, bulk_set, insert_rows
 from models import MeteredVersion, RecordEvent, SyncRecord, db, utcnow
@@ -306,11 +307,13 @@ class OrgWriter:
         return again
 
     def about(self, records: list[SyncRecord]):
-        """Tag the calls made for exactly one record with it ("invoice:1377"), for the
-        audit log's Record column and the record page's calls."""
-        if len(records) != 1 or self.client is None:
+        """Tag the calls made for these records with them ("invoice:1377", or for a batch
+        "invoice:1377,1378,…"), for the audit log's Record column and the record page's
+        calls."""
+        if not records or self.client is None:
             return nullcontext()
-        return self.client.transport.bind(record_ref=record_ref(records[0]))
+        return self.client.transport.bind(record_ref=calls_ref(
+            records[0].record_type, [r.cw_id for r in records]))
 
     # -- Xero look-ups -------------------------------------------------------------------
     def find_existing(self, candidates: list[Candidate]) -> dict[str, dict]:
@@ -417,10 +420,6 @@ _IN_FLIGHT_FIELDS = ("state", "version_hash", "last_run", "updated_at")
 SYNCED_FIELDS = ("state", "problems", "unknown_since", "version_hash", "synced_hash",
                  "cw_total", "rounding", "last_run", "xero_id", "xero_status", "amount_due",
                  "amount_paid", "updated_at")
-
-
-def record_ref(record: SyncRecord) -> str:
-    return f"{record.record_type}:{record.cw_id}"
 
 
 def _taken(result) -> bool:

