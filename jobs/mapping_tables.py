@@ -56,35 +56,95 @@ def current(kind: str, org: Connection | None) -> dict[tuple, dict]:
     return {tuple(r[c] for c in spec.key): r for r in rows(kind, org)}
 
 
+# How a choice list is named in a sentence, and what a person types when it cannot be
+# read (the API's own error stays in the audit log).
+LISTS = {
+    ("connectwise", "gl_accounts"): ("ConnectWise's GL account list", "the GL account number"),
+    ("connectwise", "tax_codes"): ("ConnectWise's tax code list", "the tax code"),
+    ("connectwise", "locations"): ("ConnectWise's location list", "the location's id"),
+    ("connectwise", "departments"): ("ConnectWise's department list",
+                                     "the department's id"),
+    ("connectwise", "products"): ("ConnectWise's product list", "the product's identifier"),
+    ("xero", "accounts"): ("Xero's account list", "the account code"),
+    ("xero", "tax_rates"): ("Xero's tax rate list", "the tax type"),
+    ("xero", "tracking"): ("Xero's tracking categories", "the category and option"),
+    ("xero", "items"): ("Xero's item list", "the item code"),
+}
+
+
+def list_name(source: str, kind: str, org: Connection | None = None) -> str:
+    name = LISTS.get((source, kind), (f"The {kind.replace('_', ' ')} list", ""))[0]
+    return f"{name} of {org.name}" if source == "xero" and org is not None else name
+
+
+def unread_sentence(source: str, kind: str, org: Connection | None = None) -> str:
+    """The table's sentence for a list it cannot offer: typed by hand instead."""
+    thing = LISTS.get((source, kind), ("", "the value"))[1]
+    return (f"{list_name(source, kind, org)} could not be read, so type {thing} "
+            "instead; Refresh choices tries again (the audit log says what went wrong).")
+
+
 def known(kind: str, org: Connection | None) -> Known:
-    """What the cached choice lists say exists (a list never read is not checked)."""
+    """What the cached choice lists say exists. A list that was never read or could not
+    be is not checked against, and the preview says so (accepting blindly would write
+    typos; refusing every row would block an import whenever an API is down)."""
     org_id = org.id if org else None
     columns: dict = {}
+    within: dict = {}
     categories: dict[str, str] = {}
+    unchecked: list[str] = []
+
+    def listed(source, list_kind, what, active_only=True):
+        found = choices.values(source, list_kind, org_id if source == "xero" else None,
+                               active_only)
+        if found is None:
+            row = choices.get(source, list_kind, org_id if source == "xero" else None)
+            unchecked.append(
+                f"{list_name(source, list_kind, org)} "
+                + ("has not been read yet" if row is None else "could not be read")
+                + f", so {what} were not checked against it: check them yourself, or "
+                "press Refresh choices on the mapping pages and upload the file again.")
+        return found
+
+    def places(what):
+        # ConnectWise ids by source; an inactive location still names older records.
+        found = {"location": listed("connectwise", "locations", f"{what} of locations",
+                                    False),
+                 "department": listed("connectwise", "departments",
+                                      f"{what} of departments", False)}
+        return {k: v for k, v in found.items() if v is not None}
+
     if kind == "routing":
-        locations = choices.values("connectwise", "locations")
-        departments = choices.values("connectwise", "departments")
-        if locations is not None and departments is not None:
-            columns["value"] = locations | departments
+        within["value"] = ("field", places("the values"))
     elif kind == "accounts":
-        columns = {"cw_gl_account": choices.values("connectwise", "gl_accounts", None, False),
-                   "xero_account_code": choices.values("xero", "accounts", org_id)}
+        columns = {"cw_gl_account": listed("connectwise", "gl_accounts",
+                                           "the cw_gl_account values", False),
+                   "xero_account_code": listed("xero", "accounts",
+                                               "the xero_account_code values")}
     elif kind == "taxes":
-        columns = {"cw_tax_code": choices.values("connectwise", "tax_codes", None, False),
-                   "xero_tax_type": choices.values("xero", "tax_rates", org_id)}
+        columns = {"cw_tax_code": listed("connectwise", "tax_codes",
+                                         "the cw_tax_code values", False),
+                   "xero_tax_type": listed("xero", "tax_rates", "the xero_tax_type values")}
     elif kind == "tracking":
-        listed = choices.items("xero", "tracking", org_id)
-        if listed is not None:
-            columns["category"] = frozenset(c["value"] for c in listed if c["active"])
-            columns["option"] = frozenset(o["value"] for c in listed if c["active"]
-                                          for o in c["options"] if o["active"])
+        tracking = choices.items("xero", "tracking", org_id)
+        if tracking is None:
+            listed("xero", "tracking", "the category and option values")
+        else:
+            active = [c for c in tracking if c["active"]]
+            columns["category"] = frozenset(c["value"] for c in active)
+            # An option is checked against its own category, not every category's.
+            within["option"] = ("category", {
+                c["value"]: frozenset(o["value"] for o in c["options"] if o["active"])
+                for c in active})
+        within["cw_id"] = ("source", places("the cw_id values"))
         for r in TrackingMapping.select().where(TrackingMapping.org == org):
             categories[r.category] = r.source
     elif kind == "items":
-        columns = {"cw_item": choices.values("connectwise", "products", None, False),
-                   "xero_item_code": choices.values("xero", "items", org_id)}
+        columns = {"cw_item": listed("connectwise", "products", "the cw_item values", False),
+                   "xero_item_code": listed("xero", "items", "the xero_item_code values")}
     return Known(columns=columns, orgs=frozenset(o.name for o in xero_orgs()),
-                 org_name=org.name if org else "", tracking_categories=categories)
+                 org_name=org.name if org else "", tracking_categories=categories,
+                 within=within, unchecked=tuple(unchecked))
 
 
 def preview(kind: str, data: bytes, org: Connection | None):

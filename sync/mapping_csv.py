@@ -190,6 +190,13 @@ class Known:
     orgs: frozenset[str] = frozenset()
     org_name: str = ""
     tracking_categories: Mapping[str, str] = field(default_factory=dict)  # held: name -> source
+    # Values that depend on another column: column -> (that column, {its value: allowed}).
+    # A tracking option belongs to its own category, a cw_id to locations or departments;
+    # a value missing from the map (its list could not be read) is not checked.
+    within: Mapping[str, tuple[str, Mapping[str, frozenset[str]]]] = field(
+        default_factory=dict)
+    # Sentences for the lists that could not be read, so their columns were not checked.
+    unchecked: tuple[str, ...] = ()
 
 
 def preview(kind_name: str, data: bytes, current: Mapping[tuple, Mapping[str, str]],
@@ -228,6 +235,8 @@ def preview(kind_name: str, data: bytes, current: Mapping[tuple, Mapping[str, st
             row.status = "unchanged" if old == {c: row.values.get(c, "") for c in
                                                 kind.header} else "changed"
     _check_tracking_categories(kind, rows, known)
+    if rows:
+        notices.extend(known.unchecked)
     if not rows:
         notices.append("The file has a header and no rows, so there is nothing to "
                        "import.")
@@ -286,15 +295,19 @@ def _check(kind: Kind, row: Row, known: Known) -> str | None:
     for column, allowed in known.columns.items():
         if allowed is None or column not in v or not v[column]:
             continue
-        if kind.name == "routing" and column == "value" and v["field"] not in (
-                "location", "department"):
+        if v[column] not in allowed:
+            return _unknown(kind, column, v, known, allowed)
+    for column, (by, allowed_by) in known.within.items():
+        allowed = allowed_by.get(v.get(by, ""))
+        if allowed is None or not v.get(column):
             continue
         if v[column] not in allowed:
-            return _unknown(kind, column, v, known)
+            return _unknown(kind, column, v, known, allowed)
     return None
 
 
-def _unknown(kind: Kind, column: str, v: Mapping[str, str], known: Known) -> str:
+def _unknown(kind: Kind, column: str, v: Mapping[str, str], known: Known,
+             allowed: frozenset[str] = frozenset()) -> str:
     org = f" org {known.org_name}" if known.org_name else ""
     what = {
         "xero_account_code": f"Xero{org} has no active account with code “{v.get(column)}”",
@@ -309,7 +322,19 @@ def _unknown(kind: Kind, column: str, v: Mapping[str, str], known: Known) -> str
         "cw_id": f"ConnectWise has no {v.get('source', 'location')} with id {v.get(column)}",
         "value": f"ConnectWise has no {v.get('field')} with id {v.get(column)}",
     }.get(column, f"{column} “{v.get(column)}” is not known")
+    padded = _zero_padded(v.get(column, ""), allowed)
+    if padded:
+        side = "ConnectWise" if column.startswith("cw_") or column == "value" else "Xero"
+        return f"{what}; did a spreadsheet drop a leading zero? {side} has {padded}."
     return what + "; check the spelling, or press Refresh choices if it is new."
+
+
+def _zero_padded(value: str, allowed: frozenset[str]) -> str | None:
+    """The code a spreadsheet turned into `value` by reading it as a number (090 -> 90)."""
+    if not value.isdigit():
+        return None
+    return next((a for a in sorted(allowed) if a != value and a.isdigit()
+                 and a.lstrip("0") == value.lstrip("0") and a.endswith(value)), None)
 
 
 def _check_tracking_categories(kind: Kind, rows: list[Row], known: Known) -> None:

@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs import mapping_tables
-from models import AccountMapping, ChoiceList, Connection, RoutingRule, TaxMapping, db
+from models import (
+    AccountMapping, ChoiceList, Connection, RoutingRule, TaxMapping, TrackingMapping, db,
+)
 from sync import mapping_csv
 from sync.mapping_csv import Known, Preview, Refused
 from tests.conftest import csrf_token
@@ -271,3 +273,100 @@ def test_cli_export_preview_reject_and_apply(app, tmp_path):
         handle.truncate(50 * 1024 * 1024)
     refused = runner.invoke(args=["mappings", "import", "accounts", str(big)])
     assert refused.exit_code == 1 and "The file is 50.0 MB" in refused.output
+
+
+# -- every value checked against its own list ----------------------------------------------
+def _tracking_org(app, departments_error=None):
+    """An org whose Xero tracking has Department (Managed services, Projects) and Office
+    (Sydney, Adelaide); ConnectWise locations 1, 2 and departments 10, 11, 12."""
+    org_id = _org(app)
+    with app.app_context(), db.connection_context():
+        options = {"Department": ("Managed services", "Projects"),
+                   "Office": ("Sydney", "Adelaide")}
+        ChoiceList.create(source="xero", org_id=str(org_id), kind="tracking", items=[
+            {"value": c, "label": c, "active": True, "options": [
+                {"value": o, "label": o, "active": True} for o in names]}
+            for c, names in options.items()])
+        ChoiceList.create(source="connectwise", kind="locations", items=[
+            {"value": v, "label": n, "active": True} for v, n in (("1", "Sydney"),
+                                                                  ("2", "Adelaide"))])
+        ChoiceList.create(source="connectwise", kind="departments", error=departments_error,
+                          items=[] if departments_error else [
+                              {"value": v, "label": n, "active": True}
+                              for v, n in (("10", "Managed"), ("11", "Projects"),
+                                           ("12", "Sales"))])
+    return org_id
+
+
+TRACKING = b"category,source,cw_id,option\r\n"
+
+
+def test_tracking_ids_and_options_are_checked_against_their_own_lists(app, tmp_path):
+    org_id = _tracking_org(app)
+    data = (TRACKING + b"Department,department,5,Managed services\r\n"
+            b"Department,department,10,Adelaide\r\nOffice,location,77,Sydney\r\n"
+            b"Office,location,2,Adelaide\r\nDepartment,department,11,Projects\r\n")
+    with app.app_context(), db.connection_context():
+        result = mapping_tables.preview("tracking", data, Connection.get_by_id(org_id))
+    assert [(r.status, r.reason) for r in result.rows] == [
+        ("rejected", "ConnectWise has no department with id 5; check the spelling, or "
+                     "press Refresh choices if it is new."),
+        ("rejected", "Xero org Sydney IT Services Pty Ltd has no active option “Adelaide” "
+                     "in tracking category “Department”; check the spelling, or press "
+                     "Refresh choices if it is new."),
+        ("rejected", "ConnectWise has no location with id 77; check the spelling, or "
+                     "press Refresh choices if it is new."),
+        ("added", None), ("added", None)]
+    assert not result.notices
+    # The command line says the same and writes nothing.
+    path = tmp_path / "tracking.csv"
+    path.write_bytes(data)
+    out = app.test_cli_runner().invoke(args=["mappings", "import", "tracking", str(path),
+                                             "--apply"])
+    assert out.exit_code == 1
+    assert "line 2: rejected" in out.output and "no department with id 5" in out.output
+    assert "Nothing was written" in out.output and "Written" not in out.output
+    with app.app_context(), db.connection_context():
+        assert TrackingMapping.select().count() == 0
+
+
+def test_a_list_that_could_not_be_read_is_said_not_checked(app, client, auth):
+    org_id = _tracking_org(app, departments_error="ConnectWise's departments could not "
+                           "be read (HTTP 503: down).")
+    data = TRACKING + b"Department,department,5,Managed services\r\nOffice,location,77,Sydney\r\n"
+    with app.app_context(), db.connection_context():
+        result = mapping_tables.preview("tracking", data, Connection.get_by_id(org_id))
+    # Departments are not known, so 5 is accepted unchecked and the preview says so;
+    # locations are, so 77 is still refused.
+    assert [r.status for r in result.rows] == ["added", "rejected"]
+    assert result.notices == [
+        "ConnectWise's department list could not be read, so the cw_id values of "
+        "departments were not checked against it: check them yourself, or press Refresh "
+        "choices on the mapping pages and upload the file again."]
+    auth.login()
+    page = client.post("/mappings/import", data={
+        "csrf_token": csrf_token(client, "/mappings/import"), "kind": "tracking",
+        "org": str(org_id), "file": (__import__("io").BytesIO(data), "t.csv")})
+    html = page.get_data(as_text=True)
+    assert "department list could not be read" in html and "HTTP 503" not in html
+
+
+def test_routing_values_are_checked_against_their_field(app):
+    _tracking_org(app)
+    data = (b"position,field,value,record_type,org\r\n"
+            b"1,location,10,,Sydney IT Services Pty Ltd\r\n"
+            b"2,department,10,,Sydney IT Services Pty Ltd\r\n"
+            b"3,department,2,,Sydney IT Services Pty Ltd\r\n")
+    with app.app_context(), db.connection_context():
+        result = mapping_tables.preview("routing", data, None)
+    assert [(r.status, (r.reason or "").partition(";")[0]) for r in result.rows] == [
+        ("rejected", "ConnectWise has no location with id 10"),
+        ("added", ""), ("rejected", "ConnectWise has no department with id 2")]
+
+
+def test_a_leading_zero_a_spreadsheet_dropped_is_named():
+    result = preview(HEADER + b"1200,90\r\n", known=Known(
+        columns={"xero_account_code": frozenset({"090", "200"})}, org_name="Sydney"))
+    assert result.rows[0].reason == (
+        "Xero org Sydney has no active account with code “90”; did a spreadsheet drop a "
+        "leading zero? Xero has 090.")
