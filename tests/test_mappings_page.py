@@ -79,7 +79,13 @@ def test_add_edit_move_and_delete_a_routing_rule(app, client, auth):
         rule = RoutingRule.get_by_id(first.id)
         assert (rule.field, rule.value, rule.record_type, rule.org_id) == (
             "department", "10", "bill", syd)
-    client.post(f"/mappings/routing/{first.id}/delete", data={"csrf_token": token})
+    # Without JavaScript there is no dialog: the plain post asks first, deleting nothing.
+    asked = client.post(f"/mappings/routing/{first.id}/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Delete routing rule" in asked.get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        assert RoutingRule.select().count() == 2
+    client.post(f"/mappings/routing/{first.id}/delete", data={"csrf_token": token,
+                                                              "confirmed": "1"})
     with app.app_context(), db.connection_context():
         assert [r.value for r in RoutingRule.select()] == ["2"]
         assert RoutingRule.get().position == 1
@@ -157,8 +163,13 @@ def test_bulk_update_and_delete_of_ticked_rows(app, client, auth):
     none = client.post(f"/mappings/org/{adl}/accounts/bulk", headers=HX, data={
         "csrf_token": token, "action": "update", "bulk_value": "260"})
     assert none.status_code == 422 and "Tick at least one row" in none.get_data(as_text=True)
-    client.post(f"/mappings/org/{adl}/accounts/bulk", data={
+    asked = client.post(f"/mappings/org/{adl}/accounts/bulk", data={
         "csrf_token": token, "ids": [str(a.id)], "action": "delete"})
+    assert "Delete this account mapping of" in asked.get_data(as_text=True)
+    with app.app_context(), db.connection_context():
+        assert AccountMapping.select().where(AccountMapping.org == adl).count() == 2
+    client.post(f"/mappings/org/{adl}/accounts/bulk", data={
+        "csrf_token": token, "ids": [str(a.id)], "action": "delete", "confirmed": "1"})
     with app.app_context(), db.connection_context():
         assert [r.cw_account for r in AccountMapping.select().where(
             AccountMapping.org == adl)] == ["4900"]
@@ -179,8 +190,18 @@ def test_rows_pointing_at_what_the_api_no_longer_has_are_flagged_and_filter(app,
     html = filtered.get_data(as_text=True)
     rows = [part.split("</tr>")[0] for part in html.split('<tr id="row-')[1:]]
     assert len(rows) == 1 and "4900 Freight" in rows[0]
+    # The filter finds what the table shows, names as well as codes.
+    for text, expected in (("freight", ["4900"]), ("Old Sales", ["4000"]),
+                           ("Managed", ["4000"]), ("nothing like it", [])):
+        html = client.get(f"/mappings/org/{adl}/accounts", query_string={"q": text},
+                          headers=HX).get_data(as_text=True)
+        found = [part.split("</tr>")[0] for part in html.split('<tr id="row-')[1:]]
+        assert [cw for cw in ("4000", "4900") if any(f"{cw} " in r for r in found)] == \
+            expected, text
     tracking = client.get(f"/mappings/org/{adl}/tracking").get_data(as_text=True)
     assert "Xero no longer has this" in tracking
+    by_place = client.get(f"/mappings/org/{adl}/tracking?q=adel", headers=HX)
+    assert by_place.get_data(as_text=True).count('<tr id="row-') == 1
     taxes = client.get(f"/mappings/org/{adl}/taxes").get_data(as_text=True)
     assert "GST on Income" in taxes and "no longer" not in taxes
 
@@ -300,3 +321,40 @@ def test_a_new_routing_rule_offers_the_unroutable_records(app, client, auth):
         "org": str(adl)})
     html = answer.get_data(as_text=True)
     assert 'name="record" value="bill:77"' in html and "Rule added" in html
+
+
+def test_refresh_goes_back_only_to_a_page_of_ferry(app, client, auth):
+    auth.login()
+    token = csrf_token(client, "/mappings/")
+    for evil in ("/\t/evil.example", "//evil.example", "https://evil.example/",
+                 "/\\evil.example"):
+        answer = client.post("/mappings/refresh", data={"csrf_token": token, "next": evil})
+        assert answer.status_code == 302
+        assert "evil" not in answer.headers["Location"], evil
+    back = client.post("/mappings/refresh", data={"csrf_token": token,
+                                                  "next": "/mappings/unmapped?x=1"})
+    assert back.headers["Location"] == "/mappings/unmapped?x=1"
+
+
+def test_without_javascript_an_added_or_bulk_updated_row_still_offers_the_resync(
+        app, client, auth):
+    adl, _ = _orgs(app)
+    with app.app_context(), db.connection_context():
+        record = SyncRecord.create(record_type="invoice", cw_id=7, cw_number="11355",
+                                   org=adl, state="exception", problems=["x"])
+        RecordProblem.create(record=record, org=adl, kind="account", cw_value="4900")
+    auth.login()
+    token = csrf_token(client, f"/mappings/org/{adl}/accounts")
+    added = client.post(f"/mappings/org/{adl}/accounts/new", follow_redirects=True, data={
+        "csrf_token": token, "cw_gl_account": "4900", "xero_account_code": "260"})
+    html = added.get_data(as_text=True)
+    assert "Added. 1 exception(s) this may fix" in html
+    assert "This change may fix 1 exception" in html and "Invoice 11355" in html
+    with app.app_context(), db.connection_context():
+        row = AccountMapping.get(AccountMapping.cw_account == "4900")
+    bulk = client.post(f"/mappings/org/{adl}/accounts/bulk", follow_redirects=True, data={
+        "csrf_token": token, "ids": [str(row.id)], "action": "update", "bulk_value": "200"})
+    html = bulk.get_data(as_text=True)
+    assert "Set Xero account 200 on 1 row(s)." in html and "Invoice 11355" in html
+    page = client.get(f"/mappings/org/{adl}/accounts").get_data(as_text=True)
+    assert "Credit notes" in page and "Credit memos" not in page

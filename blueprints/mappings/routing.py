@@ -15,7 +15,7 @@ from sync.mapping_csv import check_values
 FIELDS = {"location": "location", "department": "department",
           "member": "member (sales rep / owner)", "tag": "company integrator tag",
           "company_type": "company type"}
-RECORD_TYPES = {"": "all records", "invoice": "invoices", "credit_note": "credit memos",
+RECORD_TYPES = {"": "all records", "invoice": "invoices", "credit_note": "credit notes",
                 "bill": "bills"}
 FIELD_CHOICES = {"location": "locations", "department": "departments",
                  "member": "members", "company_type": "company_types"}
@@ -63,7 +63,10 @@ def _answer(status=200, **extra):
 def index():
     if _orgs():
         choices.ensure_read()
-    return _answer(editing=request.args.get("edit", type=int))
+    # ?fixed=<rule id>: a rule just saved without JavaScript, offered for re-sync here.
+    fixed = RoutingRule.get_or_none(RoutingRule.id == request.args.get("fixed", 0, type=int))
+    return _answer(editing=request.args.get("edit", type=int),
+                   offer=_offer(fixed.field, fixed.value) if fixed else None)
 
 
 def _read(position: str) -> tuple[dict, Connection | None]:
@@ -102,11 +105,12 @@ def add_rule():
     problem = _check(form, org)
     if problem:
         return _answer(422, new_problem=problem, form=form)
-    RoutingRule.create(position=int(form["position"]), field=form["field"],
-                       value=form["value"], record_type=form["record_type"] or None, org=org)
+    rule = RoutingRule.create(position=int(form["position"]), field=form["field"],
+                              value=form["value"], record_type=form["record_type"] or None,
+                              org=org)
     if not is_htmx():
         flash("Rule added at the end of the list.")
-        return redirect(url_for(".index"))
+        return redirect(url_for(".index", fixed=rule.id, _anchor=f"rule-{rule.id}"))
     return _answer(message="Rule added at the end of the list.",
                    offer=_offer(form["field"], form["value"]))
 
@@ -132,12 +136,25 @@ def save_rule(rule_id):
     rule.save()
     if not is_htmx():
         flash("Rule saved.")
-        return redirect(url_for(".index"))
+        return redirect(url_for(".index", fixed=rule.id, _anchor=f"rule-{rule.id}"))
     return _answer(message="Rule saved.", offer=_offer(form["field"], form["value"]))
 
 
 @bp.post("/routing/<int:rule_id>/delete")
 def delete_rule(rule_id):
+    rule = RoutingRule.get_or_none(RoutingRule.id == rule_id)
+    if rule is not None and not is_htmx() and not request.form.get("confirmed"):
+        # Without JavaScript there is no dialog: a page names the rule, Delete or Cancel.
+        return render_template(
+            "confirm.html", title=f"Delete routing rule {rule.position}?",
+            lines=[f"{FIELDS.get(rule.field, rule.field)} "
+                   f"{_value_label(rule.field, rule.value)}, "
+                   f"{RECORD_TYPES.get(rule.record_type or '', rule.record_type)} → "
+                   f"{rule.org.name}"],
+            sentence="From the next sync the records it took go to the next rule that "
+                     "matches, else to the default organisation (without one they "
+                     "become exceptions). Nothing changes in ConnectWise or Xero.",
+            action=request.path, fields=[], button="Delete", cancel=url_for(".index"))
     RoutingRule.delete().where(RoutingRule.id == rule_id).execute()
     _renumber(_rules())
     if not is_htmx():

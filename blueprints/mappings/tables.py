@@ -6,20 +6,21 @@ exceptions it fixes are offered for re-sync."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from blueprints.labels import ONE
+from blueprints.auth import _safe_next
+from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
 from blueprints.mappings import bp, is_htmx
 from jobs import choices, problem_keys
-from jobs.mapping_tables import known as known_for
+from jobs.mapping_tables import known as known_for, unread_sentence
 from models import (
     AccountMapping, Connection, ItemMapping, OrgRecordSetting, RecordProblem, SyncRecord,
     TaxMapping, TrackingMapping, db,
 )
-from sync.mapping_csv import check_values
+from sync.mapping_csv import KINDS, check_values
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Choices:
     """The choice lists one table needs, with labels, and what is still offered."""
 
     def __init__(self, table: Table, org: Connection):
+        self.org = org
         self.lists: dict[str, list[dict] | None] = {}
         self.errors: list[str] = []
         for col in table.columns:
@@ -123,8 +125,14 @@ class Choices:
 
     def _error(self, source, kind, org_id) -> None:
         row = choices.get(source, kind, org_id)
-        if row is not None and row.error and row.error not in self.errors:
-            self.errors.append(row.error)
+        sentence = unread_sentence(source, kind, self.org)
+        if row is not None and row.error and sentence not in self.errors:
+            self.errors.append(sentence)
+
+    def matching(self, column: str, text: str) -> list[dict]:
+        """The listed items whose label (what the table shows) contains `text`."""
+        folded = text.casefold()
+        return [i for i in self.lists.get(column) or () if folded in i["label"].casefold()]
 
     def label(self, column: str, value) -> str:
         for item in self.lists.get(column) or ():
@@ -154,17 +162,29 @@ def _values(table: Table, row) -> dict:
     return {c.name: str(getattr(row, c.attr)) for c in table.columns}
 
 
-def _query(table: Table, org: Connection, text: str = ""):
+def _query(table: Table, org: Connection, text: str = "", picks: Choices | None = None):
+    """The org's rows; with `text`, those whose stored code or shown label contains it
+    ("Travel" finds 6100, shown as "6100 Travel - national")."""
     model = table.model
     query = model.select().where(model.org == org)
     if text:
-        cond = None
+        parts = []
         for col in table.columns:
             field = getattr(model, col.attr)
-            part = (field == int(text)) if col.attr == "cw_id" and text.isdigit() else (
-                field.contains(text) if col.attr != "cw_id" else None)
-            if part is not None:
-                cond = part if cond is None else (cond | part)
+            if col.attr == "cw_id":
+                if text.isdigit():
+                    parts.append(field == int(text))
+                for item in picks.matching(col.name, text) if picks else ():
+                    parts.append((model.source == item["group"]) &
+                                 (field == int(item["value"])))
+                continue
+            parts.append(field.contains(text))
+            labelled = [i["value"] for i in (picks.matching(col.name, text) if picks else ())]
+            if labelled:
+                parts.append(field.in_(labelled))
+        cond = parts[0]
+        for part in parts[1:]:
+            cond = cond | part
         query = query.where(cond)
     order = [getattr(model, c.attr) for c in table.columns if c.key]
     return query.order_by(*order, model.id)
@@ -175,7 +195,7 @@ def _context(table: Table, org: Connection, *, text="", editing=None, problems=N
              new_values=None):
     picks = Choices(table, org)
     rows = []
-    for row in _query(table, org, text):
+    for row in _query(table, org, text, picks):
         values = _values(table, row)
         flags = {c.name: picks.flag(table, c.name, values) for c in table.columns
                  if c.choices}
@@ -206,9 +226,12 @@ def table(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     choices.ensure_read(org)
     editing = request.args.get("edit", type=int)
-    fixed = tbl.model.get_or_none((tbl.model.id == request.args.get("fixed", 0, type=int))
-                                  & (tbl.model.org == org))
-    found = offer_for(kind, org, [_values(tbl, fixed)]) if fixed else None
+    # ?fixed=<row id>: rows just saved without JavaScript, whose re-sync offer the
+    # redirect would otherwise lose.
+    fixed_ids = [int(i) for i in request.args.getlist("fixed") if i.isdigit()]
+    fixed = list(tbl.model.select().where(tbl.model.id.in_(fixed_ids) &
+                                          (tbl.model.org == org))) if fixed_ids else []
+    found = offer_for(kind, org, [_values(tbl, r) for r in fixed]) if fixed else None
     ctx = _context(tbl, org, text=request.args.get("q", "").strip(), editing=editing,
                    offer=found)
     if is_htmx():
@@ -253,11 +276,9 @@ def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str
         return f"Choose the {' and the '.join(empty)}."
     known = known_for(tbl.name, org)
     if tbl.name == "tracking":
-        known = type(known)(columns=known.columns, orgs=known.orgs, org_name=known.org_name,
-                            tracking_categories={
-                                r.category: r.source for r in TrackingMapping.select().where(
-                                    (TrackingMapping.org == org) &
-                                    (TrackingMapping.id != (row_id or 0)))})
+        known = replace(known, tracking_categories={
+            r.category: r.source for r in TrackingMapping.select().where(
+                (TrackingMapping.org == org) & (TrackingMapping.id != (row_id or 0)))})
     reason = check_values(tbl.name, values, known)
     if reason:
         return reason
@@ -335,10 +356,7 @@ def save_row(org_id, kind, row_id):
     _store(tbl, org, values, row)
     found = offer_for(kind, org, [values])
     if not is_htmx():
-        flash("Saved." + (f" {len(found['records'])} exception(s) this may fix can be "
-                          "re-synced below." if found else ""))
-        return redirect(url_for(".table", org_id=org.id, kind=kind, fixed=row_id,
-                                _anchor=f"row-{row_id}"))
+        return _saved_redirect(org, kind, "Saved.", [row_id], found)
     ctx = _context(tbl, org)
     item = next(r for r in ctx["rows"] if r["id"] == row_id)
     return render_template("mappings/_row.html", row=item, saved=True, row_offer=found,
@@ -355,17 +373,26 @@ def add_row(org_id, kind):
         return _table_answer(ctx, 422)
     try:
         with db.atomic():
-            _store(tbl, org, values)
+            row = _store(tbl, org, values)
     except IntegrityError:
         ctx = _context(tbl, org, new_problem="That row was just added by someone else; "
                        "it is in the table now.", new_values=values)
         return _table_answer(ctx, 409)
     found = offer_for(kind, org, [values])
-    ctx = _context(tbl, org, message="Added.", offer=found)
     if not is_htmx():
-        flash("Added.")
-        return redirect(url_for(".table", org_id=org.id, kind=kind))
-    return _table_answer(ctx, 200)
+        return _saved_redirect(org, kind, "Added.", [row.id], found)
+    return _table_answer(_context(tbl, org, message="Added.", offer=found), 200)
+
+
+def _saved_redirect(org: Connection, kind: str, message: str, row_ids: list[int], found):
+    """After a plain form post: the table again, its ?fixed= rows bringing back the
+    re-sync offer the htmx answer shows in place."""
+    flash(message + (f" {len(found['records'])} exception(s) this may fix can be "
+                     "re-synced below." if found else ""))
+    # With an offer the page opens at its top (the message, then the offer), else on the row.
+    anchor = f"row-{row_ids[0]}" if len(row_ids) == 1 and not found else None
+    return redirect(url_for(".table", org_id=org.id, kind=kind,
+                            fixed=row_ids if found else None, _anchor=anchor))
 
 
 def _table_answer(ctx, status):
@@ -374,9 +401,36 @@ def _table_answer(ctx, status):
     return render_template("mappings/table.html", **ctx), status
 
 
+def _describe(tbl: Table, picks: Choices, row) -> str:
+    """A row in words, as the table shows it: "4900 Freight recovered → 260 Other Revenue"."""
+    values = _values(tbl, row)
+    keys = " ".join(picks.label(c.name, values[c.name]) for c in tbl.columns if c.key)
+    return f"{keys} → {picks.label(tbl.target, values[tbl.target])}"
+
+
+def _confirm_delete(tbl: Table, org: Connection, rows: list, fields: list[tuple]):
+    """Without JavaScript there is no dialog: a page names what goes, Delete or Cancel."""
+    picks = Choices(tbl, org)
+    noun = KINDS[tbl.name].label            # "account mappings"
+    what = f"these {len(rows)} {noun}" if len(rows) != 1 else f"this {noun[:-1]}"
+    needed = "" if tbl.name == "items" else (
+        " Records that need " + ("them" if len(rows) != 1 else "it") + " become exceptions "
+        "until the value is mapped again.")
+    return render_template(
+        "confirm.html", title=f"Delete {what} of {org.name}?",
+        lines=[_describe(tbl, picks, r) for r in rows],
+        sentence=f"Ferry stops using {'them' if len(rows) != 1 else 'it'} from the next "
+                 f"sync.{needed} Nothing changes in ConnectWise or Xero.",
+        action=request.path, fields=fields, button="Delete",
+        cancel=url_for(".table", org_id=org.id, kind=tbl.name))
+
+
 @bp.post("/org/<int:org_id>/<kind>/<int:row_id>/delete")
 def delete_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
+    row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
+    if row is not None and not is_htmx() and not request.form.get("confirmed"):
+        return _confirm_delete(tbl, org, [row], [])
     tbl.model.delete().where((tbl.model.id == row_id) & (tbl.model.org == org)).execute()
     choices.invalidate_reference(org.id)
     if is_htmx():
@@ -398,10 +452,13 @@ def bulk(org_id, kind):
                        "to do with them.")
         return _table_answer(ctx, 422)
     if action == "delete":
+        if not is_htmx() and not request.form.get("confirmed"):
+            return _confirm_delete(tbl, org, rows, [("action", "delete")] +
+                                   [("ids", str(r.id)) for r in rows])
         tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
         choices.invalidate_reference(org.id)
         message = f"Deleted {len(rows)} row(s)."
-        found = None
+        found, changed = None, []
     else:
         target = tbl.column(tbl.target)
         new = request.form.get("bulk_value", "").strip()
@@ -423,8 +480,7 @@ def bulk(org_id, kind):
         message = f"Set {target.label} {new} on {len(changed)} row(s)."
         found = offer_for(kind, org, [v for _r, v in changed])
     if not is_htmx():
-        flash(message)
-        return redirect(url_for(".table", org_id=org.id, kind=kind))
+        return _saved_redirect(org, kind, message, [r.id for r, _v in changed], found)
     return _table_answer(_context(tbl, org, message=message, offer=found), 200)
 
 
@@ -432,9 +488,8 @@ def bulk(org_id, kind):
 def refresh():
     """Refresh choices: read every list from the APIs again."""
     problems = choices.refresh_all()
-    back = request.form.get("next") or url_for(".index")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:
-        back = url_for(".index")        # only ever a path on Ferry itself
+    back = request.form.get("next")
+    back = _safe_next(back) if back else url_for(".index")   # only a path on Ferry
     message = "Choices read again from ConnectWise and Xero." + (
         " Not offered, so typed by hand: " + ", ".join(problems) + "."
         if problems else "")
@@ -445,7 +500,7 @@ def refresh():
 
 
 # -- how records are written to the org --------------------------------------------------
-RECORD_LABELS = {"invoice": "Invoices", "credit_note": "Credit memos", "bill": "Bills"}
+RECORD_LABELS = {t: MANY[t] for t in DOCUMENT_TYPES}   # as Xero and the other pages say
 STATUSES = {"DRAFT": "draft", "AUTHORISED": "authorised"}
 
 

@@ -180,6 +180,16 @@ def disconnect_xero(connection_id: int):
                                         (Connection.kind == "xero"))
     if connection is None:
         return redirect(url_for("settings.index"))
+    if not request.form.get("confirmed"):
+        # Asked first: ferry.js's dialog sends confirmed=1; without JavaScript, this page.
+        return render_template(
+            "confirm.html", title=f"Disconnect {connection.name} from Xero?",
+            lines=[], sentence=(
+                "Ferry stops writing to this organisation, and Xero is told to end "
+                "Ferry's access to it. Its mappings and records stay in Ferry; choose "
+                "Connect Xero to use it again."),
+            action=request.path, fields=[], button="Disconnect",
+            cancel=url_for("settings.index", _anchor="xero-settings"))
     app = _app()
     grant_id = (connection.settings or {}).get("grant_id")
     with DatabaseAuditSink() as sink:

@@ -4,13 +4,27 @@
 (function () {
   "use strict";
 
-  // <form data-confirm="Disconnect ...?">: ask before a plain or htmx submit.
+  // <form data-confirm="Disconnect ...?"> (or a submit button with it, which htmx's
+  // hx-confirm does not see): ask before a plain or htmx submit. Once asked here, the
+  // post says confirmed=1 so the server does not ask again with its page (what a
+  // browser without JavaScript gets instead).
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
+    var button = event.submitter;
+    var question = (button && button.getAttribute("data-confirm")) ||
+      (form.getAttribute && form.getAttribute("data-confirm"));
+    if (!question) { return; }
+    if (!window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();
+      return;
+    }
+    if (!form.querySelector("input[name=confirmed]")) {
+      var confirmed = document.createElement("input");
+      confirmed.type = "hidden";
+      confirmed.name = "confirmed";
+      confirmed.value = "1";
+      form.appendChild(confirmed);
     }
   }, true);
 
