@@ -65,7 +65,7 @@ def test_connect_choose_one_organisation_then_disconnect(signed_in, sandbox):
     assert not sandbox.xero.identity.connected(drop.tenant_id)   # handed back to Xero
 
     client.post(f"/settings/xero/{rows[0].id}/disconnect",
-                data={"csrf_token": csrf_token(client, "/settings/")})
+                data={"csrf_token": csrf_token(client, "/settings/"), "confirmed": "1"})
     assert not sandbox.xero.identity.connected(keep.tenant_id)
     assert Connection.get_by_id(rows[0].id).status == "disabled"
     assert XeroGrant.get_by_id(rows[0].settings["grant_id"]).token is None

@@ -159,7 +159,7 @@ def test_after_a_move_the_old_tokens_never_reach_the_new_host(signed_in, xero_co
         grant = XeroGrant.get()
         assert grant.token is None and grant.status == "needs_reconnect"
     signed_in.post(f"/settings/xero/{xero_connected}/disconnect",
-                   data={"csrf_token": csrf_token(signed_in, "/settings/")})
+                   data={"csrf_token": csrf_token(signed_in, "/settings/"), "confirmed": "1"})
     for secret in (ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_SECRET):
         assert not capture.saw(secret)
     with app.app_context(), db.connection_context():
