@@ -3,6 +3,8 @@ do, links to the record, to the mapping row that fixes it (opened on that value)
 its calls in the audit log, and has a one-click force-sync. An exception resolves itself
 when a later sync writes the record; a user may dismiss one with a reason, kept in the
 record's history (it comes back if the record changes in ConnectWise and still fails)."""
+import re
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from peewee import JOIN
 
@@ -17,6 +19,9 @@ FIX_WORDS = {"account": "Map GL account {v}", "tax type": "Map tax code {v}",
              "tracking option": "Map {v} to a tracking option",
              "routing": "Add a routing rule", "contact": "Resolve the contact clash",
              "setting": "Set the {v}"}
+# A total Xero would compute differently (sync/documents.py) is keyed on no mapping
+# value, so its tax codes are read from the end of its sentence.
+MISMATCH_CODES = re.compile(r"check the tax mapping for ConnectWise tax code ([^;]+)$")
 
 
 def _query():
@@ -48,13 +53,27 @@ def _fixes(records) -> dict[int, list[dict]]:
             words = FIX_WORDS.get(p.kind, "Fix {v}").format(v=p.label or p.cw_value)
             fixes[p.record_id].append({"href": link, "text": words,
                                        "kind": KIND_LABELS.get(p.kind, p.kind)})
+    for r in records:
+        for sentence in r.problems or ():
+            found = MISMATCH_CODES.search(sentence)
+            for code in found.group(1).split(", ") if found and r.org_id else ():
+                if code != "(none)":
+                    # The taxes table of the record's org, showing that code's row.
+                    fixes[r.id].append({"href": fix_link("tax rate", code, r.org_id),
+                                        "text": f"Check the tax mapping for {code}",
+                                        "kind": KIND_LABELS["tax type"]})
     return fixes
+
+
+def _shown():
+    """The exceptions the page shows for its filters, and its record type."""
+    query, record_type = _query()
+    return list(query.order_by(SyncRecord.updated_at.desc()).limit(500)), record_type
 
 
 @bp.route("/")
 def index():
-    query, record_type = _query()
-    records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
+    records, record_type = _shown()
     return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
                            record_type=record_type, labels=ONE, many=MANY,
                            filtered=bool(request.args.get("kind")),
@@ -79,8 +98,7 @@ def dismiss(record_id):
             return render_template("exceptions/_dismiss.html", r=record, problem=problem,
                                    reason=reason), 422, {"HX-Retarget": "this",
                                                          "HX-Reswap": "outerHTML"}
-        query, record_type = _query()
-        records = list(query.order_by(SyncRecord.updated_at.desc()).limit(500))
+        records, record_type = _shown()
         return render_template("exceptions/index.html", records=records,
                                fixes=_fixes(records), record_type=record_type, labels=ONE,
                                many=MANY, filtered=False, dismissing=record.id, problem=problem), 422
@@ -92,9 +110,19 @@ def dismiss(record_id):
                            message=f"Exception dismissed by {who}: {reason}")
     label = f"{ONE.get(record.record_type, record.record_type)} {record.cw_number or record.cw_id}"
     if request.headers.get("HX-Request"):
-        return render_template("exceptions/_dismissed.html", label=label, reason=reason)
+        # The row becomes a notice; the toolbar (its count and the records it re-syncs)
+        # asks for itself again on this event, with the page's own filters.
+        return render_template("exceptions/_dismissed.html", label=label, reason=reason), \
+            {"HX-Trigger": "exception-dismissed"}
     flash(f"{label} dismissed; the reason is in its history.")
     return redirect(url_for(".index"), 303)
+
+
+@bp.route("/toolbar")
+def toolbar():
+    """"Re-sync all N shown" for the page's filters, after a dismissal changed N."""
+    records, _record_type = _shown()
+    return render_template("exceptions/_toolbar.html", records=records)
 
 
 @bp.route("/<int:record_id>/dismiss")

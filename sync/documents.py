@@ -165,7 +165,12 @@ def finish(draft: Draft, facts: RoutingFacts, mappings: OrgMappings) -> Mapped |
 
 def _mismatch(draft: Draft, totals, difference: Decimal, mappings: OrgMappings) -> TaxMismatch:
     codes = sorted({line.tax_code for line in draft.lines if line.tax_code})
+    # Amounts as the pages show them (5,280.00 AUD): the document's currency, else the
+    # org's. The exceptions page reads the codes from the sentence's end to link them.
+    currency = draft.header.get("CurrencyCode") or mappings.base_currency
+    unit = f" {currency}" if currency else ""
     return TaxMismatch(str(difference), (
-        f"Xero would total {draft.label} at {totals.total} (tax {totals.total_tax}) but "
-        f"ConnectWise totals it at {cents(draft.cw_total)} (tax {cents(draft.cw_tax)}); "
+        f"Xero would total {draft.label} at {totals.total:,.2f}{unit} (tax "
+        f"{totals.total_tax:,.2f}) but ConnectWise totals it at "
+        f"{cents(draft.cw_total):,.2f}{unit} (tax {cents(draft.cw_tax):,.2f}); "
         f"check the tax mapping for ConnectWise tax code {', '.join(codes) or '(none)'}"))

@@ -161,8 +161,8 @@ def test_a_tax_rate_mismatch_is_not_hidden_in_a_rounding_line():
     txn = transaction("10244", [line("4000", "Support", "1", "100.00"), tax_line("20.00")])
     result = map_invoice(source(txn), mappings())
     assert result.sentences == [
-        "Xero would total invoice 10244 at 110.00 (tax 10.00) but ConnectWise totals it "
-        "at 120.00 (tax 20.00); check the tax mapping for ConnectWise tax code GST"]
+        "Xero would total invoice 10244 at 110.00 AUD (tax 10.00) but ConnectWise totals "
+        "it at 120.00 AUD (tax 20.00); check the tax mapping for ConnectWise tax code GST"]
 
 
 def test_rounding_needed_without_a_rounding_account_is_a_problem():
