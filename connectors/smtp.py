@@ -11,7 +11,9 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,29 @@ class SmtpError(Exception):
 
 
 def build_message(sender: str, recipients: list[str], subject: str, text: str,
-                  html: str | None = None) -> EmailMessage:
-    """A plain-text mail, with an HTML alternative when given."""
+                  html: str | None = None, *, date: datetime | None = None,
+                  message_id: str | None = None) -> EmailMessage:
+    """A plain-text mail, with an HTML alternative when given. It carries the Date
+    (RFC 5322 requires one; `date` is naive UTC, now when not given) and a Message-ID
+    (smtplib adds neither): pass `message_id` so a mail sent again is the same message
+    to the receiver, who may then drop the copy."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Subject"] = subject
+    when = (date or datetime.now(timezone.utc).replace(tzinfo=None))
+    message["Date"] = format_datetime(when.replace(tzinfo=timezone.utc), usegmt=True)
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain(sender))
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
     return message
+
+
+def sender_domain(sender: str) -> str:
+    """The From address's domain, for Message-IDs ("ferry.invalid" when it has none)."""
+    _local, at, domain = parseaddr(sender)[1].rpartition("@")
+    return domain.strip() if at and domain.strip() else "ferry.invalid"
 
 
 def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:

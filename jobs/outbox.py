@@ -3,7 +3,8 @@
 `queue_mail` writes the mail (committed) and asks a worker to send it; `send_due` sends
 what is due. A failed attempt stays pending with the reason and a later next attempt
 (1, 2, 4 ... minutes, at most an hour apart) until MAX_ATTEMPTS, then it is "failed" and
-waits for a person to press Resend. A mail is claimed ("sending") before its SMTP
+waits for a person to press Resend (a test e-mail is tried once: the person who pressed
+"Send a test e-mail" presses it again). A mail is claimed ("sending") before its SMTP
 conversation; a claim older than SENDING_STALE is taken as a sender that died (worker
 restart) and the mail goes out again: a mail may in that rare case arrive twice, never
 zero times. With no SMTP host configured nothing is attempted and mail waits here.
@@ -16,13 +17,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from peewee import IntegrityError
 
-from connectors.smtp import SmtpError, SmtpSettings, build_message, send
+from connectors.smtp import SmtpError, SmtpSettings, build_message, send, sender_domain
 from jobs.context import in_job_context
 from models import OutboxMail, db, utcnow
 
 log = logging.getLogger("ferry.outbox")
 
 MAX_ATTEMPTS = 12
+TRIED_ONCE = ("test",)            # kinds a failure leaves failed at once
 SENDING_STALE = timedelta(minutes=10)
 FIRST_RETRY_SECONDS = 60
 LONGEST_RETRY_SECONDS = 3600
@@ -109,14 +111,27 @@ def send_due(now: datetime | None = None, settings: SmtpSettings | None = None,
     return counts
 
 
+def message_id(mail: OutboxMail, sender: str) -> str:
+    """The same Message-ID at every attempt of one outbox row, so a mail a receiver took
+    just before the conversation broke is the same message when it comes again. The
+    time it was written keeps two rows of a database started afresh apart."""
+    return (f"<ferry.{mail.id}.{mail.created_at:%Y%m%d%H%M%S%f}"
+            f"@{sender_domain(sender)}>")
+
+
 def _attempt(mail: OutboxMail, settings: SmtpSettings, sender: str, now: datetime) -> str:
-    message = build_message(sender, mail.recipients, mail.subject, mail.text, mail.html)
+    message = build_message(sender, mail.recipients, mail.subject, mail.text, mail.html,
+                            date=mail.created_at, message_id=message_id(mail, sender))
     mail.attempts += 1
     try:
         refused = send(settings, message)
     except SmtpError as exc:
         mail.last_error = exc.sentence
-        if exc.permanent or mail.attempts >= MAX_ATTEMPTS:
+        if mail.kind in TRIED_ONCE:
+            mail.status = "failed"
+            mail.last_error += (" A test e-mail is not tried again by itself: send another "
+                                "once that is fixed.")
+        elif exc.permanent or mail.attempts >= MAX_ATTEMPTS:
             mail.status = "failed"
             mail.last_error += (" Ferry will not retry it by itself" if exc.permanent else
                                 f" Ferry gave up after {mail.attempts} tries")

@@ -28,10 +28,11 @@ def free_port() -> int:
 
 class Inbox:
     """The server's handler: keeps what it accepts; `refuse` makes it answer DATA with
-    an SMTP error instead; `hold` (an Event) makes DATA wait until it is set."""
+    an SMTP error instead (keeping what it refused apart); `hold` (an Event) makes DATA wait until it is set."""
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
+        self.refused_messages: list[email.message.EmailMessage] = []   # DATA it refused
         self.envelopes = []
         self.refuse: str | None = None
         self.refuse_rcpt: str | None = None
@@ -52,6 +53,8 @@ class Inbox:
                 await asyncio.sleep(0.05)
             return "451 4.3.0 the held conversation is over"
         if self.refuse:
+            self.refused_messages.append(
+                email.message_from_bytes(envelope.content, policy=policy.default))
             return self.refuse
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
@@ -151,6 +154,28 @@ def smtp_implicit(certificate):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def silent():
+    """A port that takes the connection and never says a word (a firewalled relay, a
+    wrong port): its port number."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+
+    def accept():
+        try:
+            while True:
+                held.append(listener.accept()[0])
+        except OSError:
+            pass                      # closed at the end of the test
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+    for conn in held:
+        conn.close()
 
 
 def point_at(app, server: SmtpServer, **extra) -> None:

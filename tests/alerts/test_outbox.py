@@ -18,7 +18,7 @@ from .conftest import inside, parts, point_at
 
 
 def mail(key=None, to=("finance@msp.example",)):
-    return queue_mail("test", list(to), "Ferry outbox test", "plain body", "<p>html body</p>",
+    return queue_mail("digest", list(to), "Ferry outbox test", "plain body", "<p>html body</p>",
                       key=key, notify=False)
 
 
@@ -189,3 +189,27 @@ def test_flask_outbox_lists_what_waits_and_sends_it(app, smtp, client, auth):
     assert "Sent 1, to retry 0, failed 0." in sent.output
     assert "Nothing is waiting: every e-mail has been sent." in sent.output
     assert len(smtp.inbox.messages) == 1
+
+
+def test_a_retried_mail_is_the_same_message_to_the_receiver(mailing):
+    """Date is when Ferry wrote the mail and the Message-ID is the outbox row's, at every
+    attempt: a receiver that took a mail whose conversation then broke drops the copy."""
+    from email.utils import parsedate_to_datetime
+    first, second = mail(), mail()
+    mailing.inbox.refuse = "451 4.3.0 mailbox busy, try later"
+    start = utcnow()
+    send_due(now=start, only=first.id)
+    mailing.inbox.refuse = None
+    send_due(now=start + timedelta(minutes=1))
+    [refused] = mailing.inbox.refused_messages
+    taken = {m["Message-ID"]: m for m in mailing.inbox.messages}
+    assert len(taken) == 2                                  # two rows: two messages
+    again = taken[refused["Message-ID"]]
+    assert again["Date"] == refused["Date"]
+    written = OutboxMail.get_by_id(first.id).created_at
+    assert parsedate_to_datetime(again["Date"]).replace(tzinfo=None) == \
+        written.replace(microsecond=0)
+    assert refused["Message-ID"].endswith("@msp.example>")
+    raw = [e.content.decode() for e in mailing.inbox.envelopes]
+    assert all("\nDate: " in r and "\nMessage-ID: " in r for r in raw)
+    assert second.id != first.id

@@ -98,3 +98,34 @@ def test_send_a_test_email_with_no_server_configured(app, client, auth):
         answer.get_data(as_text=True)
     with inside(app):
         assert OutboxMail.get().status == "pending"
+
+
+def test_a_test_email_to_a_server_that_never_answers(app, silent, client, auth):
+    """The page answers within the test's own 10 seconds (FERRY_SMTP_TIMEOUT is for the
+    outbox; gunicorn ends a request at 30), says why, and the test is not retried."""
+    import time
+    from datetime import timedelta
+
+    from jobs.outbox import send_due
+    from models import utcnow
+    app.config.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": silent, "SMTP_STARTTLS": False,
+                       "SMTP_TLS": False, "SMTP_TIMEOUT": 30,
+                       "MAIL_FROM": "ferry@msp.example"})
+    auth.login()
+    token = csrf_token(client, "/settings/")
+    started = time.monotonic()
+    answer = client.post("/settings/alerts/test", data={
+        "test_to": "me@msp.example", "csrf_token": token}, headers={"HX-Request": "true"})
+    took = time.monotonic() - started
+    html = answer.get_data(as_text=True)
+    assert 9 <= took < 15
+    assert (f"Not sent: The mail server 127.0.0.1:{silent} did not answer within 10 "
+            "seconds. A test e-mail is not tried again by itself: send another once that "
+            "is fixed. The mail is in the Outbox.") in html
+    with inside(app):
+        row = OutboxMail.get(OutboxMail.kind == "test")
+        assert row.status == "failed" and row.attempts == 1
+        # An hour later the outbox has left it alone: nothing pending, no new attempt.
+        assert send_due(now=utcnow() + timedelta(hours=1)) == {"sent": 0, "retry": 0,
+                                                                "failed": 0}
+        assert OutboxMail.get_by_id(row.id).attempts == 1

@@ -1,7 +1,8 @@
 """connectors/smtp.py against a real aiosmtpd: STARTTLS with login, implicit TLS, and the
 sentences for a wrong password, a server without STARTTLS, one that never answers."""
 import socket
-import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -70,23 +71,12 @@ def test_no_password_is_sent_to_a_server_without_starttls(smtp):
     assert smtp.inbox.messages == []
 
 
-def test_a_server_that_never_answers_times_out_with_a_sentence():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    held = []
-    threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
-    settings = SmtpSettings("127.0.0.1", listener.getsockname()[1], starttls=False,
-                            timeout=0.5)
-    try:
-        with pytest.raises(SmtpError) as caught:
-            send(settings, message())
-        assert "did not answer within 0.5 seconds" in caught.value.sentence
-        assert not caught.value.permanent
-    finally:
-        for conn, _ in held:
-            conn.close()
-        listener.close()
+def test_a_server_that_never_answers_times_out_with_a_sentence(silent):
+    settings = SmtpSettings("127.0.0.1", silent, starttls=False, timeout=0.5)
+    with pytest.raises(SmtpError) as caught:
+        send(settings, message())
+    assert "did not answer within 0.5 seconds" in caught.value.sentence
+    assert not caught.value.permanent
 
 
 def test_nobody_listening_is_a_sentence_to_retry():
@@ -106,3 +96,18 @@ def test_a_recipient_refused_for_good_is_permanent(smtp):
              message("nobody@msp.example"))
     assert caught.value.permanent
     assert "nobody@msp.example" in caught.value.sentence
+
+
+def test_a_mail_has_a_date_and_a_message_id(smtp):
+    """RFC 5322 requires Date; smtplib adds neither it nor a Message-ID."""
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    send(SmtpSettings("127.0.0.1", smtp.port, starttls=False, timeout=5),
+         build_message("Ferry <ferry@msp.example>", ["finance@msp.example"], "Ferry test",
+                       "plain words"))
+    [received] = smtp.inbox.messages
+    raw = smtp.inbox.envelopes[0].content.decode()
+    assert "\nDate: " in raw and "\nMessage-ID: <" in raw
+    sent_at = parsedate_to_datetime(received["Date"])
+    assert before <= sent_at <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert received["Date"].endswith(" +0000")
+    assert received["Message-ID"].strip().endswith("@msp.example>")
