@@ -87,30 +87,42 @@ def render_mail(template: str, content: dict) -> tuple[str, str]:
             render_template(f"mail/{template}.html", **content))
 
 
+def local_time(at: datetime) -> str:
+    """A naive UTC time on the clock of the alerts' timezone, the zone named."""
+    name = timezone_name()
+    return f"{compose.in_zone(at, compose.zone(name)):%Y-%m-%d %H:%M} {name}"
+
+
 def base_url() -> str:
     return current_app.config["BASE_URL"]
 
 
 # -- a cycle's new exceptions --------------------------------------------------------------
 def exception_items(records) -> list[ExceptionItem]:
-    fixes = fix_paths(records)
+    ids = [r.id for r in records]
+    problems = (list(RecordProblem.select().where(RecordProblem.record.in_(ids))
+                     .order_by(RecordProblem.id)) if ids else [])
+    fixes = fix_paths(problems)
+    # A record held back by a mapping was never written, so its own total is unset: the
+    # problem rows keep the ConnectWise total it holds back.
+    held_back = {p.record_id: p.amount for p in problems if p.amount is not None}
     return [ExceptionItem(record_id=r.id, record_type=r.record_type, cw_id=r.cw_id,
                           number=r.cw_number, org_id=r.org_id,
                           org_name=r.org.name if r.org_id else None,
                           problems=list(r.problems or []), since=r.updated_at,
-                          run_id=r.last_run_id, fix_path=fixes.get(r.id))
+                          run_id=r.last_run_id, fix_path=fixes.get(r.id),
+                          party=r.party_name, currency=r.currency,
+                          total=r.cw_total if r.cw_total is not None else held_back.get(r.id))
             for r in records]
 
 
-def fix_paths(records) -> dict[int, str]:
-    """Per record, the path of the first mapping row that fixes it: the very link the
-    Exceptions page opens (its helper, so the URL logic lives in one place)."""
+def fix_paths(problems: list[RecordProblem]) -> dict[int, str]:
+    """Per record, the path of the first mapping row that fixes it (`problems`: the
+    records' RecordProblem rows, in order): the very link the Exceptions page opens (its
+    helper, so the URL logic lives in one place)."""
     from blueprints.mappings.unmapped import fix_link
-    ids = [r.id for r in records]
-    if not ids:
+    if not problems:
         return {}
-    problems = list(RecordProblem.select().where(RecordProblem.record.in_(ids))
-                    .order_by(RecordProblem.id))
     found: dict[int, str] = {}
     # A job has no request, so url_for has no adapter: lend it one for the paths (a
     # test request context would run the request teardown and close the job's DB).
@@ -200,7 +212,7 @@ def _connectwise_keys_refused() -> list[Condition]:
         return []
     return [Condition("connectwise-keys", "ConnectWise refuses Ferry's API keys",
                       "ConnectWise answered 401 (not authorised) to Ferry's last call, at "
-                      f"{last.at:%Y-%m-%d %H:%M} UTC. The API member's keys were probably "
+                      f"{local_time(last.at)}. The API member's keys were probably "
                       "changed or removed: enter a working public and private key under "
                       "Settings → ConnectWise.")]
 
@@ -230,16 +242,24 @@ def _failing_types() -> list[Condition]:
     n = failures_in_a_row()
     found = []
     for kind in compose.RECORD_TYPES:
-        runs = list(SyncRun.select(SyncRun.status, SyncRun.message).where(
+        runs = list(SyncRun.select(SyncRun.status, SyncRun.message, SyncRun.started_at).where(
             (SyncRun.record_type == kind) & (SyncRun.status != "running"))
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(n))
         if compose.failing_in_a_row([r.status for r in runs], n):
+            noun = compose.ONE[kind].lower()
+            cycles = f"last {n} {noun} cycles" if n > 1 else f"last {noun} cycle"
+            latest = compose.first_sentence(runs[0].message or "")
             found.append(Condition(
-                f"failing:{kind}",
-                f"The last {n} {compose.MANY[kind].lower()} cycles did not finish",
-                f"The last {n} {compose.MANY[kind].lower()} cycles failed or stopped. The "
-                f"latest said: {runs[0].message or 'no reason given'} Open Runs for each "
-                "one's calls and message."))
+                f"failing:{kind}", f"The {cycles} did not finish",
+                f"The {cycles} failed or stopped (the first of them at "
+                f"{local_time(runs[-1].started_at)}). "
+                + (f"The latest said: “{latest}” " if latest else "")
+                + ("Failing this many times in a row, it is not clearing by itself. "
+                   if n > 1 else "")
+                + "Runs shows each cycle's message and calls. If the message names "
+                "ConnectWise or Xero, check that it is up (its status page) and that "
+                "Ferry's server can reach it, then press Test connection for it under "
+                "Settings."))
     return found
 
 
@@ -307,7 +327,7 @@ def _mail_incident(incident: AlertIncident, people: list[str], *, resolved: bool
 def _resolved_sentence(incident: AlertIncident) -> str:
     took = (incident.resolved_at - incident.opened_at) if incident.resolved_at else None
     span = f" after {_duration(took)}" if took else ""
-    return (f"“{incident.title}” (first noticed {incident.opened_at:%Y-%m-%d %H:%M} UTC) "
+    return (f"“{incident.title}” (first noticed {local_time(incident.opened_at)}) "
             f"is no longer the case{span}. Nothing more to do.")
 
 

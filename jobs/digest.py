@@ -3,8 +3,9 @@ exceptions oldest first, the Xero calls used per organisation and the records me
 this month, mailed at the set time of day in the set timezone.
 
 `digest_tick()` runs every few minutes (the schedule); once the local clock has passed
-the digest time it queues that day's digest, once (its outbox key is the date).
-`send_digest_now()` is `flask --app app digest send`.
+the digest time it queues that day's digest, once (its outbox key is the date), covering
+the time since the previous one up to the moment it is built. `send_digest_now()` is
+`flask --app app digest send`: the last 24 hours, whatever the time of day.
 """
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from jobs import alerts
 from jobs.context import in_job_context
 from jobs.outbox import queue_mail, send_due
 from models import (
-    AuditEntry, Connection, MeteredVersion, OutboxMail, RecordEvent, SyncRecord, SyncRun,
-    utcnow,
+    AuditEntry, Connection, MeteredVersion, OutboxMail, RecordEvent, Setting, SyncRecord,
+    SyncRun, utcnow,
 )
 from sync import alerts as compose
 
 OPEN_LISTED = 200
+COVERED_UNTIL = "alerts.digest_covered_until"    # where the last scheduled digest ended
 WRITTEN_KINDS = {"created": "written", "updated": "updated"}
 
 
@@ -41,7 +43,7 @@ def digest_recipients(types: list[str]) -> list[str]:
     return seen
 
 
-def gather(start: datetime, end: datetime, types: list[str], now: datetime) -> dict:
+def gather(start: datetime, end: datetime, types: list[str]) -> dict:
     """The facts of the digest window [start, end), for sync.alerts.digest_mail."""
     days = {kind: compose.TypeDay(kind) for kind in types}
     for run in SyncRun.select().where((SyncRun.started_at >= start) &
@@ -98,7 +100,7 @@ def gather(start: datetime, end: datetime, types: list[str], now: datetime) -> d
                                          (AuditEntry.at >= start) &
                                          (AuditEntry.at < end)).count()
         budget.append({"org": name, "used": used, "remaining": remaining.get(org_id)})
-    month = now.strftime("%Y-%m")
+    month = end.strftime("%Y-%m")             # metered months are UTC months
     metered = [{"label": compose.MANY.get(row.record_type, row.record_type), "count": row.n}
                for row in MeteredVersion.select(
                    MeteredVersion.record_type,
@@ -139,11 +141,14 @@ def _remaining_today() -> dict[int, int]:
         return {}
 
 
-def build(day, start: datetime, end: datetime, types: list[str], now: datetime) -> dict:
-    facts = gather(start, end, types, now)
-    return compose.digest_mail(day, alerts.timezone_name(), facts["types"],
-                               facts["open_items"], facts["budget"], facts["metered"],
-                               facts["month"], current_app.config["BASE_URL"],
+def build(start: datetime, end: datetime, types: list[str]) -> dict:
+    """The digest of [start, end), dated on the local day of `end`."""
+    tz_name = alerts.timezone_name()
+    day = compose.in_zone(end, compose.zone(tz_name)).date()
+    facts = gather(start, end, types)
+    return compose.digest_mail(day, tz_name, facts["types"], facts["open_items"],
+                               facts["budget"], facts["metered"], facts["month"],
+                               current_app.config["BASE_URL"], start=start, end=end,
                                more_open=facts["more_open"])
 
 
@@ -151,26 +156,36 @@ def digest_tick(now: datetime | None = None) -> OutboxMail | None:
     """Queue today's digest once the digest time has passed (once a day)."""
     now = now or utcnow()
     types = digest_types()
-    due = compose.digest_due(now, alerts.digest_time(), compose.zone(alerts.timezone_name()))
-    if due is None:
+    day = compose.digest_due(now, alerts.digest_time(), compose.zone(alerts.timezone_name()))
+    if day is None:
         return None
-    day, start, end = due
     key = f"digest:{day.isoformat()}"
     if OutboxMail.select().where(OutboxMail.key == key).exists():
         return None
-    content = build(day, start, end, types, now)
+    start, end = compose.digest_window(now, _covered_until())
+    content = build(start, end, types)
     text, html = alerts.render_mail("digest", content)
-    return queue_mail("digest", digest_recipients(types), content["subject"], text, html,
+    mail = queue_mail("digest", digest_recipients(types), content["subject"], text, html,
                       key=key)
+    if mail is not None:
+        Setting.set_value(COVERED_UNTIL, end.isoformat())
+    return mail
+
+
+def _covered_until() -> datetime | None:
+    try:
+        return datetime.fromisoformat(Setting.get_value(COVERED_UNTIL) or "")
+    except ValueError:
+        return None
 
 
 def send_digest_now(now: datetime | None = None) -> tuple[OutboxMail, dict]:
-    """The last 24 hours' digest, queued and sent at once (whatever the time of day)."""
+    """The last 24 hours' digest, queued and sent at once (whatever the time of day).
+    It leaves the scheduled digests' window alone: the next one still covers the time
+    since the previous scheduled one."""
     now = now or utcnow()
     types = digest_types()
-    local_day = now.replace(tzinfo=compose.zone("UTC")).astimezone(
-        compose.zone(alerts.timezone_name())).date()
-    content = build(local_day, now - timedelta(hours=24), now, types, now)
+    content = build(now - timedelta(hours=24), now, types)
     text, html = alerts.render_mail("digest", content)
     mail = queue_mail("digest", digest_recipients(types), content["subject"], text, html,
                       notify=False)

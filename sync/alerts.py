@@ -6,8 +6,10 @@ the mail in the outbox.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +25,7 @@ DEFAULT_MODE = "digest"
 DEFAULT_DIGEST_TIME = "07:00"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_FAILURES_IN_A_ROW = 3
+MAX_DIGEST_WINDOW = timedelta(days=7)
 
 
 # -- settings values -------------------------------------------------------------------
@@ -75,10 +78,26 @@ class ExceptionItem:
     todo: str = ""
     run_id: int | None = None         # the run that last held it back
     fix_path: str | None = None       # the mapping row that fixes it, as Exceptions opens it
+    party: str | None = None          # the customer (the supplier of a bill)
+    total: Decimal | None = None      # the ConnectWise document's total
+    currency: str | None = None
 
     @property
     def label(self) -> str:
         return f"{ONE.get(self.record_type, self.record_type)} {self.number or self.cw_id}"
+
+    @property
+    def who(self) -> str:
+        """"Customer: Acme Pty Ltd; total 1,234.50 AUD" (what the record has of it), so a
+        person knows which document it is without opening it."""
+        said = []
+        if self.party:
+            said.append(f"{'Supplier' if self.record_type == 'bill' else 'Customer'}: "
+                        f"{self.party}")
+        if self.total is not None:
+            amount = f"{self.total:,.2f}" + (f" {self.currency}" if self.currency else "")
+            said.append(f"{'total' if said else 'Total'} {amount}")
+        return "; ".join(said)
 
     @property
     def ref(self) -> str:
@@ -161,6 +180,13 @@ def incident_changes(now_failing: list[Condition], open_keys: set[str]
     return to_open, cleared
 
 
+def first_sentence(message: str) -> str:
+    """What failed, without the advice for one failed cycle that may follow it ("This is
+    usually brief; ..."): an alert for N in a row gives its own."""
+    found = re.match(r"(.+?[.!?])\s+(?=[A-Z“\"])", message.strip(), re.S)
+    return found.group(1) if found else message.strip()
+
+
 def failing_in_a_row(statuses_newest_first: list[str], n: int) -> bool:
     """The last `n` finished cycles of a type all failed or stopped."""
     last = statuses_newest_first[:n]
@@ -178,19 +204,31 @@ def incident_mail(title: str, detail: str, base_url: str, *, resolved: bool = Fa
 
 
 # -- the daily digest -------------------------------------------------------------------
-def digest_due(now_utc: datetime, at: time, tz: ZoneInfo) -> tuple[date, datetime, datetime] | None:
-    """When the local clock has passed today's digest time: (local date, window start,
-    window end), the window being the 24 hours before today's digest time, in naive
-    UTC. None before that time of day."""
-    aware = now_utc.replace(tzinfo=ZoneInfo("UTC")) if now_utc.tzinfo is None else now_utc
-    local = aware.astimezone(tz)
+def digest_due(now_utc: datetime, at: time, tz: ZoneInfo) -> date | None:
+    """The local date, once the local clock has passed today's digest time; None
+    before that time of day."""
+    local = in_zone(now_utc, tz)
     if (local.hour, local.minute) < (at.hour, at.minute):
         return None
-    end_local = datetime.combine(local.date(), at, tzinfo=tz)
-    end = end_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    start_local = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=tz)
-    start = start_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    return local.date(), start, end
+    return local.date()
+
+
+def digest_window(now_utc: datetime, covered_until: datetime | None
+                  ) -> tuple[datetime, datetime]:
+    """(start, end) of a digest built at `now_utc`, naive UTC: from where the previous
+    digest stopped (so no cycle is in two digests, none in neither) up to now, or the
+    last 24 hours when there was none (or it is more than a week old, or later than
+    now). Ending now, not at the digest time: a digest built late (Ferry started after
+    its time) counts the cycles its open exceptions came from."""
+    if covered_until is not None and now_utc - MAX_DIGEST_WINDOW <= covered_until < now_utc:
+        return covered_until, now_utc
+    return now_utc - timedelta(hours=24), now_utc
+
+
+def in_zone(at: datetime, tz: ZoneInfo) -> datetime:
+    """A naive UTC time (as the database keeps them) on the clock of `tz`."""
+    aware = at.replace(tzinfo=ZoneInfo("UTC")) if at.tzinfo is None else at
+    return aware.astimezone(tz)
 
 
 @dataclass
@@ -218,15 +256,19 @@ class TypeDay:
 
 
 def digest_mail(day: date, tz_name: str, types: list[TypeDay], open_items: list[ExceptionItem],
-                budget: list[dict], metered: list[dict], month: str, base_url: str,
-                more_open: int = 0) -> dict:
-    """The digest's content: the day per record type and org, open exceptions oldest
-    first, the Xero calls used per org, the records metered this month."""
+                budget: list[dict], metered: list[dict], month: str, base_url: str, *,
+                start: datetime, end: datetime, more_open: int = 0) -> dict:
+    """The digest's content: the window [start, end) per record type and org, open
+    exceptions oldest first, the Xero calls used per org in the window, the records
+    metered this month. Every time shown is on the clock of `tz_name`."""
     base = base_url.rstrip("/")
+    tz = zone(tz_name) or ZoneInfo("UTC")
     for item in open_items:
         item.links = links(base, item)
         item.todo = what_to_do(item)
     open_items = sorted(open_items, key=lambda i: (i.since or datetime.min, i.record_id))
+    for item in open_items:
+        item.since = in_zone(item.since, tz) if item.since else None
     types = sorted(types, key=lambda t: RECORD_TYPES.index(t.record_type)
                    if t.record_type in RECORD_TYPES else 99)
     for t in types:
@@ -237,6 +279,7 @@ def digest_mail(day: date, tz_name: str, types: list[TypeDay], open_items: list[
     subject = (f"Ferry daily digest {day.isoformat()}: {written} written, {updated} updated, "
                f"{total_open} open exception{'s' if total_open != 1 else ''}")
     return {"subject": subject, "day": day, "tz": tz_name, "types": types,
+            "start": in_zone(start, tz), "end": in_zone(end, tz),
             "open_items": open_items, "more_open": more_open, "total_open": total_open,
             "budget": budget, "metered": metered, "month": month, "base_url": base,
             "exceptions_link": f"{base}/exceptions/", "one": ONE, "many": MANY}

@@ -117,7 +117,7 @@ def test_mail():
             422)
     now = utcnow()
     content = {"subject": "Ferry test e-mail", "requested_by": g.user.email,
-               "at": now.strftime("%Y-%m-%d %H:%M"),
+               "at": alerts.local_time(now),
                "sender_note": "If you can read this, the mail server settings work."}
     text, html = alerts.render_mail("test", content)
     mail = queue_mail("test", good, content["subject"], text, html, notify=False)

@@ -54,8 +54,12 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     day = (at + timedelta(minutes=2)).replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
     assert message["Subject"].strip().startswith(f"Ferry daily digest {day.date().isoformat()}: ")
     body = parts(message)
-    text, html = body["text/plain"], body["text/html"]
-    assert "Australia/Adelaide" in text
+    text, html = body["text/plain"].replace("\r\n", "\n"), body["text/html"]
+    # The first digest: the 24 hours up to when it was built, on Adelaide's clock.
+    built = (at + timedelta(minutes=2)).replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
+    assert (f"\nCovers {built - timedelta(hours=24):%Y-%m-%d %H:%M} to {built:%Y-%m-%d %H:%M} "
+            "(Australia/Adelaide time, as every time below); the open exceptions are those "
+            "still open at the end.") in text
 
     orgs = {c.id: c.name for c in Connection.select().where(Connection.kind == "xero")}
     for kind in ("invoice", "credit_note"):
@@ -80,6 +84,14 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     since = [line.rsplit("since ", 1)[1] for line in listed]
     assert since == sorted(since)
     for record in still_open:
+        began = (RecordEvent.select().where((RecordEvent.record == record) &
+                                            (RecordEvent.kind == "exception"))
+                 .order_by(RecordEvent.at).first().at)
+        local = began.replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
+        assert f"* Invoice {record.cw_number} ({record.org.name}), since " \
+               f"{local:%Y-%m-%d %H:%M}\n" in text or record.record_type != "invoice"
+        if record.party_name and record.cw_total is not None:
+            assert f"  Customer: {record.party_name}; total {record.cw_total:,.2f}" in text
         assert f"https://ferry.msp.example/records/{record.id}" in text
         # Never sent on its own: "Audit" is the calls of the run that held it back.
         assert f"Audit: https://ferry.msp.example/audit/?run={record.last_run_id}" in text
@@ -91,7 +103,7 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
         used = AuditEntry.select().where((AuditEntry.api == "xero") &
                                          (AuditEntry.connection_id == org_id)).count()
         assert used > 0
-        assert f"  {name}: {used:,} calls in these 24 hours" in text
+        assert f"  {name}: {used:,} calls in this period" in text
     metered = MeteredVersion.select().where(
         (MeteredVersion.record_type == "invoice") &
         (MeteredVersion.month == utcnow().strftime("%Y-%m"))).count()
@@ -102,9 +114,37 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     assert "<script" not in html.lower() and "<img" not in html.lower()
 
     # The next day's digest covers only its own 24 hours: nothing happened in them.
-    later = digest_tick(now=at + timedelta(days=1, minutes=2))
+    later = digest_tick(now=at + timedelta(days=1, minutes=4))
     assert later is not None and later.key != mail.key
     assert "Invoices: 0 cycles." in later.text
+    # ... from where the first one stopped: no gap, no overlap.
+    assert f"Covers {built:%Y-%m-%d %H:%M} to " \
+           f"{built + timedelta(days=1, minutes=2):%Y-%m-%d %H:%M} (" in later.text
+
+
+def test_a_digest_built_after_its_time_counts_what_it_lists(ferry, smtp):
+    """Ferry started after the digest time: the day's first digest goes at once, and its
+    cycles, open exceptions and metered records tell one story (they said "0 cycles"
+    beside exceptions raised after the window and records metered by those cycles)."""
+    Setting.set_value(DIGEST_TIME, "00:00")                # long past, whatever the hour
+    Setting.set_value(TIMEZONE, "Australia/Adelaide")
+    run = run_cycle("invoice")
+    assert run.written and run.exceptions
+    mail = digest_tick(now=utcnow() + timedelta(minutes=1))
+    text = mail.text
+    assert "Invoices: 1 cycle." in text
+    orgs = {c.name for c in Connection.select().where(Connection.kind == "xero")}
+    lines = [line for line in text.splitlines()
+             if line.startswith("  ") and line.split(":")[0].strip() in orgs and
+             "written" in line]
+    written = sum(int(line.split("written ")[1].split(",")[0]) for line in lines)
+    raised = sum(int(line.split("raised ")[1].split(",")[0]) for line in lines)
+    assert written == run.written and raised == run.exceptions
+    end = text.split(" to ", 1)[1].split(" (", 1)[0]
+    since = [line.rsplit("since ", 1)[1] for line in text.splitlines() if line.startswith("* ")]
+    assert len(since) == run.exceptions and all(s <= end for s in since)
+    metered = MeteredVersion.select().where(MeteredVersion.record_type == "invoice").count()
+    assert f"  Invoices: {metered:,}" in text and metered <= run.written
 
 
 def test_every_type_and_everyones_recipients_whatever_the_mode(ferry, smtp):
@@ -118,10 +158,18 @@ def test_every_type_and_everyones_recipients_whatever_the_mode(ferry, smtp):
 
 
 def test_flask_digest_send_sends_now(connected, smtp):
+    with inside(connected):
+        Setting.set_value(TIMEZONE, "Australia/Adelaide")
+    before = datetime.now(ADELAIDE).replace(second=0, microsecond=0, tzinfo=None)
     result = connected.test_cli_runner().invoke(args=["digest", "send"])
     assert result.exit_code == 0, result.output
     assert "Sent." in result.output
     [message] = smtp.inbox.messages
     assert message["Subject"].strip().startswith("Ferry daily digest ")
+    # The last 24 hours, and it says so, on Adelaide's clock.
+    said = parts(message)["text/plain"].split("\nCovers ", 1)[1].split(" (Australia/Adelaide")[0]
+    start, end = (datetime.strptime(t, "%Y-%m-%d %H:%M") for t in said.split(" to "))
+    assert end - start == timedelta(hours=24)
+    assert before <= end <= before + timedelta(minutes=1)
     with inside(connected):
         assert OutboxMail.get().status == "sent"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 from jobs.alerts import MODE, RECIPIENTS
 from jobs.cycle import run_cycle
 from jobs.outbox import send_due
-from models import OutboxMail, Setting, SyncRecord, SyncRun
+from models import OutboxMail, RecordProblem, Setting, SyncRecord, SyncRun
 from tests.conftest import ADMIN_EMAIL
 
 from .conftest import inside, parts
@@ -28,6 +28,7 @@ def test_one_mail_per_cycle_listing_its_new_exceptions_with_links(ferry, smtp):
         f"Ferry: {len(exceptions)} invoices could not be written to Xero"
     body = parts(message)
     text, html = body["text/plain"], body["text/html"]
+    with_total = 0
     for record in exceptions:
         for part in (text, html):
             assert f"Invoice {record.cw_number}" in part
@@ -38,6 +39,17 @@ def test_one_mail_per_cycle_listing_its_new_exceptions_with_links(ferry, smtp):
         assert f"{BASE}/audit/?q=invoice%3A{record.cw_id}" not in text
         assert f"{BASE}/force-sync?record=invoice%3A{record.cw_id}" in text
         assert f'href="{BASE}/records/{record.id}"' in html
+        # Which document it is, without opening it: the customer and the total.
+        # Never written: its total is the one its mapping problem holds back (a contact
+        # problem stops it before its total is worked out).
+        total = RecordProblem.get(RecordProblem.record == record).amount
+        assert record.party_name and record.currency
+        who = f"Customer: {record.party_name}" + (
+            f"; total {total:,.2f} {record.currency}" if total is not None else "")
+        with_total += total is not None and "GL account 4900" in record.problems[0]
+        assert f"\n  {who}\n" in text.replace("\r\n", "\n")
+        assert who in html.replace("&amp;", "&").replace("&#39;", "'")
+    assert with_total                     # the invoices a GL account mapping holds back
     assert f"Fix the mapping: {BASE}/mappings/\n" not in text   # the row, not the index
     assert "What to do: Add the missing mapping for" in text
     # Readable in mail clients: inline styles, no scripts, no remote images.

@@ -54,7 +54,7 @@ def test_connectwise_keys_refused_and_failing_cycles_once_each_then_resolved(fer
     send_due()
     assert subjects(smtp) == [
         "Ferry needs attention: ConnectWise refuses Ferry's API keys",
-        "Ferry needs attention: The last 2 invoices cycles did not finish"]
+        "Ferry needs attention: The last 2 invoice cycles did not finish"]
     keys_mail = parts(smtp.inbox.messages[0])
     assert "Settings → ConnectWise" in keys_mail["text/plain"]
     assert "https://ferry.msp.example/settings/" in keys_mail["text/html"]
@@ -67,7 +67,7 @@ def test_connectwise_keys_refused_and_failing_cycles_once_each_then_resolved(fer
     send_due()
     assert sorted(subjects(smtp)[2:]) == [
         "Ferry resolved: ConnectWise refuses Ferry's API keys",
-        "Ferry resolved: The last 2 invoices cycles did not finish"]
+        "Ferry resolved: The last 2 invoice cycles did not finish"]
     assert "no longer the case" in parts(smtp.inbox.messages[2])["text/plain"]
     assert AlertIncident.select().where(AlertIncident.resolved_at.is_null()).count() == 0
     assert check_incidents() == {"opened": [], "resolved": []}
@@ -151,3 +151,26 @@ def test_a_day_limit_reached_is_reported_once(app, smtp, cw, xero_small_day):
         assert alert["Subject"].strip() == \
             f"Ferry needs attention: Xero organisation {org.name} reached its day limit"
         assert "nothing is lost" in parts(alert)["text/plain"]
+
+
+def test_cycles_failing_in_a_row_say_what_to_check_not_that_it_is_brief(ferry, smtp, cw):
+    """ConnectWise answering 503 every time: each cycle's message says "usually brief";
+    the alert for N in a row quotes what failed and says what a person should check."""
+    from tests.sync_e2e.helpers import fault
+    processes_alive()
+    Setting.set_value(FAILURES_IN_A_ROW, 3)
+    fault(cw, kind="503", path="*/finance/*")
+    runs = [run_cycle("invoice") for _ in range(3)]
+    assert all(r.status in ("failed", "stopped") for r in runs)
+    assert "usually brief" in runs[-1].message
+    assert check_incidents()["opened"] == ["failing:invoice"]
+    send_due()
+    [alert] = smtp.inbox.messages
+    assert alert["Subject"].strip() == \
+        "Ferry needs attention: The last 3 invoice cycles did not finish"
+    text, html = parts(alert)["text/plain"], parts(alert)["text/html"]
+    for part in (text, html.replace("&#39;", "'")):
+        assert "usually brief" not in part and "try again on the next cycle" not in part
+        assert "ConnectWise had a problem (HTTP 503)" in part
+        assert "Failing this many times in a row, it is not clearing by itself." in part
+        assert "press Test connection for it under Settings" in part
