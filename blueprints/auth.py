@@ -18,6 +18,7 @@ from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from blueprints import public
+from blueprints.text_input import storable, storable_form
 from models import LoginFailure, SessionVersion, Setting, User, utcnow
 
 bp = Blueprint("auth", __name__)
@@ -209,14 +210,17 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
-        email = request.form.get("email", "").strip().lower()
+        typed = request.form.get("email", "").strip().lower()
+        # An e-mail no column can hold (too long, a NUL) has no account: it gets the
+        # answer of any wrong e-mail, its failures counted under what can be stored.
+        email = storable_form(typed)
         password = request.form.get("password", "")
         ip = _client_address()
         wait = _wait_seconds(email, ip)
         if wait:
             error, status = _wait_sentence(wait), 429
         else:
-            user = User.get_or_none(User.email == email)
+            user = User.get_or_none(User.email == email) if email == typed else None
             # One hash check whether or not the e-mail has an account.
             matches = check_password_hash(user.password_hash if user else _DUMMY_HASH,
                                           password)
@@ -289,7 +293,7 @@ def setup():
                              "Look in the server's log (for example journalctl -u "
                              "ferry-web) for \"First-run setup code\" and type it "
                              "again."), 403
-        elif "@" not in email:
+        elif "@" not in email or not storable(email):
             error, status = "Enter the email address you will sign in with.", 400
         elif password != request.form.get("confirm", ""):
             error, status = ("The two passwords are different. Type the same password "

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, render_template, request
 from peewee import JOIN, SqliteDatabase
 
 from blueprints.labels import DOCUMENT_TYPES, ONE, filter_date
+from blueprints.text_input import search_text
 from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord, db
 
 bp = Blueprint("records", __name__, url_prefix="/records")
@@ -34,15 +35,15 @@ class Filters:
     cannot be used gets a sentence and is ignored, the others still apply."""
 
     def __init__(self, args):
+        self.errors: list[str] = []
         self.record_type = args.get("type", "")
         self.state = args.get("state", "")
-        self.number = args.get("q", "").strip()
-        self.party = args.get("party", "").strip()
+        self.number = search_text(args.get("q", ""), "Number", self.errors)
+        self.party = search_text(args.get("party", ""), "Customer or vendor", self.errors)
         self.org = args.get("org", "")
-        self.currency = args.get("currency", "").strip().upper()
+        self.currency = search_text(args.get("currency", ""), "Currency", self.errors).upper()
         self.xero_status = args.get("xero_status", "")
         self.due = args.get("due", "")
-        self.errors: list[str] = []
         self.day_from = self._date(args.get("from", ""), "From")
         self.day_to = self._date(args.get("to", ""), "To")
         self.min_total = self._amount(args.get("min", ""), "Smallest total")

@@ -1,0 +1,74 @@
+"""Review finding 1: text no database column can hold (an e-mail longer than 255
+characters, a NUL character) gave a 500 on PostgreSQL at the unauthenticated sign-in
+and on the records search. Each now gets the page's own sentence, on both databases."""
+from models import LoginFailure, User, db
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token
+
+LONG_EMAIL = "a" * 250 + "@msp.example"
+
+
+def sign_in(client, email, password="not the password"):
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": csrf_token(client)})
+
+
+def test_an_overlong_or_nul_email_gets_the_usual_wrong_email_answer(client, app):
+    for email in (LONG_EMAIL, ADMIN_EMAIL + "\x00", "x" * 5000):
+        response = sign_in(client, email)
+        assert response.status_code == 401, email[:30]
+        assert "That email and password do not match an account." in response.get_data(
+            as_text=True)
+    # Even with the right password: an e-mail with a NUL in it is not the account's.
+    assert sign_in(client, ADMIN_EMAIL + "\x00", ADMIN_PASSWORD).status_code == 401
+    with app.app_context(), db.connection_context():
+        assert LoginFailure.select().count() == 4       # each failure still counted
+
+
+def test_overlong_emails_are_throttled_like_any_other(client):
+    for _ in range(5):
+        assert sign_in(client, LONG_EMAIL).status_code == 401
+    assert sign_in(client, LONG_EMAIL).status_code == 429
+    assert sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 302
+
+
+def test_the_first_run_screen_refuses_an_email_no_account_can_have(database_url,
+                                                                    redis_url, caplog):
+    import logging
+    import re
+
+    from app import create_app
+    fresh = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    try:
+        client = fresh.test_client()
+        with caplog.at_level(logging.WARNING):
+            client.get("/setup")
+        code = re.search(r"First-run setup code: ([A-Z0-9-]+)", caplog.text).group(1)
+        for email in (LONG_EMAIL, "first@msp.example\x00"):
+            response = client.post("/setup", data={
+                "csrf_token": csrf_token(client, "/setup"), "setup_code": code,
+                "email": email, "password": "the first password",
+                "confirm": "the first password"})
+            assert response.status_code == 400
+            assert "Enter the email address you will sign in with." in response.get_data(
+                as_text=True)
+        with fresh.app_context(), db.connection_context():
+            assert User.select().count() == 0
+    finally:
+        if not db.is_closed():
+            db.close()
+        db.obj.close()
+
+
+def test_a_records_search_with_a_nul_gets_a_sentence(client, auth):
+    auth.login()
+    for query in ("q=a%00b", "party=Baross%00a", "currency=AU%00D", "q=" + "1" * 300):
+        page = client.get("/records/?" + query)
+        assert page.status_code == 422, query
+        assert "Type the text again" in page.get_data(as_text=True) or \
+            "shorter part" in page.get_data(as_text=True)
+        fragment = client.get("/records/?" + query, headers={"HX-Request": "true"})
+        assert fragment.status_code == 422
+        assert "<html" not in fragment.get_data(as_text=True)
+        assert 'role="alert"' in fragment.get_data(as_text=True)
+    # The other filters still apply and an ordinary search still works.
+    assert client.get("/records/?q=100&state=synced").status_code == 200
