@@ -61,7 +61,15 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # How long a sign-in lasts from the moment of signing in (blueprints/auth.py
+        # checks the time it keeps in the session). The cookie is not renewed on every
+        # request: the dashboard polls every 2 seconds, which would keep it alive forever.
         "PERMANENT_SESSION_LIFETIME": int(os.environ.get("FERRY_SESSION_HOURS", "12")) * 3600,
+        "SESSION_REFRESH_EACH_REQUEST": False,
+        # A form's CSRF token is good for as long as the sign-in it belongs to (signing in
+        # again makes a new one): Flask-WTF's default of one hour refused the save of a
+        # page left open over lunch, and the sign-in's own end already bounds the token.
+        "WTF_CSRF_TIME_LIMIT": None,
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
         # `make demo` sets it: the demo's own page and shortened schedules.
         "DEMO": os.environ.get("FERRY_DEMO", "0") == "1",

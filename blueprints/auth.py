@@ -8,6 +8,7 @@ else" bump it, so every earlier copy of the cookie stops working at once.
 import hmac
 import math
 import secrets
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -69,16 +70,26 @@ def end_sessions(user_id: int) -> int:
     return session_version(user_id)
 
 
-def _start_session(user: User) -> None:
+def _start_session(user: User, signed_in_at: float | None = None) -> None:
     session.clear()
     session["user_id"] = user.id
     session["session_version"] = session_version(user.id)
+    # The sign-in ends FERRY_SESSION_HOURS after this, however busy the browser is.
+    session["signed_in_at"] = int(signed_in_at or time.time())
     session.permanent = True
 
 
 def _session_user() -> User | None:
     user_id = session.get("user_id")
     if not user_id:
+        return None
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    # A cookie without the time (made before sign-ins had one) counts as expired.
+    if time.time() - session.get("signed_in_at", 0) > lifetime:
+        session.clear()
+        hours = round(lifetime / 3600)
+        flash(f"You were signed in for {hours} hour{'' if hours == 1 else 's'}, as long "
+              "as a sign-in lasts here. Sign in again to go on.")
         return None
     user = User.get_or_none(User.id == user_id)
     if user is None or session.get("session_version") != session_version(user.id):
@@ -262,7 +273,16 @@ def setup_code() -> str:
     return code
 
 
+_setup_code_logged: str | None = None
+
+
 def _log_setup_code(code: str) -> None:
+    """Write the code to the log once per process (and again if it changes), not on
+    every visit: anyone reaching /setup could otherwise fill the log with it."""
+    global _setup_code_logged
+    if code == _setup_code_logged:
+        return
+    _setup_code_logged = code
     current_app.logger.warning(
         "Ferry has no administrator yet. First-run setup code: %s (enter it on the "
         "/setup page; `flask --app app create-admin` works too).", code)
@@ -275,10 +295,9 @@ def setup():
     if User.select().count() > 0:
         return redirect(url_for("auth.login"))
     code = setup_code()
+    _log_setup_code(code)
     error, status = None, 200
-    if request.method == "GET":
-        _log_setup_code(code)
-    else:
+    if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
         ip = _client_address()
@@ -288,7 +307,6 @@ def setup():
             error, status = _wait_sentence(wait), 429
         elif not hmac.compare_digest(typed.encode(), code.encode()):
             _record_failure(SETUP_THROTTLE_KEY, ip)
-            _log_setup_code(code)
             error, status = ("That setup code is not the one Ferry printed in its log. "
                              "Look in the server's log (for example journalctl -u "
                              "ferry-web) for \"First-run setup code\" and type it "
@@ -335,7 +353,8 @@ def change_password():
         save_user(user.email, new)
     except PasswordTooShort as exc:
         return _account_page(error=str(exc), status=400)
-    _start_session(User.get_by_id(user.id))         # this browser stays signed in
+    # This browser stays signed in, until the end of its sign-in as before.
+    _start_session(User.get_by_id(user.id), session.get("signed_in_at"))
     flash("Password changed. Every other browser signed in as you has been signed out.")
     return redirect(url_for("auth.account"))
 
@@ -345,6 +364,6 @@ def sign_out_everywhere():
     """End every session of this user except the one asking (a lost laptop, a shared
     computer)."""
     end_sessions(g.user.id)
-    _start_session(g.user)
+    _start_session(g.user, session.get("signed_in_at"))
     flash("Every other browser signed in as you has been signed out.")
     return redirect(url_for("auth.account"))

@@ -3,14 +3,18 @@ its last cycle went and when the next one starts; a 30-day chart of what reached
 and how Ferry's parts are doing. The live part (`/dashboard/live`) is polled by HTMX
 every 2 seconds, so counts move while a cycle runs without reloading the page.
 
-Also here: the error pages (404, 500) drawn inside the layout, and the navigation.
+Also here: the error pages (404, 500, a form open too long) drawn inside the layout,
+and the navigation.
 """
 from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, g, render_template
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from peewee import fn
 
 from blueprints.health import database_state, queue_state
@@ -50,6 +54,36 @@ def server_error(_error):
     if not hasattr(g, "user"):
         g.user = None
     return render_template("errors/500.html"), 500
+
+
+CSRF_SENTENCE = ("This page was open too long, or you signed in again since it opened, "
+                 "so Ferry could not accept what you sent and saved nothing.")
+
+
+@bp.app_errorhandler(CSRFError)
+def form_too_old(_error):
+    """A post whose CSRF token is missing or no longer valid (its sign-in ended, or the
+    browser lost its cookie): a sentence instead of Werkzeug's bare "The CSRF token has
+    expired." page, and for HTMX a fragment put above the form instead of in its place,
+    so what was typed stays on the screen."""
+    if not hasattr(g, "user"):        # the token is checked before the user is loaded
+        from blueprints.auth import _session_user
+        g.user = _session_user()
+    if request.headers.get("HX-Request"):
+        response = current_app.make_response(
+            (render_template("errors/_csrf.html", sentence=CSRF_SENTENCE), 400))
+        response.headers["HX-Reswap"] = "beforebegin"
+        return response
+    return render_template("errors/csrf.html", sentence=CSRF_SENTENCE,
+                           back=_same_site_referrer()), 400
+
+
+def _same_site_referrer() -> str:
+    """The page the post came from, if it was one of ours; else the dashboard."""
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc == request.host and parts.path.startswith("/"):
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url_for("dashboard.index")
 
 
 # -- the pages --------------------------------------------------------------------------
