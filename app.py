@@ -92,8 +92,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    # Refuse to start rather than sign sessions and encrypt keys with a guessable key.
-    security.require_strong_key(app.config["SECRET_KEY"])
+    # Refuse to start rather than sign sessions and encrypt keys with a guessable key
+    # (this installation's own names count as guessable words too).
+    security.require_strong_key(app.config["SECRET_KEY"], security.site_words(
+        app.config["BASE_URL"], app.config.get("MAIL_FROM", "")))
     security.configure(app.config["SECRET_KEY"])
     release_connections()
     db.initialize(open_database(app.config["DATABASE_URL"], pooled=True))

@@ -48,7 +48,25 @@ def decrypt(token: str) -> str:
 
 
 # -- the secret key's strength --------------------------------------------------------------
-MIN_KEY_BITS = 256          # 32 bytes: what `secrets.token_urlsafe(48)` comfortably gives
+MIN_KEY_BITS = 256          # 32 bytes: what `secrets.token_urlsafe(32)` gives
+
+# Words people build keys from: the product, the place, the purpose, the classics. A word
+# from this list counts as one guess among a few thousand, not as its letters.
+GUESSABLE_WORDS = frozenset("""
+ferry secret secrets key keys production prod staging stage development dev test testing
+password passwd pass passphrase passw0rd changeme change admin administrator root user
+login default company msp example demo local localhost server web app application flask
+django session cookie token private public super strong random string value xero
+connectwise connect wise sync accounting finance money invoice bill sign signing hello
+world welcome letmein qwerty qwertz azerty asdf asdfgh zxcv zxcvbn iloveyou monkey dragon
+master trustno secure security safe hidden keep please replace insert here your mine new
+old temp tmp the and for not this that with from our only very long short share set
+""".split())
+WORD_BITS = 12.0            # one word of a list of about 4,000
+# A random key holds a short word, a year or "abcd" now and then by chance ("key" turns
+# up in about one 43-character key in 6,000, saving a few bits). Up to this many bits of
+# such finds are forgiven: generated keys always pass, keys built of words never do.
+CHANCE_BITS = 32.0
 
 
 class WeakSecretKey(click.ClickException):
@@ -56,30 +74,89 @@ class WeakSecretKey(click.ClickException):
     A ClickException, so `flask ...` commands print the sentence, not a traceback."""
 
 
-def key_bits(key: str) -> float:
-    """A generous upper estimate of a key's entropy in bits: its length times the bits of
-    the character classes it uses, and no more than what it compresses to (so repetition,
-    "aaaa…" or "abab…", cannot pass for length)."""
+def _alphabet_bits(key: str) -> float:
+    """Bits per character if every character were drawn at random from the kinds the
+    key uses (lower case, upper case, digits, others). Letters of both cases among only
+    letters, digits, - and _ count as token_urlsafe's 64 characters: a random 43-character
+    key holds no digit and no dash about once in 4,000 and is no weaker for it."""
     import math
+    import re
+    pool = sum(size for present, size in (
+        (any(c.islower() for c in key), 26), (any(c.isupper() for c in key), 26),
+        (any(c.isdigit() for c in key), 10), (any(not c.isalnum() for c in key), 33))
+        if present)
+    if pool < 64 and re.fullmatch(r"[A-Za-z0-9_-]+", key) and re.search(r"[a-z]", key) \
+            and re.search(r"[A-Z]", key):
+        pool = 64
+    return math.log2(max(pool, 2))
+
+
+def _pattern_bits(key: str, words: frozenset[str]) -> float:
+    """The cheapest way to spell `key` out of random characters (each at the alphabet's
+    bits), words of `words` (lower case, Capitalised or UPPER: WORD_BITS), ascending or
+    descending runs ("abcd", "4321": their first character and a few bits), years (19xx,
+    20xx) and repeats of an earlier part (where it was and how long)."""
+    import math
+    import re
+    char = _alphabet_bits(key)
+    lengths = sorted({len(w) for w in words if len(w) >= 3})
+    n = len(key)
+    cost = [0.0] + [math.inf] * n
+    for i in range(n):
+        def reach(end, bits, start=cost[i]):
+            cost[end] = min(cost[end], start + bits)
+        reach(i + 1, char)
+        for length in lengths:
+            piece = key[i:i + length]
+            if len(piece) < length:
+                break
+            if piece.lower() in words and (piece.islower() or piece.isupper()
+                                           or piece.istitle()):
+                reach(i + length, WORD_BITS)
+        if i + 1 < n and ord(key[i + 1]) - ord(key[i]) in (1, -1):
+            step, end = ord(key[i + 1]) - ord(key[i]), i + 1
+            while end + 1 < n and ord(key[end + 1]) - ord(key[end]) == step:
+                end += 1
+            if end + 1 - i >= 4:
+                reach(end + 1, char + 4)
+        if re.match(r"(19|20)\d\d", key[i:i + 4]):
+            reach(i + 4, 7.0)
+        length = 4                  # the longest part from i that appeared before i
+        if i and i + length <= n and key.find(key[i:i + length], 0, i + length - 1) != -1:
+            while i + length < n and key.find(key[i:i + length + 1], 0, i + length) != -1:
+                length += 1
+            reach(i + length, math.log2(i) + math.log2(length) + 1)
+    return cost[n]
+
+
+def site_words(*addresses: str) -> set[str]:
+    """The words of this installation's own names (its host and mail domain: often the
+    MSP's name), which a key must not be built from either."""
+    import re
+    return {w for a in addresses for w in re.split(r"[^a-z]+", (a or "").lower())
+            if len(w) >= 3 and w not in ("http", "https", "www")}
+
+
+def key_bits(key: str, also: set[str] | frozenset[str] = frozenset()) -> float:
+    """An estimate of a key's strength in bits, the least of: its length times the bits
+    of the character kinds it uses; what it compresses to ("abab…" cannot pass for
+    length); and the cheapest spelling of it from common words (GUESSABLE_WORDS and
+    `also`), runs, years and repeats, forgiving CHANCE_BITS of chance finds."""
     import zlib
     if not key:
         return 0.0
-    pool = 0
-    for present, size in ((any(c.islower() for c in key), 26),
-                          (any(c.isupper() for c in key), 26),
-                          (any(c.isdigit() for c in key), 10),
-                          (any(not c.isalnum() for c in key), 33)):
-        pool += size if present else 0
-    by_classes = len(key) * math.log2(max(pool, 2))
+    by_kinds = len(key) * _alphabet_bits(key)
     compressed = (len(zlib.compress(key.encode("utf-8"), 9)) - 6) * 8   # less zlib's framing
-    return min(by_classes, compressed)
+    patterns = _pattern_bits(key, GUESSABLE_WORDS | frozenset(w.lower() for w in also))
+    return min(by_kinds, compressed, patterns + CHANCE_BITS)
 
 
-def require_strong_key(key: str) -> None:
-    if key_bits(key) < MIN_KEY_BITS:
+def require_strong_key(key: str, also: set[str] | frozenset[str] = frozenset()) -> None:
+    if key_bits(key, also) < MIN_KEY_BITS:
         raise WeakSecretKey(
             "FERRY_SECRET_KEY is too weak: it signs every sign-in and encrypts the stored "
-            "ConnectWise and Xero keys, so it needs at least 32 bytes of randomness. Set it "
+            "ConnectWise and Xero keys, so it must be long and random, not built from "
+            "words, names, dates or sequences. Set it "
             "to the output of: python3 -c \"import secrets; print(secrets.token_urlsafe(48))\" "
             "(or unset it and Ferry generates one into instance/secret_key). Changing it "
             "means entering the ConnectWise and Xero credentials again.")

@@ -29,10 +29,33 @@ class BackupError(Exception):
     """A backup or restore that cannot be done; the message says why and what to do."""
 
 
+# PBKDF2 rounds for the key's fingerprint: a backup's manifest could otherwise test a
+# guessed key with one hash; this way each guess costs about half a second.
+FINGERPRINT_ROUNDS = 600_000
+
+
 def key_fingerprint(secret_key: str) -> str:
-    """Tells two keys apart without revealing either (the key has ≥ 32 bytes of
-    entropy, so its hash gives nothing away)."""
-    return hashlib.sha256(b"ferry-backup-key-fingerprint\0" + secret_key.encode()).hexdigest()[:16]
+    """Tells two keys apart without helping anyone guess one: a slow, salted hash
+    ("pbkdf2-sha256$rounds$salt$hash"), checked by key_matches."""
+    import secrets
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", secret_key.encode(), salt.encode(),
+                                 FINGERPRINT_ROUNDS)
+    return f"pbkdf2-sha256${FINGERPRINT_ROUNDS}${salt}${digest.hex()[:32]}"
+
+
+def key_matches(fingerprint: str | None, secret_key: str) -> bool:
+    """Whether `fingerprint` (from a manifest) was made from `secret_key`. Backups made
+    before the fingerprint was slowed down carry a plain SHA-256 one: still read."""
+    import hmac
+    parts = (fingerprint or "").split("$")
+    if len(parts) == 4 and parts[0] == "pbkdf2-sha256" and parts[1].isdecimal() \
+            and 0 < int(parts[1]) <= 10 * FINGERPRINT_ROUNDS and len(parts[3]) == 32:
+        digest = hashlib.pbkdf2_hmac("sha256", secret_key.encode(), parts[2].encode(),
+                                     int(parts[1]))
+        return hmac.compare_digest(parts[3].encode(), digest.hex()[:32].encode())
+    legacy = hashlib.sha256(b"ferry-backup-key-fingerprint\0" + secret_key.encode())
+    return hmac.compare_digest((fingerprint or "").encode(), legacy.hexdigest()[:16].encode())
 
 
 def _kind(url: str) -> str:
@@ -115,7 +138,7 @@ def restore_backup(app, path: str) -> str:
         raise BackupError(
             f"This backup holds a {manifest.get('database')} database and this installation "
             f"uses {_kind(url)}: set DATABASE_URL to a {manifest.get('database')} database.")
-    if manifest.get("secret_key_fingerprint") != key_fingerprint(app.config["SECRET_KEY"]):
+    if not key_matches(manifest.get("secret_key_fingerprint"), app.config["SECRET_KEY"]):
         raise BackupError(
             "This backup was made with another secret key, so its stored ConnectWise keys "
             "and Xero tokens could not be read. Set FERRY_SECRET_KEY to the key of the "
