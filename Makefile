@@ -32,7 +32,8 @@ assets: static/vendor/htmx.min.js
 DEMO_DIR := $(CURDIR)/instance/demo
 
 # Every demo process (honcho's children, the private Redis) carries this instance folder in
-# its environment; stop-demo ends whatever is left of an earlier run by that mark. Mail
+# its environment; stop-demo ends whatever is left of an earlier run by that mark ("[-]-dir"
+# so pkill's pattern does not match this recipe's own shell). Mail
 # links and the Xero redirect URI follow the demo's port (FERRY_DEMO_PORT).
 demo: install assets stop-demo
 	rm -rf $(DEMO_DIR)
@@ -43,11 +44,11 @@ demo: install assets stop-demo
 
 stop-demo:
 	-@for p in /proc/[0-9]*; do \
-	  if tr '\0' '\n' < $$p/environ 2>/dev/null | grep -qx "FERRY_INSTANCE_DIR=$(DEMO_DIR)"; then \
+	  if { tr '\0' '\n' < $$p/environ; } 2>/dev/null | grep -qx "FERRY_INSTANCE_DIR=$(DEMO_DIR)"; then \
 	    kill $${p#/proc/} 2>/dev/null; fi; \
 	done; \
 	if [ -f $(DEMO_DIR)/redis.pid ]; then kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; fi; \
-	pkill -f -- "--dir $(DEMO_DIR)" 2>/dev/null; true
+	pkill -f -- "[-]-dir $(DEMO_DIR)" 2>/dev/null; true
 
 # ruff's F rules catch undefined names and unused imports before the suite runs.
 test: install assets
