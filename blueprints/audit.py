@@ -64,10 +64,10 @@ class Search:
         self.method = args.get("method", "").upper()
         self.day_from = self._date(args.get("from", ""), "From")
         self.day_to = self._date(args.get("to", ""), "To")
-        if self.status and not (self.status.isdigit() and 100 <= int(self.status) <= 599):
+        if self.status and not (_whole(self.status) and 100 <= int(self.status) <= 599):
             self.errors.append(f"Status “{self.status}” is not an HTTP status code like "
                                "200, 401 or 429.")
-        if self.run and not self.run.isdigit():
+        if self.run and not _whole(self.run):
             self.errors.append(f"Sync run “{self.run}” is not a run number (see Runs).")
 
     def _date(self, raw: str, label: str):
@@ -93,10 +93,13 @@ class Search:
         match = SEARCHED_REF.match(self.text)
         if match and match.group(1) in ONE:
             record_type, key = match.groups()
-            same = SyncRecord.cw_number == key
-            if key.isdigit():
-                same |= SyncRecord.cw_id == int(key)
-            where = (SyncRecord.record_type == record_type) & same
+            # Each side of the OR on an index of its own (SQLite without statistics
+            # would otherwise read every record of the type: see query()).
+            where = ((SyncRecord.cw_number == key) &
+                     (_sqlite_plain(SyncRecord.record_type) == record_type))
+            if _whole(key):
+                where |= ((SyncRecord.record_type == record_type) &
+                          (SyncRecord.cw_id == int(key)))
         else:
             match = None
             where = SyncRecord.cw_number == self.text
@@ -126,7 +129,7 @@ class Search:
         # time index newest first and stops at a page instead of gathering half a
         # million rows by their own index and sorting them. PostgreSQL's planner knows
         # how common each value is and needs no such help.
-        plain = _plain if isinstance(db.obj, SqliteDatabase) else (lambda column: column)
+        plain = _sqlite_plain
         if self.api in ("connectwise", "xero"):
             q = q.where(plain(AuditEntry.api) == self.api)
         if self.outcome == "ok":
@@ -137,13 +140,13 @@ class Search:
             q = q.where(AuditEntry.status >= 500)
         elif self.outcome == "no_answer":
             q = q.where(AuditEntry.status.is_null())
-        if self.status.isdigit():
+        if _whole(self.status):
             code = int(self.status)
             q = q.where((plain(AuditEntry.status) if 200 <= code < 300 else AuditEntry.status)
                         == code)
         if self.method in METHODS:
             q = q.where(plain(AuditEntry.method) == self.method)
-        if self.org.isdigit():
+        if _whole(self.org):
             q = q.where(AuditEntry.connection_id == int(self.org))
         if self.record_type in ONE:
             # A range on the indexed column: "invoice:" up to "invoice;" (":" + 1).
@@ -161,7 +164,7 @@ class Search:
                 q = q.where(calls)
             else:
                 q = q.where(_text_matches(self.text))
-        if self.run.isdigit():
+        if _whole(self.run):
             q = q.where(AuditEntry.run_id == int(self.run))
         if self.day_from:
             q = q.where(AuditEntry.at >= datetime.combine(self.day_from, datetime.min.time()))
@@ -182,9 +185,20 @@ class Search:
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
+def _whole(text: str) -> bool:
+    """A whole number both databases can compare with an id (up to 18 digits: SQLite's
+    integers stop at 2**63, and "²" is a digit int() refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _plain(column):
     """The column as an expression SQLite will not look up by its index."""
     return column + 0 if isinstance(column, IntegerField) else column.concat("")
+
+
+def _sqlite_plain(column):
+    """_plain on SQLite; PostgreSQL's planner needs no such help."""
+    return _plain(column) if isinstance(db.obj, SqliteDatabase) else column
 
 
 _text_index: dict[int, bool] = {}

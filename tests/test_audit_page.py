@@ -293,3 +293,8 @@ def test_a_nul_in_the_search_is_a_sentence_not_a_server_error(app, client, auth)
         assert client.get(f"/audit/live?after=0&{args}").status_code == 200
         export = client.get(f"/audit/export.csv?{args}")
         assert export.status_code == 422 and "NUL" in export.get_data(as_text=True)
+    # Numbers no id can be, and digits int() refuses, are sentences or no match, not 500s.
+    too_big = "9" * 30
+    for args, status in ((f"run={too_big}", 422), ("status=%C2%B2", 422),
+                         (f"q=invoice:{too_big}", 200), (f"org={too_big}", 200)):
+        assert client.get(f"/audit/?{args}").status_code == status, args
