@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("FERRY_SECRET_KEY", "bench-only-secret-key")
+os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 import migrations  # noqa: E402
 from app import open_database  # noqa: E402

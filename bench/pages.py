@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("FERRY_INSTANCE_DIR", tempfile.mkdtemp(prefix="ferry-bench-"))
-os.environ.setdefault("FERRY_SECRET_KEY", "bench-secret-key-long-enough-for-ferry-0123456789")
+os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 PAGE, SEARCH, LIVE = 100.0, 300.0, 20.0
 EXPORT_MB = 150

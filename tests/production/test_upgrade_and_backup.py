@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import secrets
 import shutil
 from datetime import datetime
 
@@ -148,7 +149,7 @@ def test_backup_restores_on_a_fresh_instance_with_secrets_readable(kind, tmp_pat
 
     # A fresh instance with another key: refused, with the reason.
     other = _app_for(_new_url(kind, tmp_path, request, "wrongkey.db"),
-                     "another-installation-key-" + "x9Qz7" * 8)
+                     secrets.token_urlsafe(48))
     refused = other.test_cli_runner().invoke(args=["restore", "--yes", str(backup_dir)])
     assert refused.exit_code != 0 and "another secret key" in refused.output
     db.obj.close()
