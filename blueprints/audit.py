@@ -21,6 +21,7 @@ from operator import or_
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from blueprints.labels import MANY, ONE, filter_date
+from blueprints.text_input import search_text
 from peewee import SQL, IntegerField, SqliteDatabase
 
 from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
@@ -76,12 +77,7 @@ class Search:
     def _searchable(self, raw: str, label: str) -> str:
         """PostgreSQL refuses a NUL in any text it is asked to compare (SQLite does not):
         such a search gets a sentence instead of a server error."""
-        text = raw.strip()
-        if "\x00" in text:
-            self.errors.append(f"{label} holds an invisible character (NUL) that cannot "
-                               "be searched for; type it again instead of pasting it.")
-            return ""
-        return text
+        return search_text(raw, label, self.errors)
 
     def record_calls(self):
         """`invoice:11377` is the invoice numbered 11377 as the pages name it (or, the
