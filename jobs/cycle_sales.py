@@ -177,8 +177,15 @@ def read_sales(cw, record_type: str, keys: list, names: dict,
                 "there, or reopened); Ferry writes only unposted invoices. If it should "
                 "reach Xero, unpost it in ConnectWise (Finance, Invoices) and sync again.")
         else:
-            on = _day(rows[number].get("invoiceDate") or invoice.get("date"))
-            if on is not None and on >= today:
+            raw = rows[number].get("invoiceDate") or invoice.get("date")
+            on = _day(raw)
+            if raw and on is None:
+                candidate.problem = (
+                    f"{label} could not be read: its date “{raw}” is not a date as "
+                    "ConnectWise sends them (2026-12-31T00:00:00Z), and ConnectWise's GL "
+                    "export left it out. Correct it in ConnectWise; Ferry tries it again "
+                    "when it changes.")
+            elif on is not None and on >= today:
                 candidate.waiting = (f"Waiting for its date {on.isoformat()}: ConnectWise "
                                      "exports an invoice only once its date has come.")
             else:

@@ -91,8 +91,9 @@ def map_bill(source: BillSource, mappings: OrgMappings) -> Mapped | Unmapped:
         problems.append(MissingMapping("data", label, (
             f"ConnectWise {label} totals {cw_total}; Xero does not accept bills below zero. "
             "Check the receipt in ConnectWise")))
-    on = xero_date(txn.get("vendorInvoiceDate") or txn.get("documentDate")
-                   or txn.get("purchaseDate"))
+    field = next((f for f in ("vendorInvoiceDate", "documentDate", "purchaseDate")
+                  if txn.get(f)), "documentDate")
+    on = xero_date(txn.get(field), field)
     currency, currency_problems, notes = currency_fields(
         txn.get("currency"), source.currency_rate, mappings, label, on)
     problems += currency_problems

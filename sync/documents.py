@@ -53,22 +53,27 @@ class Draft:
     notes: tuple[str, ...] = ()
 
 
-def xero_date(value) -> str | None:
+def xero_date(value, field: str = "date") -> str | None:
     """CW's date-time ("2026-03-04T00:00:00Z") as the date Xero wants: the record's own
-    calendar date, never converted through a time zone."""
+    calendar date, never converted through a time zone. An unreadable one raises a
+    ValueError that names the field, for the record's exception."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return date.fromisoformat(str(value)[:10]).isoformat()
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"its {field} “{value}” is not a date as ConnectWise sends them "
+                         "(2026-12-31T00:00:00Z)") from None
 
 
 def due_date(explicit, on: str | None, due_days) -> str | None:
     """The DueDate Xero requires on an AUTHORISED document: CW's own due date, else the
     document date plus CW's due days (billing terms); None when CW gives neither."""
-    due = xero_date(explicit)
+    due = xero_date(explicit, "dueDate")
     if due:
         return due
     if on is None or due_days is None or str(due_days).strip() == "":

@@ -80,7 +80,7 @@ def draft_from_transaction(source: SalesSource, mappings: OrgMappings, record_ty
                                        f"ConnectWise {label} has no lines to write to Xero"))
     default_code = (txn.get("taxCode") or {}).get("name")
     lines = [_source_line(d, default_code, line_sign) for d in revenue]
-    on = xero_date(txn.get("documentDate"))
+    on = xero_date(txn.get("documentDate"), "documentDate")
     currency, currency_problems, notes = currency_fields(
         txn.get("currency"), source.currency_rate, mappings, label, on)
     problems += currency_problems

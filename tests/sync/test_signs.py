@@ -79,7 +79,7 @@ def test_a_tax_line_on_the_ar_account_is_still_tax():
     result = mapped(txn)
     assert result.cw_total == D("11.00") and result.rounding == 0
     txn["detail"][-1]["total"], txn["total"] = D("-2.00"), D("12.00")   # CW: 2.00 tax
-    assert "ConnectWise totals it at 12.00 (tax 2.00)" in mapped(txn).sentences[0]
+    assert "ConnectWise totals it at 12.00 AUD (tax 2.00)" in mapped(txn).sentences[0]
 
 
 def test_a_discount_line_stays_a_discount():

@@ -77,6 +77,7 @@ def test_one_malformed_record_is_its_own_exception_and_the_rest_is_written(
     record = SyncRecord.get(SyncRecord.cw_id == invoice_id)
     assert record.state == "exception"                 # its own, naming it
     assert str(invoice["invoiceNumber"]) in " ".join(record.problems)
+    assert "“31/12/2026” is not a date" in " ".join(record.problems)   # and the value
     assert run.written > 100                           # the rest went on
 
 
@@ -164,3 +165,39 @@ def test_an_idle_bill_cycle_makes_one_connectwise_call_and_a_new_receipt_is_writ
     assert (record.state == "synced") == any(
         "SLIP-IDLE-1" in (d.get("InvoiceNumber") or "") for d in bills)
     assert all(duplicates(o) == {} for o in orgs(xero).values())
+
+
+def test_a_killed_run_is_interrupted_when_the_next_one_starts_not_minutes_later(ferry, xero):
+    from tests.processes import kill_mid_call
+    fault(xero, kind="slow", method="PUT", path=INVOICES, nth=1, delay=3)
+    kill_mid_call("jobs.cycle:run_cycle('invoice')", ferry.config["DATABASE_URL"],
+                  xero.app.xero.kit.faults)
+    dead = SyncRun.get(SyncRun.record_type == "invoice")
+    assert dead.status == "running" and utcnow() - dead.heartbeat_at < timedelta(seconds=60)
+    assert run_cycle("invoice").status == "done"
+    dead = SyncRun.get_by_id(dead.id)
+    assert dead.status == "interrupted" and "stopped responding at" in dead.message
+
+
+def test_a_run_is_alive_only_while_its_lock_is_held(ferry):
+    redis, now = get_redis(), utcnow()
+    # Another host's worker holds the invoice lock for a newer run: the older is dead.
+    older = SyncRun.create(record_type="invoice", started_at=now, heartbeat_at=now)
+    newer = SyncRun.create(record_type="invoice", started_at=now, heartbeat_at=now)
+    redis.set("ferry:cycle-lock:invoice", "elsewhere:1:x", ex=30)
+    # The credit-note lock expired 90 s after the last beat: its run is dead...
+    quiet = SyncRun.create(record_type="credit_note", started_at=now,
+                           heartbeat_at=now - timedelta(seconds=90))
+    # ...but a lock free for a moment (Redis restarted) while the run beats is not.
+    beating = SyncRun.create(record_type="bill", started_at=now,
+                             heartbeat_at=now - timedelta(seconds=10))
+    # A payment run that never beat (before payments had a heartbeat) counts too.
+    old_payment = SyncRun.create(record_type="payment", started_at=now - timedelta(hours=1))
+    try:
+        assert mark_interrupted() == 3
+        status = {r.id: r.status for r in SyncRun.select()}
+        assert status[older.id] == status[quiet.id] == status[old_payment.id] == "interrupted"
+        assert status[newer.id] == status[beating.id] == "running"
+    finally:
+        redis.delete("ferry:cycle-lock:invoice")
+        SyncRun.update(status="done").where(SyncRun.status == "running").execute()
