@@ -674,7 +674,9 @@ def receive_line(s: Store, po: dict, line: dict, quantity: int, packing_slip: st
         po["status"] = {"id": 3, "name": "Closed"}
         po["dateClosed"] = day_stamp(day)
     po["vendorInvoiceNumber"] = po["vendorInvoiceNumber"] or f"VI-{po['id']:05d}"
-    po["vendorInvoiceDate"] = day_stamp(day)
+    # Typed on the PO by a person in CW, not moved by each receipt: the first receipt
+    # fills it here, so a later slip does not re-date the PO's earlier bills.
+    po["vendorInvoiceDate"] = po.get("vendorInvoiceDate") or day_stamp(day)
     po["_info"]["lastUpdated"] = when
     total = money(quantity * line["unitCost"])
     tax = money(total * Decimal("0.10"))

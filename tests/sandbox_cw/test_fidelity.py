@@ -206,3 +206,22 @@ def test_last_updated_filters_in_any_case_on_every_list(cw, path):
         got = cw.client.get(path, params={"pageSize": 1000, "conditions": text})
         assert got.status_code == 200, (text, got.text)
         assert {r["id"] for r in body(got)} == expected, text
+
+
+def test_a_later_receipt_keeps_the_vendor_invoice_date_typed_on_the_po(fresh):
+    """The PO's vendor invoice date is a person's entry, not moved by each receipt, so a
+    second packing slip does not re-date the bills of the first (FIDELITY 1.3)."""
+    client = fresh.client
+    for po in body(client.get("procurement/purchaseorders", params={
+            "conditions": "closedFlag = false", "pageSize": 1000})):
+        if not po.get("vendorInvoiceDate"):
+            continue
+        lines = body(client.get(f"procurement/purchaseorders/{po['id']}/lineitems"))
+        line = next((x for x in lines if x["receivedQuantity"] < x["quantity"]), None)
+        if line is not None:
+            break
+    else:
+        pytest.skip("no part-received purchase order in this seed")
+    receive(fresh, po["id"], line["id"], 1, "SLIP-LATER")
+    again = body(client.get(f"procurement/purchaseorders/{po['id']}"))
+    assert again["vendorInvoiceDate"] == po["vendorInvoiceDate"]
