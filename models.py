@@ -439,6 +439,9 @@ for _name, _field in (
 # Set when a write of the record went out and Xero's answer did not say what became of it
 # (element missing, timeout, reset): the record is looked up in Xero before any create.
 SyncRecord._meta.add_field("unknown_since", DateTimeField(null=True))
+# When its last write went out (migration 0012): a write whose answer never came may
+# still be finishing in Xero, so it is looked up only some minutes after this.
+SyncRecord._meta.add_field("sent_at", DateTimeField(null=True))
 
 
 # --- Sign-in security (blueprints/auth.py; migration 0010_sessions) --------------------

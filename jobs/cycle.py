@@ -691,7 +691,8 @@ def _sync_org(run, record_type, org, candidates, records, counts, forced, sink, 
         mappings = org_mappings(org, rates, base, enabled)
         companies = {c.company.record["id"]: c.company for c in candidates}
         contacts = ensure_contacts(client, org, companies, contact_lists)
-        writer = OrgWriter(run, client, org, mappings, counts, forced, lock.extend)
+        writer = OrgWriter(run, client, org, mappings, counts, forced, lock.extend,
+                           clock=pacing.clock)
         held += writer.sync(candidates, contacts, records, hold_partial=not final)
         # An exception resting on cached reference data (a currency not enabled, a tax
         # rate unknown) may be fixed in Xero alone: read that list at the next start.

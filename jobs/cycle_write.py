@@ -11,7 +11,9 @@ no look-ups; a duplicate ACCREC number would be refused by Xero anyway.
 Unknown outcomes: an element missing from Xero's batch answer, a timeout, a reset or a
 lost answer leave the record's `unknown_since` set (and it shows as an exception that
 says so). Such a record is looked up in Xero before anything is created again: right
-after its batch, and at the start of every later cycle until the look-up settles it. A
+after its batch when Xero answered the batch, otherwise by the first cycle that starts
+ANSWER_GRACE after the write went out (Xero may still be finishing it), and then at
+every later cycle until the look-up settles it. A
 create Xero refuses because the number is taken ("must be unique") is looked up the
 same way and adopted, never left stuck. Each record is built in its own guard: one that
 cannot be mapped becomes its exception and the batch goes on.
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from connectors.errors import ApiUnavailable
@@ -72,10 +75,20 @@ class Work:
     version: str
 
 
+# A write whose answer never came may still be running in Xero: Xero holds a request for
+# up to the client's 30 s timeout and more. Looked up before this has passed since it went
+# out, it would not be found yet and be created a second time.
+ANSWER_GRACE = timedelta(minutes=5)
+WAITING_ANSWER = ("{label} was sent to Xero at {at} UTC and no answer came back; Xero may "
+                  "still be writing it. Ferry looks it up after {after} UTC (the next cycle "
+                  "from then) and writes it only if Xero does not have it.")
+
+
 class OrgWriter:
     def __init__(self, run, client, org, mappings, counts: Counts, forced: bool,
-                 after_batch=lambda: None):
+                 after_batch=lambda: None, clock=time.time):
         self.run, self.client, self.org, self.mappings = run, client, org, mappings
+        self.clock = clock        # the cycle's clock (tests move it)
         self.counts, self.forced, self.after_batch = counts, forced, after_batch
         self.allocated: set[int] = set()      # records whose allocation this cycle tried
         self.stale_reference: set[str] = set()   # cached Xero lists an exception rests on
@@ -146,7 +159,20 @@ class OrgWriter:
                                           for r in cycle_allocations.unsettled(due)])
 
     def look_up(self, lookups: list[Work], checks: list[Work]) -> list[Work]:
-        """Records whose last write may have reached Xero: adopt what Xero has."""
+        """Records whose last write may have reached Xero: adopt what Xero has. One
+        whose write went out less than ANSWER_GRACE ago may still be finishing in Xero
+        (a worker killed while Xero held its batch; a timeout): it waits, as an
+        exception that says so, rather than be looked up too early and made twice."""
+        now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+        early = [w for w in lookups if w.record.sent_at and w.record.sent_at > now - ANSWER_GRACE]
+        if early:
+            self.mark_unknown(early)
+            for work in early:
+                after = work.record.sent_at + ANSWER_GRACE
+                self.exception(work.record, [WAITING_ANSWER.format(
+                    label=work.candidate.label, at=f"{work.record.sent_at:%H:%M}",
+                    after=f"{after:%H:%M}")])
+            lookups = [w for w in lookups if w not in early]
         if not lookups:
             return []
         with self.about([w.record for w in lookups]):
@@ -259,8 +285,9 @@ class OrgWriter:
             work.record.state, work.record.version_hash = "in_flight", work.version
             # Rows apart from the records: only these columns change, and the record
             # keeps its last_run in memory, so a later save() writes what it did before.
+            work.record.sent_at = now
             rows[work.record.id] = _InFlight(work.record.id, "in_flight", work.version,
-                                             run_id, now)
+                                             run_id, now, now)
         with db.atomic():
             bulk_set(SyncRecord, list(rows.values()), _IN_FLIGHT_FIELDS)
 
@@ -413,9 +440,10 @@ class _InFlight:
     version_hash: str
     last_run_id: int | None
     updated_at: datetime
+    sent_at: datetime
 
 
-_IN_FLIGHT_FIELDS = ("state", "version_hash", "last_run", "updated_at")
+_IN_FLIGHT_FIELDS = ("state", "version_hash", "last_run", "updated_at", "sent_at")
 
 SYNCED_FIELDS = ("state", "problems", "unknown_since", "version_hash", "synced_hash",
                  "cw_total", "rounding", "last_run", "xero_id", "xero_status", "amount_due",
@@ -430,6 +458,8 @@ def _taken(result) -> bool:
 def _what_failed(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"its field {exc.args[0]!r} is missing"
+    if isinstance(exc, ValueError) and str(exc).startswith("its "):
+        return str(exc)             # the mapping named the field
     if isinstance(exc, (ValueError, ArithmeticError)):
         return f"a value in it could not be read ({exc})"
     if isinstance(exc, (TypeError, AttributeError)):

@@ -6,6 +6,7 @@ from jobs.cycle import Pacing, run_cycle
 from models import RecordEvent, SyncRecord
 from tests.processes import kill_mid_call
 
+from .conftest import FakeClock
 from .helpers import duplicates, fault, orgs
 
 INVOICES = "/api.xro/2.0/Invoices"
@@ -57,7 +58,34 @@ def test_a_worker_killed_mid_batch_resumes_without_duplicates(ferry, cw, xero):
     fault(xero, kind="slow", method="PUT", path=INVOICES, nth=2, delay=3)
     kill_mid_call("jobs.cycle:run_cycle('invoice')", ferry.config["DATABASE_URL"], xero.app.xero.kit.faults)
     assert SyncRecord.select().where(SyncRecord.state == "in_flight").count() > 0
-    run = run_cycle("invoice")
+    later = FakeClock()
+    later.offset = 6 * 60          # past the grace a write whose answer never came gets
+    run = run_cycle("invoice", pacing=Pacing(later.sleep, later.clock))
     assert run.status == "done"
     assert RecordEvent.select().where(RecordEvent.kind == "found").count() > 0
+    assert_settled_once(xero)
+
+
+def test_a_write_still_held_by_xero_is_not_looked_up_too_early(ferry, cw, xero):
+    """A worker dies while Xero still holds its batch; a cycle right after must not look
+    the invoices up before Xero has finished (it would not find them and write them
+    again): they wait, saying so, and are adopted once the grace has passed."""
+    fault(xero, kind="slow", method="PUT", path=INVOICES, nth=2, delay=6)
+    kill_mid_call("jobs.cycle:run_cycle('invoice')", ferry.config["DATABASE_URL"],
+                  xero.app.xero.kit.faults, settle=0)
+    held = [r.id for r in SyncRecord.select().where(SyncRecord.state == "in_flight")]
+    assert held
+    now = run_cycle("invoice")                   # at once: Xero is still writing them
+    assert now.status == "done"
+    waiting = SyncRecord.select().where(SyncRecord.id.in_(held))
+    assert {r.state for r in waiting} == {"exception"}
+    assert all("no answer came back; Xero may still be writing it" in r.problems[0]
+               for r in waiting)
+    import time
+    time.sleep(7)                                # Xero finishes the held batch
+    later = FakeClock()
+    later.offset = 6 * 60
+    run_cycle("invoice", pacing=Pacing(later.sleep, later.clock))
+    assert {r.state for r in SyncRecord.select().where(SyncRecord.id.in_(held))} == {"synced"}
+    assert RecordEvent.select().where(RecordEvent.kind == "found").count() >= len(held)
     assert_settled_once(xero)
