@@ -29,8 +29,6 @@ NAVIGATION = [("dashboard.index", "Dashboard"), ("records.index", "Records"),
               ("outbox.index", "Outbox"), ("settings.index", "Settings"),
               ("demo.index", "Demo")]
 REFUSED = (401, 403)
-# A running cycle whose heartbeat is older than this has lost its worker.
-HEARTBEAT_STALE = timedelta(minutes=3)
 CHART_DAYS = 30
 
 
@@ -122,6 +120,8 @@ def _health() -> dict:
 
 # -- the live state ---------------------------------------------------------------------
 def live_state() -> dict:
+    from jobs.cycle import mark_interrupted
+    mark_interrupted()          # a run whose worker died is never shown as running
     now = utcnow()
     connections = list(Connection.select().order_by(Connection.kind, Connection.name))
     runs = _recent_runs()
@@ -169,11 +169,6 @@ def _state_now(current, last, connections, limits, now) -> dict:
             minute = [v["minute_wait"] for v in limits.values() if v.get("minute_wait")]
             if minute:
                 waiting = now + timedelta(seconds=max(minute))
-        beat = _field(current, "heartbeat_at")
-        if beat is not None and now - beat > HEARTBEAT_STALE:
-            return {"kind": "interrupted", "badge": "warning", "text":
-                    "Its worker stopped answering mid-cycle. The next run picks up where "
-                    "it left off; check that Ferry's worker is running."}
         if waiting is not None and waiting > now:
             seconds = max(int((waiting - now).total_seconds()), 1)
             return {"kind": "waiting", "badge": "pending", "seconds": seconds, "text":
@@ -196,12 +191,16 @@ def _stopped(run, connections, limits) -> dict:
                 f"Stopped: Xero's daily API limit is used up. It resumes by itself in "
                 f"about {hours:.1f} hours; nothing is lost meanwhile."}
     reconnect = [c for c in connections if c.status == "needs_reconnect"]
+    # An interrupted run's message names ConnectWise: that is no call to reconnect.
+    if run.status == "interrupted" and not reconnect:
+        when = f" at {run.finished_at:%d %b %H:%M} UTC" if run.finished_at else ""
+        return {"kind": "interrupted", "badge": "warning", "text":
+                f"The last cycle's worker stopped responding{when} (killed, or its server "
+                "restarted). The next run picks up where it left off; check that Ferry's "
+                "worker is running."}
     if reconnect or "reconnect" in message.lower() or "connect" in message.lower():
         return {"kind": "reconnect", "badge": "failed", "action": "settings", "text":
                 f"Stopped: {message or 'a connection needs to be made again.'}"}
-    if run.status == "interrupted":
-        return {"kind": "interrupted", "badge": "warning", "text":
-                "The last cycle was interrupted; the next run picks up where it left off."}
     return {"kind": "stopped", "badge": "failed",
             "text": f"Last cycle {run.status}: {message}" if message else
             f"Last cycle {run.status}."}

@@ -24,6 +24,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
+from jobs.cycle import mark_interrupted
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
 from models import RecordEvent, SyncRecord, SyncRun, utcnow
@@ -69,6 +70,7 @@ def duration(seconds: float) -> str:
 
 @bp.route("/")
 def index():
+    mark_interrupted()          # a run whose worker died is never shown as running
     runs = list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                 .limit(50))
     return render_template("runs/index.html", runs=runs)
@@ -76,6 +78,7 @@ def index():
 
 @bp.route("/<int:run_id>")
 def detail(run_id):
+    mark_interrupted()
     run = SyncRun.get_or_none(SyncRun.id == run_id)
     if run is None:
         abort(404)
@@ -181,20 +184,23 @@ def job(job_id):
                          "this sync is doing. Start Ferry's background services and "
                          "reload this page.", 503)
     kind = queued.args[0] if queued.args else ""
-    run = _run_of(queued, state)
+    over = state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+    result = queued.latest_result() if over else None
+    busy = "CycleBusy" in ((result and result.exc_string) or "")
+    run = None if busy else _run_of(queued, state)
     if run is not None:
+        # Also a run whose worker was killed: its page says it was interrupted.
         target = url_for("runs.detail", run_id=run.id)
         if request.headers.get("HX-Request"):
             return "", 200, {"HX-Redirect": target}
         return redirect(target)
-    if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        result = queued.latest_result()
-        busy = "CycleBusy" in ((result and result.exc_string) or "")
+    if over:
         problem = (f"A sync of {MANY.get(kind, kind).lower()} was already "
                    "running, so this one did not start. Its results are under Recent "
                    "runs; press Sync now again once it has finished." if busy else
-                   "The sync could not start. The worker's log says why; fix that and "
-                   "press Sync now again.")
+                   "The sync stopped: the worker stopped before the run began, or the "
+                   "run was not recorded. The worker's log says why; fix that and press "
+                   "Sync now again.")
         status = STOP_POLLING if request.headers.get("HX-Request") else 200
         return _partial_or_page("runs/_waiting.html", "runs/waiting.html", status,
                                 job_id=job_id, kind=kind, problem=problem)
@@ -211,18 +217,25 @@ def job(job_id):
 
 
 def _run_of(queued: Job, state) -> SyncRun | None:
-    """The run a force-sync job started. When it has finished, its result names it;
-    while it works, it is the forced run of its type that started after the job did
-    (two cycles of one type never overlap)."""
+    """The run a force-sync job started. When it has finished, its result names it.
+    Otherwise (working, or its worker died or was stopped) no run keeps the job's id:
+    it is the forced run of its type that started after the job did and before it
+    ended (two cycles of one type never overlap)."""
     if state == JobStatus.FINISHED:
         run_id = queued.return_value()
         return SyncRun.get_or_none(SyncRun.id == run_id) if run_id else None
-    if state != JobStatus.STARTED or queued.started_at is None:
+    if queued.started_at is None or not queued.args:
         return None
-    started = queued.started_at
-    if started.tzinfo is not None:
-        started = started.astimezone(timezone.utc).replace(tzinfo=None)
-    return (SyncRun.select()
-            .where((SyncRun.record_type == queued.args[0]) & (SyncRun.trigger == "force")
-                   & (SyncRun.started_at >= started - timedelta(seconds=1)))
-            .order_by(SyncRun.id).first())
+    found = SyncRun.select().where(
+        (SyncRun.record_type == queued.args[0]) & (SyncRun.trigger == "force") &
+        (SyncRun.started_at >= _naive(queued.started_at) - timedelta(seconds=1)))
+    if state != JobStatus.STARTED and queued.ended_at is not None:
+        found = found.where(SyncRun.started_at <= _naive(queued.ended_at))
+    return found.order_by(SyncRun.id).first()
+
+
+def _naive(moment):
+    """RQ's times as naive UTC, as Ferry stores its own."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment

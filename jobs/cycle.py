@@ -76,6 +76,9 @@ CONTACTS_CHECK = "sync.contacts_checked"
 CONTACTS_CHECK_EVERY = timedelta(hours=24)
 # A run whose heartbeat (every 30 s) is older than this lost its worker.
 STALE_AFTER = timedelta(seconds=120)
+# A run whose lock is free has lost its worker once it missed a beat (a Redis restart
+# empties the key of a live run too, until its next beat takes it back).
+LOCK_GRACE = timedelta(seconds=60)
 # RQ job timeout of a cycle, scheduled or forced: a first sync of 10,000 invoices is
 # ~200 batch writes plus look-ups under Xero's 60 calls a minute (about 10 minutes of
 # Xero's quota) and 10,000 CW reads; a day limit stops the run cleanly long before.
@@ -796,26 +799,51 @@ def _move_watermark(record_type, tally: WatermarkTally, watermark) -> None:
 
 
 def mark_interrupted(now: datetime | None = None) -> int:
-    """Runs still "running" whose heartbeat stopped (their worker was killed, or the
-    host went down) become "interrupted", with the time of their last sign of life.
-    Called at the start of every cycle; the dashboard may call it too."""
+    """Runs still "running" whose worker is gone (killed, or its server went down) become
+    "interrupted", with the time of their last sign of life. A run lives only while it
+    holds its type's lock and its heartbeat beats (jobs/cycle_lock.py), so it is gone
+    when its heartbeat (or its start, if it never beat) is older than STALE_AFTER, when a
+    later run of its type has started (that one got the lock), or when the lock is free
+    for LOCK_GRACE or was held by a process of this host that no longer exists.
+    Called at the start of every cycle, and by the dashboard and the runs pages when
+    they read, so a dead run is never shown as running."""
+    from peewee import fn
+
+    from jobs.cycle_lock import lock_state
     now = now or utcnow()
-    cutoff = now - STALE_AFTER
-    stale = SyncRun.select().where(
-        (SyncRun.status == "running") &
-        ((SyncRun.heartbeat_at < cutoff) |
-         # A run that never beat: only the cycles here are known to beat from the start
-         # (another job's runs, e.g. payments, count once they use a Heartbeat).
-         (SyncRun.heartbeat_at.is_null() & (SyncRun.started_at < cutoff) &
-          SyncRun.record_type.in_(RECORD_TYPES))))
+    running = list(SyncRun.select().where(SyncRun.status == "running"))
+    if not running:
+        return 0
+    kinds = {r.record_type for r in running}
+    newest = dict(SyncRun.select(SyncRun.record_type, fn.MAX(SyncRun.id))
+                  .where(SyncRun.record_type.in_(kinds))
+                  .group_by(SyncRun.record_type).tuples())
+    locks: dict[str, str | None] = {}
+
+    def lock_of(kind: str) -> str | None:
+        if kind not in locks:
+            try:
+                locks[kind] = lock_state(get_redis(), kind)
+            except Exception:       # Redis down: the heartbeat alone decides
+                locks[kind] = None
+        return locks[kind]
+
     marked = 0
-    for run in stale:
+    for run in running:
         last = run.heartbeat_at or run.started_at
+        quiet = now - last
+        if not (quiet > STALE_AFTER or newest[run.record_type] > run.id
+                or lock_of(run.record_type) == "dead"
+                or (quiet > LOCK_GRACE and lock_of(run.record_type) == "free")):
+            continue
+        then = ("reads ConnectWise's payments on whatever this one was applying, so "
+                "nothing is applied twice," if run.record_type == "payment" else
+                "looks up in Xero whatever this one was writing")
         updated = SyncRun.update(
             status="interrupted", finished_at=last,
-            message=(f"The worker running this cycle stopped at {last:%Y-%m-%d %H:%M} UTC "
-                     "(it was killed or its server restarted). Nothing is lost: the next "
-                     "cycle looks up in Xero whatever this one was writing and carries on.")
+            message=(f"The worker running this cycle stopped responding at "
+                     f"{last:%Y-%m-%d %H:%M} UTC (it was killed or its server restarted). "
+                     f"Nothing is lost: the next cycle {then} and carries on.")
         ).where((SyncRun.id == run.id) & (SyncRun.status == "running")).execute()
         marked += updated
     return marked

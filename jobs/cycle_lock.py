@@ -15,6 +15,8 @@ import socket
 import threading
 import uuid
 
+from connectors.errors import ApiError
+
 log = logging.getLogger("ferry.cycle")
 TTL = 90
 BEAT = 30
@@ -35,11 +37,20 @@ class CycleBusy(Exception):
     """Another cycle of this record type is running."""
 
 
+class LockLost(ApiError):
+    """This cycle's lock went to another worker: the cycle stops before its next write
+    (a stopped run, as any connector error makes it)."""
+
+    def __init__(self):
+        super().__init__("Another worker took over this cycle's lock; this run stopped "
+                         "so the two never write the same records.")
+
+
 class CycleLock:
-    def __init__(self, redis, record_type: str, ttl: int = TTL):
+    def __init__(self, redis, record_type: str, ttl: int | None = None):
         self.redis = redis
-        self.key = f"ferry:cycle-lock:{record_type}"
-        self.ttl = ttl
+        self.key = lock_key(record_type)
+        self.ttl = ttl or TTL             # read when made, so a test may shorten TTL
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.lost = False
 
@@ -63,6 +74,11 @@ class CycleLock:
         self.lost = True
         return False
 
+    def check(self) -> None:
+        """Called before a write: raises LockLost once the heartbeat found it gone."""
+        if self.lost:
+            raise LockLost()
+
     def release(self) -> None:
         self.redis.eval(_RELEASE, 1, self.key, self.token)
 
@@ -72,6 +88,19 @@ class CycleLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def lock_key(record_type: str) -> str:
+    return f"ferry:cycle-lock:{record_type}"
+
+
+def lock_state(redis, record_type: str) -> str:
+    """"free", "dead" (its holder was a process on this host that is gone: a killed
+    worker, known at once) or "held". A run can only be alive while its lock is held."""
+    holder = redis.get(lock_key(record_type))
+    if holder is None:
+        return "free"
+    return "dead" if _dead_local_holder(holder.decode()) else "held"
 
 
 def _dead_local_holder(holder: str) -> bool:
@@ -94,8 +123,8 @@ class Heartbeat:
     a run whose worker died shows a stale heartbeat (jobs/cycle.py marks it interrupted).
     The thread dies with the process; the lock then expires within its ttl."""
 
-    def __init__(self, lock: CycleLock, run_id: int, every: float = BEAT):
-        self.lock, self.run_id, self.every = lock, run_id, every
+    def __init__(self, lock: CycleLock, run_id: int, every: float | None = None):
+        self.lock, self.run_id, self.every = lock, run_id, every or BEAT
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"ferry-heartbeat-{run_id}",
                                         daemon=True)

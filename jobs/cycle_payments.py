@@ -22,8 +22,10 @@ from connectors.xero_governor import DayLimitReached
 from connectors.xero_oauth import XeroAuthError
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
-from jobs.cycle import CountingSink, Pacing, _connectwise, _xero, keep_codebase
-from jobs.cycle_lock import CycleBusy, CycleLock
+from jobs.cycle import (
+    CountingSink, Pacing, _connectwise, _xero, keep_codebase, mark_interrupted,
+)
+from jobs.cycle_lock import CycleBusy, CycleLock, Heartbeat
 from jobs.queue import get_redis
 from jobs.record_facts import note_xero
 from models import (
@@ -51,9 +53,15 @@ def run_payment_cycle(*, trigger: str = "schedule", only_ids=None, forced: bool 
     """One payment cycle in this process (app context and DB connection open).
     `only_ids`: CW invoice ids to settle now, whatever the watermark says."""
     pacing = pacing or Pacing()
+    mark_interrupted()
+    # Kept as the invoice cycle keeps it: a heartbeat thread extends the lock and stamps
+    # the run, however long a Xero read takes; a dead worker's run shows as interrupted.
     lock = CycleLock(get_redis(), RECORD_TYPE)
     lock.acquire()
-    run = SyncRun.create(record_type=RECORD_TYPE, trigger=trigger, started_at=utcnow())
+    now = utcnow()
+    run = SyncRun.create(record_type=RECORD_TYPE, trigger=trigger, started_at=now,
+                         heartbeat_at=now)
+    beat = Heartbeat(lock, run.id).start()
     tally = Tally()
     try:
         with DatabaseAuditSink() as audit:
@@ -72,9 +80,10 @@ def run_payment_cycle(*, trigger: str = "schedule", only_ids=None, forced: bool 
             run.skipped, run.exceptions = tally.skipped, tally.exceptions
             run.cw_calls = sink.calls["connectwise"]
             run.xero_calls = sink.calls["xero"]
-            run.finished_at = utcnow()
+            run.finished_at = run.heartbeat_at = utcnow()
             run.save()
     finally:
+        beat.stop()
         lock.release()
     from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
     after_cycle(run)
@@ -92,9 +101,9 @@ def _cycle(run, only_ids, forced, sink, pacing, lock, tally) -> None:
     cw = _connectwise(cw_connection, sink, run)
     try:
         for org in orgs:
+            lock.check()
             with _xero(org, run, sink, pacing) as client:
-                OrgPayments(run, org, client, cw, tally).cycle(only_ids, forced)
-            lock.extend()
+                OrgPayments(run, org, client, cw, tally, lock).cycle(only_ids, forced)
     finally:
         keep_codebase(cw_connection, cw)
         cw.close()
@@ -103,8 +112,11 @@ def _cycle(run, only_ids, forced, sink, pacing, lock, tally) -> None:
 class OrgPayments:
     """One org's part of a payment cycle."""
 
-    def __init__(self, run, org, client, cw, tally):
+    def __init__(self, run, org, client, cw, tally, lock):
         self.run, self.org, self.client, self.cw, self.tally = run, org, client, cw, tally
+        # Checked before each write (ledger, CW, records, watermark): a run whose lock
+        # went to another worker stops (LockLost) so the two never apply one payment.
+        self.lock = lock
 
     # -- reading ---------------------------------------------------------------------
     def cycle(self, only_ids, forced) -> None:
@@ -145,6 +157,7 @@ class OrgPayments:
                 self.settle(invoice)
         newest = self.unallocated(watermark, bool(seen) or forced, newest)
         if newest is not None and newest != watermark:
+            self.lock.check()
             Setting.set_value(WATERMARK.format(self.org.id), newest.isoformat())
 
     def _xero_ids_of(self, cw_ids) -> set[str]:
@@ -170,6 +183,7 @@ class OrgPayments:
 
     # -- one invoice -------------------------------------------------------------------
     def settle(self, invoice: dict) -> None:
+        self.lock.check()
         self.tally.read += 1
         ledger = PaymentLedger.get_or_none(PaymentLedger.xero_invoice_id == invoice["InvoiceID"])
         written = SyncRecord.get_or_none((SyncRecord.record_type == "invoice") &
@@ -252,6 +266,7 @@ class OrgPayments:
                     self._confirm(ledger, plan.amount, plan.payment_id, got,
                                   adopted=plan.adopted)
                 return plan
+            self.lock.check()
             ledger.intent, ledger.intent_at = plan.amount, utcnow()
             ledger.save()                             # before the write: see the docstring
             try:
@@ -393,6 +408,7 @@ class OrgPayments:
         """Something in Xero with no CW invoice (an unmatched invoice, an unallocated
         overpayment or prepayment). Its record is keyed by the XeroPaymentSeen row, as
         a negative number, since it has no CW id."""
+        self.lock.check()
         seen, _ = XeroPaymentSeen.get_or_create(
             org=self.org.id, xero_id=xero_id, xero_invoice_id=None,
             defaults={"kind": kind, "amount": pay.money(amount), "status": "AUTHORISED",

@@ -185,3 +185,25 @@ def test_a_failure_is_a_page_inside_the_layout(app, client, auth):
     assert answer.status_code == 500
     assert "Something went wrong on Ferry" in text and 'aria-label="Main"' in text
     assert "a bug" not in text
+
+
+def test_a_run_that_stopped_beating_never_shows_as_running(app, client, auth):
+    from datetime import timedelta
+
+    from models import SyncRun, utcnow
+    _cw(app)
+    with app.app_context(), db.connection_context():
+        last = utcnow() - timedelta(minutes=4)
+        dead = SyncRun.create(record_type="payment", status="running",
+                              started_at=last - timedelta(seconds=5), heartbeat_at=last)
+    auth.login()
+    live = client.get("/dashboard/live", headers={"HX-Request": "true"}).get_data(
+        as_text=True)
+    tile = live.split('id="tile-payment"')[1].split("</section>")[0]
+    assert 'data-state="interrupted"' in tile
+    assert f"stopped responding at {last:%d %b %H:%M} UTC" in tile
+    assert "Running for" not in tile and "reading" not in tile
+    assert live.count(">interrupted<") >= 1 and ">running<" not in live
+    page = client.get(f"/runs/{dead.id}").get_data(as_text=True)
+    assert 'data-status="interrupted"' in page
+    assert f"stopped responding at {last:%Y-%m-%d %H:%M} UTC" in page
