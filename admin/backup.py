@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from peewee import SqliteDatabase
+
 import migrations
 from models import db
 
@@ -144,10 +146,20 @@ def restore_backup(app, path: str) -> str:
             "and Xero tokens could not be read. Set FERRY_SECRET_KEY to the key of the "
             "installation that made it, then restore again.")
     with db.connection_context():
-        if [t for t in db.get_tables() if t != "ferry_migration"] or migrations.applied(db):
+        tables = db.get_tables()
+        filled = [t for t in tables if t != "ferry_migration" and not _shadow(t) and
+                  db.execute_sql(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone()]
+        if filled:
             raise BackupError(
-                "This installation's database already holds data. Restore into an empty "
+                "This installation's database already holds data (for example in "
+                f"{', '.join(sorted(filled)[:3])}). Restore into a new installation's "
                 "database: a new DATABASE_URL, or a new FERRY_INSTANCE_DIR for SQLite.")
+        if tables and manifest["database"] == "postgresql":
+            # Only the empty schema a first start made (the web unit migrates): it goes,
+            # so the backup's own tables come in whole. SQLite's copy replaces the file.
+            with db.atomic():
+                for table in tables:
+                    db.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     if manifest["database"] == "sqlite":
         backup = sqlite3.connect(data_file)
         live = sqlite3.connect(_sqlite_path(url))
@@ -163,6 +175,16 @@ def restore_backup(app, path: str) -> str:
         upgraded = migrations.upgrade(db)  # a backup from an older Ferry comes up to date
     extra = f"; then applied {len(upgraded)} newer migration(s)" if upgraded else ""
     return f"Restored {data_file.name} made {manifest.get('made_at')}{extra}."
+
+
+def _shadow(table: str) -> bool:
+    """SQLite's own tables behind a full-text index (audit_text_data, ...): they hold
+    rows even when the index is empty; the index itself is what counts."""
+    if not isinstance(db.obj, SqliteDatabase):
+        return False
+    virtual = [name for (name,) in db.execute_sql(
+        "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
+    return any(table.startswith(f"{name}_") for name in virtual)
 
 
 def _run_pg(tool: str, args: list[str], url: str) -> None:

@@ -310,7 +310,8 @@ def test_chaos_never_twice_never_lost(ferry, cw, xero, clock, private_redis, see
     assert figures["unequal totals"] == [], figures["unequal totals"]
     assert figures["stuck"] == [], figures["stuck"]
     assert still_running == []
-    assert all(r.status == "interrupted" and "stopped at" in r.message for r in killed), \
+    assert all(r.status == "interrupted" and "stopped responding at" in r.message
+               for r in killed), \
         [(r.id, r.status) for r in killed]
     # Every failure is visible: a stopped or failed run says why.
     assert all(r.message for r in SyncRun.select().where(

@@ -166,3 +166,15 @@ def test_backup_restores_on_a_fresh_instance_with_secrets_readable(kind, tmp_pat
     again = fresh.test_cli_runner().invoke(args=["restore", "--yes", str(backup_dir)])
     assert again.exit_code != 0 and "already holds data" in again.output
     db.obj.close()
+
+    # A new installation whose services started once (the web unit migrated an empty
+    # schema, as the README's order does) takes the backup too.
+    started = _app_for(_new_url(kind, tmp_path, request, "started.db"), key)
+    assert started.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    restored = started.test_cli_runner().invoke(args=["restore", "--yes", str(backup_dir)])
+    assert restored.exit_code == 0, restored.output
+    with started.app_context(), db.connection_context():
+        connection = Connection.get(Connection.kind == "connectwise")
+        assert connection.secrets == {"private_key": "pRiVaTe-Key-123"}
+        assert migrations.pending(db) == []
+    db.obj.close()
