@@ -126,13 +126,17 @@ def require_login_everywhere(app) -> None:
         view = app.view_functions.get(request.endpoint)
         if request.endpoint == "static" or getattr(view, "ferry_public", False):
             return None
-        target = url_for("auth.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request"):
-            # An HTMX swap cannot follow a redirect into the login page: ask for a full load.
+            # An HTMX swap cannot follow a redirect into the login page: ask for a full
+            # load, and come back to the page the person was on, not to the fragment
+            # the swap asked for (a poll of /dashboard/live is no page to land on).
+            page = urlsplit(request.headers.get("HX-Current-URL", ""))
+            back = (page.path + (f"?{page.query}" if page.query else "")
+                    if page.netloc == request.host and page.path.startswith("/") else None)
             response = current_app.response_class(status=401)
-            response.headers["HX-Redirect"] = target
+            response.headers["HX-Redirect"] = url_for("auth.login", next=back)
             return response
-        return redirect(target)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 PROXIED_SEEN_KEY = "ferry:proxy:forwarded_seen"

@@ -76,6 +76,32 @@ def form_too_old(_error):
                            back=_same_site_referrer()), 400
 
 
+NUL_SENTENCE = ("What was sent holds an invisible character (NUL) that no field or search "
+                "can hold, so Ferry did nothing with it.")
+
+
+def refuse_nul():
+    """A blueprint's before_request: one answer for a NUL anywhere in the address or a
+    form of its pages (those that pass what was typed straight to a query; Records and
+    Audit say it beside their own search box). PostgreSQL refuses a NUL in any text (a
+    500 on that database only), and a keyboard never types it. Uploaded files are not
+    looked at (the CSV import says its own)."""
+    if not any("\x00" in text for pair in request.args.items(multi=True) for text in pair) \
+            and not any("\x00" in text for pair in request.form.items(multi=True)
+                        for text in pair):
+        return None
+    if not hasattr(g, "user"):
+        from blueprints.auth import _session_user
+        g.user = _session_user()
+    if request.headers.get("HX-Request"):
+        response = current_app.make_response(
+            (render_template("errors/_bad_input.html", sentence=NUL_SENTENCE), 422))
+        response.headers["HX-Reswap"] = "beforebegin"
+        return response
+    return render_template("errors/bad_input.html", sentence=NUL_SENTENCE,
+                           back=_same_site_referrer()), 422
+
+
 def _same_site_referrer() -> str:
     """The page the post came from, if it was one of ours; else the dashboard."""
     parts = urlsplit(request.referrer or "")

@@ -8,11 +8,13 @@ import re
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from peewee import JOIN
 
+from blueprints.dashboard import refuse_nul
 from blueprints.labels import MANY, ONE
 from blueprints.mappings.unmapped import KIND_LABELS, fix_link
 from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 
 bp = Blueprint("exceptions", __name__, url_prefix="/exceptions")
+bp.before_request(refuse_nul)      # its filters go straight to queries
 
 FIX_WORDS = {"account": "Map GL account {v}", "tax type": "Map tax code {v}",
              "tax rate": "Check the tax mapping to {v}",

@@ -11,7 +11,10 @@ import importlib
 
 from flask import Blueprint, render_template, request
 
+from blueprints.dashboard import refuse_nul
+
 bp = Blueprint("mappings", __name__, url_prefix="/mappings")
+bp.before_request(refuse_nul)      # its filters and forms go straight to queries
 
 
 def is_htmx() -> bool:

@@ -72,3 +72,40 @@ def test_a_records_search_with_a_nul_gets_a_sentence(client, auth):
         assert 'role="alert"' in fragment.get_data(as_text=True)
     # The other filters still apply and an ordinary search still works.
     assert client.get("/records/?q=100&state=synced").status_code == 200
+
+
+def test_a_nul_on_the_exceptions_and_mappings_pages_is_a_sentence(client, auth, app):
+    """Their filters and forms pass what was typed straight to a query: a NUL was a 500
+    on PostgreSQL (second review)."""
+    from models import Connection
+    with app.app_context(), db.connection_context():
+        org = Connection.create(kind="xero", name="Adelaide IT Services Pty Ltd",
+                                tenant_id="a")
+    auth.login()
+    for url in ("/exceptions/?kind=account&value=a%00b", "/exceptions/?kind=%00",
+                f"/mappings/org/{org.id}/accounts?q=a%00b",
+                f"/mappings/org/{org.id}/taxes?q=a%00b"):
+        page = client.get(url)
+        assert page.status_code == 422, url
+        assert "invisible character (NUL)" in page.get_data(as_text=True)
+        fragment = client.get(url, headers={"HX-Request": "true"})
+        assert fragment.status_code == 422 and "<html" not in fragment.get_data(as_text=True)
+        assert fragment.headers["HX-Reswap"] == "beforebegin"
+    posted = client.post(f"/mappings/org/{org.id}/accounts/new",
+                         data={"cw_gl_account": "4000\x00", "xero_account_code": "200",
+                               "csrf_token": csrf_token(client, "/mappings/")},
+                         headers={"HX-Request": "true"})
+    assert posted.status_code == 422 and "Type the text again" in posted.get_data(as_text=True)
+    assert client.get("/exceptions/?kind=account").status_code == 200
+
+
+def test_a_poll_after_the_sign_in_ended_returns_to_the_page_not_the_fragment(client):
+    """The dashboard polls /dashboard/live; once the sign-in has ended, signing in again
+    comes back to the page the person was on."""
+    answer = client.get("/dashboard/live", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/audit/?q=1377"})
+    assert answer.status_code == 401
+    assert answer.headers["HX-Redirect"] == "/login?next=/audit/?q%3D1377"
+    elsewhere = client.get("/dashboard/live", headers={
+        "HX-Request": "true", "HX-Current-URL": "https://evil.example/x"})
+    assert elsewhere.headers["HX-Redirect"] == "/login"
