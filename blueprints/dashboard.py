@@ -64,16 +64,7 @@ def form_too_old(_error):
     browser lost its cookie): a sentence instead of Werkzeug's bare "The CSRF token has
     expired." page, and for HTMX a fragment put above the form instead of in its place,
     so what was typed stays on the screen."""
-    if not hasattr(g, "user"):        # the token is checked before the user is loaded
-        from blueprints.auth import _session_user
-        g.user = _session_user()
-    if request.headers.get("HX-Request"):
-        response = current_app.make_response(
-            (render_template("errors/_csrf.html", sentence=CSRF_SENTENCE), 400))
-        response.headers["HX-Reswap"] = "beforebegin"
-        return response
-    return render_template("errors/csrf.html", sentence=CSRF_SENTENCE,
-                           back=_same_site_referrer()), 400
+    return _refusal("csrf", CSRF_SENTENCE, 400)
 
 
 NUL_SENTENCE = ("What was sent holds an invisible character (NUL) that no field or search "
@@ -90,16 +81,23 @@ def refuse_nul():
             and not any("\x00" in text for pair in request.form.items(multi=True)
                         for text in pair):
         return None
-    if not hasattr(g, "user"):
+    return _refusal("bad_input", NUL_SENTENCE, 422)
+
+
+def _refusal(name: str, sentence: str, status: int):
+    """What was sent is refused with `sentence`: a page (errors/NAME.html) with a way
+    back, or for HTMX a fragment (errors/_NAME.html) put above what the request would
+    have replaced, so the form and what was typed stay on the screen."""
+    if not hasattr(g, "user"):        # refused before the user is loaded
         from blueprints.auth import _session_user
         g.user = _session_user()
     if request.headers.get("HX-Request"):
         response = current_app.make_response(
-            (render_template("errors/_bad_input.html", sentence=NUL_SENTENCE), 422))
+            (render_template(f"errors/_{name}.html", sentence=sentence), status))
         response.headers["HX-Reswap"] = "beforebegin"
         return response
-    return render_template("errors/bad_input.html", sentence=NUL_SENTENCE,
-                           back=_same_site_referrer()), 422
+    return render_template(f"errors/{name}.html", sentence=sentence,
+                           back=_same_site_referrer()), status
 
 
 def _same_site_referrer() -> str:
