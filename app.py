@@ -3,7 +3,7 @@ import os
 import time
 
 import click
-from flask import Flask
+from flask import Flask, request
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from playhouse.db_url import connect as connect_url
@@ -108,7 +108,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def _open_db():
-        db.connect(reuse_if_open=True)
+        from blueprints import needs_database
+        if needs_database(app, request.endpoint):
+            db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close_db(exc):
@@ -235,28 +237,26 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst):
-        """Run an RQ worker (with RQ's own scheduler for delayed jobs)."""
-        from rq import Worker
-
+        """Run an RQ worker (it waits out a Redis outage). It runs no scheduler of its
+        own: `flask --app app scheduler` is Ferry's one scheduler."""
+        from jobs import worker as rq_worker
         from jobs.queue import QUEUE_NAMES, get_redis
         _wait_for_schema(app)
         release_connections()      # each job runs in a fork: it opens its own
-        Worker(list(QUEUE_NAMES), connection=get_redis()).work(
-            with_scheduler=True, burst=burst)
+        # Waits out a Redis that is down (at start or later) instead of exiting.
+        rq_worker.run(get_redis(), list(QUEUE_NAMES), burst=burst)
 
     @app.cli.command("scheduler")
-    @click.option("--interval", default=30, help="Seconds between checks.")
+    @click.option("--interval", default=30, help="Seconds between passes.")
     def scheduler(interval):
-        """Run rq-scheduler, which starts the periodic jobs."""
-        from jobs.alerts import WatchingScheduler
+        """Run the scheduler: starts the periodic jobs, keeps the schedule whole (every
+        FERRY_SCHEDULE_CHECK_SECONDS) and watches for failures."""
         from jobs.queue import get_redis
-        from jobs.schedule import register_schedule
+        from jobs.scheduler import FerryScheduler
         _wait_for_schema(app)
-        connection = get_redis()
-        with db.connection_context():
-            register_schedule(connection)
-        # Also checks for failures (a worker gone) and sends the outbox itself.
-        WatchingScheduler(connection=connection, interval=interval).run()
+        # Its first pass registers the schedule; Redis down at start is waited out.
+        FerryScheduler(get_redis(), interval=interval,
+                       check_every=app.config["SCHEDULE_CHECK_SECONDS"]).run()
 
     from jobs.alerts_cli import register_alert_commands
     register_alert_commands(app)

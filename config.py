@@ -73,6 +73,11 @@ def from_environment() -> dict:
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
         # `make demo` sets it: the demo's own page and shortened schedules.
         "DEMO": os.environ.get("FERRY_DEMO", "0") == "1",
+        # The demo's sync cycles run this often (seconds) instead of the set hours.
+        "DEMO_CYCLE_SECONDS": int(os.environ.get("FERRY_DEMO_CYCLE_SECONDS", "180")),
+        # How often the scheduler checks that its schedule holds every job, due when it
+        # should be, and puts back what is missing (jobs/schedule.py).
+        "SCHEDULE_CHECK_SECONDS": int(os.environ.get("FERRY_SCHEDULE_CHECK_SECONDS", "60")),
         # How long a worker or the scheduler waits at start for the web process's
         # migrations before it gives up with a sentence (never a crash loop).
         "SCHEMA_WAIT_SECONDS": int(os.environ.get("FERRY_SCHEMA_WAIT_SECONDS", "600")),

@@ -248,17 +248,22 @@ def _failing_cycles(last: int = 3) -> list[str]:
 
 
 def check_processes() -> list[Result]:
-    from blueprints.health import queue_state
-    redis_state, worker, scheduler = queue_state()
-    if not redis_state["ok"]:
+    """The worker, the scheduler and the schedule, as /readyz sees them."""
+    from jobs import readiness
+    from jobs.queue import get_redis
+    connection = get_redis()
+    try:
+        connection.ping()
+    except Exception:             # Redis is checked on its own line
         return []
     results = []
-    for name, state, unit in (("Worker", worker, "ferry-worker"),
-                              ("Scheduler", scheduler, "ferry-scheduler")):
-        if state["ok"]:
-            results.append(ok(name, f"{state['count']} running."))
+    for subject, check in (("Worker", readiness.worker_check),
+                           ("Scheduler", readiness.scheduler_check),
+                           ("Schedule", readiness.schedule_check)):
+        answer = check(connection)
+        if answer.ok:
+            results.append(ok(subject, answer.sentence))
         else:
-            results.append(problem(name, f"none seen in the last minutes. Start it "
-                                   f"(systemctl start {unit}, see deploy/) and check "
-                                   f"`journalctl -u {unit}`."))
+            results.extend(problem(subject, sentence)
+                           for sentence in (answer.problems or [answer.sentence]))
     return results

@@ -7,6 +7,19 @@ def public(view):
     return view
 
 
+def without_database(view):
+    """A public view run without opening the database first and without loading the
+    signed-in user (health checks: a database that is down must not turn them into an
+    error page)."""
+    view.ferry_without_database = True
+    return public(view)
+
+
+def needs_database(app, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint) if endpoint else None
+    return not getattr(view, "ferry_without_database", False)
+
+
 def register_blueprints(app) -> None:
     from blueprints import (
         audit, auth, dashboard, exceptions, health, mappings, outbox, records, runs, settings,

@@ -18,7 +18,7 @@ from flask import (
 from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blueprints import public
+from blueprints import needs_database, public
 from blueprints.text_input import storable, storable_form
 from models import LoginFailure, SessionVersion, Setting, User, utcnow
 
@@ -113,6 +113,9 @@ def require_login_everywhere(app) -> None:
     @app.before_request
     def _load_user_and_require_login():
         global _proxy_warned
+        if not needs_database(app, request.endpoint):
+            g.user = None           # health checks: public, and the database may be down
+            return None
         if not _proxy_warned and proxy_misconfigured():
             _proxy_warned = True
             app.logger.warning(

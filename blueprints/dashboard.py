@@ -17,7 +17,6 @@ from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from peewee import fn
 
-from blueprints.health import database_state, queue_state
 from blueprints.labels import DOCUMENT_TYPES, MANY
 from models import AuditEntry, Connection, MeteredVersion, SyncRecord, SyncRun, db, utcnow
 
@@ -136,10 +135,10 @@ def _first_run() -> bool:
     return not Connection.select().exists() and not SyncRun.select().exists()
 
 
-def _health() -> dict:
-    redis_state, worker, scheduler = queue_state()
-    return {"Database": database_state(), "Redis": redis_state, "Worker": worker,
-            "Scheduler": scheduler}
+def _health() -> list:
+    """The parts as /readyz sees them (jobs/readiness.py), each with its sentence."""
+    from jobs.readiness import readiness
+    return readiness()
 
 
 # -- the live state ---------------------------------------------------------------------
@@ -152,7 +151,7 @@ def live_state() -> dict:
     limits = _xero_limits(connections)
     exceptions = _open_exceptions()
     metered = _metered_this_month(now)
-    next_runs = _next_runs()
+    schedule = _schedule()
     types = []
     record_types = list(DOCUMENT_TYPES) + [t for t in MANY if t not in DOCUMENT_TYPES and
                                            any(r.record_type == t for r in runs)]
@@ -160,11 +159,19 @@ def live_state() -> dict:
         mine = [r for r in runs if r.record_type == record_type]
         current = next((r for r in mine if r.status == "running"), None)
         last = next((r for r in mine if r.status != "running"), None)
+        entry = schedule.get(record_type)
+        state = _state_now(current, last, connections, limits, now)
+        if entry is not None and entry.verdict.kind in ("missing", "overdue") and \
+                current is None:
+            # Nothing runs it by itself: that outranks how its last cycle ended.
+            state = {"kind": "overdue" if entry.verdict.kind == "overdue" else
+                     "not_scheduled", "badge": "failed", "text": entry.sentence()}
         types.append({
             "type": record_type, "label": MANY.get(record_type, record_type),
-            "state": _state_now(current, last, connections, limits, now),
-            "last": last, "current": current,
-            "next_run": next_runs.get(record_type),
+            "state": state, "last": last, "current": current,
+            # None when the schedule cannot be read (Redis down): "not known".
+            "scheduled": bool(entry and entry.facts.next_run) if schedule else None,
+            "next_run": entry.facts.next_run if entry is not None else None,
             "exceptions": sum(n for (t, _org), n in exceptions.items() if t == record_type),
             "metered": metered.get(record_type, 0),
         })
@@ -260,19 +267,31 @@ def _metered_this_month(now: datetime) -> dict[str, int]:
     return counts
 
 
-def _next_runs() -> dict[str, datetime]:
-    """Record type -> when the scheduler next starts its cycle (naive UTC)."""
+# The schedule moves once a scheduler pass (30 s); a 5-second cache spares the live
+# endpoint, polled every 2 seconds by each open dashboard, its ten small queries.
+_schedule_cache: dict = {}
+
+
+def _schedule() -> dict:
+    """Record type -> its cycle's place in the schedule (jobs/schedule.py): next run,
+    and whether it is missing or overdue. Empty when Redis is down (the parts panel
+    says so)."""
     from jobs.queue import get_redis
-    from jobs.schedule import next_runs
+    from jobs.schedule import next_runs, schedule_state
     try:
-        runs = next_runs(get_redis())
-    except Exception:  # Redis down: the parts panel says so
+        connection = get_redis()
+        # Whatever moves in the schedule itself (a pass, a job lost or put back) is seen
+        # at once; only the runs' side waits for the cache to age.
+        key = (current_app.config["DATABASE_URL"], tuple(sorted(next_runs(connection).items())))
+        hit = _schedule_cache.get(key)
+        if hit and time.monotonic() - hit[0] < 5:
+            return hit[1]
+        states = schedule_state(connection, cycles_only=True)
+    except Exception:
         return {}
-    found = {}
-    for job_id, when in runs.items():
-        for record_type in MANY:
-            if record_type.replace("_", "-") in job_id:
-                found[record_type] = when.replace(tzinfo=None)
+    found = {s.entry.record_type: s for s in states}
+    _schedule_cache.clear()
+    _schedule_cache[key] = (time.monotonic(), found)
     return found
 
 

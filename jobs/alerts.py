@@ -3,18 +3,16 @@ failure incidents (whatever the mode), each through the outbox.
 
 `after_cycle(run)` is called by jobs/cycle.py when a cycle ends. `check_incidents()`
 runs every few minutes, from a worker (scheduled) and from the scheduler process itself
-(`WatchingScheduler`), so a dead worker is still noticed and its mail still sent.
+(jobs/scheduler.py), so a dead worker is still noticed and its mail still sent.
 """
 from __future__ import annotations
 
 import logging
-import time as clock
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, render_template
 from flask.globals import app_ctx
-from rq_scheduler import Scheduler
 
 from jobs.context import in_job_context, job_context
 from jobs.outbox import queue_mail, send_due
@@ -32,7 +30,6 @@ RECIPIENTS = "alerts.recipients.{}"
 DIGEST_TIME = "alerts.digest_time"
 TIMEZONE = "alerts.timezone"
 FAILURES_IN_A_ROW = "alerts.failures_in_a_row"
-WATCH_SECONDS = 300
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -264,25 +261,57 @@ def _failing_types() -> list[Condition]:
 
 
 def _processes() -> list[Condition]:
-    from blueprints.health import HEARTBEAT_STALE_SECONDS, queue_state
-    redis_state, worker, scheduler = queue_state()
-    minutes = HEARTBEAT_STALE_SECONDS // 60
-    if not redis_state["ok"]:
+    from jobs import readiness
+    from jobs.queue import get_redis
+    try:
+        connection = get_redis()
+        connection.ping()
+    except Exception:
         return [Condition("redis", "Ferry's queue (Redis) is not answering",
                           "Without Redis no sync cycle or e-mail job runs. Start Redis (or "
                           "check REDIS_URL) and restart Ferry's worker and scheduler.")]
     found = []
-    if not worker["ok"]:
+    if not readiness.worker_check(connection).ok:
+        from jobs.worker import STALE_SECONDS
         found.append(Condition(
             "worker", "Ferry's worker has not been seen",
-            f"No RQ worker has reported in the last {minutes} minutes, so no sync cycle "
-            "runs. Restart the worker (flask --app app worker, or its systemd unit)."))
-    if not scheduler["ok"]:
+            f"No RQ worker is running (none reported in the last {STALE_SECONDS} seconds, "
+            "or its process has ended), so no sync cycle runs. Restart the worker (flask "
+            "--app app worker, or its systemd unit) and see why it stopped (journalctl -u "
+            "ferry-worker)."))
+    if not readiness.scheduler_check(connection).ok:
         found.append(Condition(
             "scheduler", "Ferry's scheduler has not been seen",
-            "rq-scheduler is not running, so no cycle, digest or retry starts on time. "
+            "The scheduler is not running, so no cycle, digest or retry starts on time. "
             "Restart it (flask --app app scheduler, or its systemd unit)."))
+    try:
+        found += _schedule(connection)
+    except Exception:
+        log.exception("could not read the schedule for the alerts")
     return found
+
+
+def _schedule(connection) -> list[Condition]:
+    """One incident for the schedule: jobs missing from it or overdue, and jobs the
+    scheduler put back that have not run since (what Ferry did about it)."""
+    from jobs.schedule import schedule_state, unsettled_repairs
+    from sync import schedule as judging
+    states = schedule_state(connection)
+    # Never registered: the scheduler has not started here, its own alert says so.
+    wrong = [s for s in states if s.verdict.kind in ("missing", "overdue")]
+    repaired = [r for r in unsettled_repairs(states)
+                if r.entry.job_id not in {s.entry.job_id for s in wrong}]
+    if not wrong and not repaired:
+        return []
+    sentences = [s.sentence(local_time) for s in wrong] + [
+        judging.repair_sentence(r.entry.label, r.at, r.next_run, r.last_run, local_time)
+        for r in repaired]
+    if repaired:
+        sentences.append(judging.REDIS_ADVICE)
+    title = judging.title([(s.entry.label, s.verdict.kind) for s in wrong] +
+                          [(r.entry.label, "repaired") for r in repaired])
+    sentences.append(f"The state now: {base_url().rstrip('/')}/readyz")
+    return [Condition("schedule", title, " ".join(sentences))]
 
 
 def check_incidents(now: datetime | None = None, conditions: list[Condition] | None = None
@@ -360,29 +389,12 @@ def incident_check() -> dict:
 
 
 def watch() -> None:
-    """What the scheduler process does every WATCH_SECONDS: the incident check and the
-    outbox, so a worker that is gone is reported (and the mail sent) all the same."""
+    """What the scheduler process does every few minutes (jobs/scheduler.py), and at
+    once after it put a job back in the schedule: the incident check and the outbox,
+    so a worker that is gone is reported (and the mail sent) all the same."""
     try:
         with job_context():
             check_incidents()
             send_due()
     except Exception:
         log.exception("alerts watch failed")
-
-
-class WatchingScheduler(Scheduler):
-    """rq-scheduler that also runs `watch()` every WATCH_SECONDS. Its first pass waits
-    for the heartbeat staleness window after it starts: a worker started alongside it
-    has not reported yet, and saying "not seen" then is a false alarm."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        from blueprints.health import HEARTBEAT_STALE_SECONDS
-        self._last_watch = clock.monotonic() - WATCH_SECONDS + HEARTBEAT_STALE_SECONDS
-
-    def enqueue_jobs(self):
-        jobs = super().enqueue_jobs()
-        if clock.monotonic() - self._last_watch >= WATCH_SECONDS:
-            self._last_watch = clock.monotonic()
-            watch()
-        return jobs

@@ -8,7 +8,7 @@ from models import db
 from tests.conftest import ADMIN_EMAIL, csrf_token
 
 # The only views a stranger may reach.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "static",
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "health.readyz", "static",
                     "settings.xero_callback"}
 
 

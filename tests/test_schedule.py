@@ -7,7 +7,7 @@ import redis
 from rq_scheduler import Scheduler
 
 from jobs.cycle import INTERVAL_HOURS, cycle_entries
-from jobs.schedule import PERIODIC_JOBS, next_runs, register_schedule
+from jobs.schedule import PERIODIC_JOBS, entries, next_runs, register_schedule
 from models import Setting, db
 
 
@@ -41,11 +41,12 @@ def test_an_unchanged_interval_keeps_its_next_run(connection):
     register_schedule(connection)
     # As if the scheduler had already run each job once and set its next run.
     key = Scheduler(connection=connection).scheduled_jobs_key
-    later = datetime.now(timezone.utc) + timedelta(hours=3)
-    for job_id in _wanted_ids():
-        connection.zadd(key, {job_id: int(later.timestamp())})
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    later = {e.job_id: now + timedelta(seconds=e.interval - 10) for e in entries()}
+    for job_id, when in later.items():
+        connection.zadd(key, {job_id: int(when.timestamp())})
     register_schedule(connection)
-    assert set(next_runs(connection).values()) == {later.replace(microsecond=0)}
+    assert next_runs(connection) == later
 
 
 def test_a_changed_interval_next_runs_one_new_interval_from_now(connection):

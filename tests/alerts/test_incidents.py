@@ -5,7 +5,7 @@ worker or scheduler registered in Redis; a Xero connection marked needs_reconnec
 connectors/xero_oauth.py marks it on invalid_grant."""
 import pytest
 from rq import Worker
-from rq_scheduler import Scheduler
+from jobs.scheduler import FerryScheduler
 
 from jobs.alerts import FAILURES_IN_A_ROW, MODE, check_incidents
 from jobs.cycle import run_cycle
@@ -24,7 +24,7 @@ def processes_alive():
     worker = Worker(["default"], connection=connection)
     worker.register_birth()
     worker.heartbeat()
-    Scheduler(connection=connection, interval=60).register_birth()
+    FerryScheduler(connection, interval=60).beat()
     return worker
 
 

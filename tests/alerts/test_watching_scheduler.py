@@ -1,12 +1,10 @@
 """The scheduler process watches too: with no worker alive, its own pass reports the
 worker gone and sends the mail itself (no worker would ever send it), but not in its
-first two minutes, when a worker started with it has not reported yet."""
-from rq_scheduler import Scheduler
-
+first minute, when a worker started with it has not reported yet."""
 import jobs.context
-from blueprints.health import HEARTBEAT_STALE_SECONDS
-from jobs.alerts import WatchingScheduler
 from jobs.queue import get_redis
+from jobs.scheduler import FerryScheduler
+from jobs.worker import STALE_SECONDS
 from models import AlertIncident, OutboxMail
 
 from .conftest import inside
@@ -19,14 +17,14 @@ def test_the_scheduler_reports_a_missing_worker_and_sends_it(app, smtp, database
     monkeypatch.setenv("FERRY_SMTP_PORT", str(smtp.port))
     monkeypatch.setenv("FERRY_SMTP_STARTTLS", "0")
     monkeypatch.setattr(jobs.context, "_app", None)      # the process builds its own app
-    scheduler = WatchingScheduler(connection=get_redis(), interval=60)
-    Scheduler.register_birth(scheduler)                   # as run() does
+    scheduler = FerryScheduler(get_redis(), interval=60)
+    scheduler.beat()                                      # as run() does
     scheduler.enqueue_jobs()
     # Just started: a worker started alongside has had no time to report. No alarm.
     assert smtp.inbox.messages == []
     with inside(app):
         assert AlertIncident.select().count() == 0
-    scheduler._last_watch -= HEARTBEAT_STALE_SECONDS      # as if two minutes went by
+    scheduler._last_watch -= STALE_SECONDS                # as if a minute went by
     scheduler.enqueue_jobs()
     assert [m["Subject"].strip() for m in smtp.inbox.messages] == [
         "Ferry needs attention: Ferry's worker has not been seen"]

@@ -68,20 +68,21 @@ def processes(app, database_url, tmp_path):
 
 
 def test_an_installation_set_up_as_the_readme_says_passes(ferry, smtp_server, processes):
-    from blueprints.health import queue_state
+    from jobs import readiness
+    from jobs.queue import get_redis
     ferry.config.update(BASE_URL="https://ferry.msp.example", SMTP_HOST="127.0.0.1",
                         SMTP_PORT=smtp_server.port, SMTP_STARTTLS=False)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        _, worker, scheduler = queue_state()
-        if worker["ok"] and scheduler["ok"]:
+        if readiness.worker_check(get_redis()).ok and \
+                readiness.scheduler_check(get_redis()).ok:
             break
         time.sleep(0.5)
     result = ferry.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 0, result.output
     assert "PROBLEM" not in result.output
     for subject in ("Secret key", "Base URL", "Database", "Redis", "Mail", "Xero",
-                    "ConnectWise", "Worker", "Scheduler", "Stored secrets"):
+                    "ConnectWise", "Worker", "Scheduler", "Schedule", "Stored secrets"):
         assert subject in result.output, (subject, result.output)
 
 

@@ -1,7 +1,7 @@
 """Ferry started the way production starts it: the Procfile's three processes (gunicorn
 web, RQ worker, rq-scheduler) together on an EMPTY database, in whatever order honcho
 brings them up. The worker and scheduler must wait for the web process's migrations
-instead of crashing (which stopped every process on the first start before), /healthz
+instead of crashing (which stopped every process on the first start before), /readyz
 must report every part running, and a force-synced cycle must run through the worker
 against the sandboxes.
 """
@@ -65,9 +65,9 @@ def _wait_healthy(base: str, log: Path, timeout: float = 90.0) -> dict:
     body = None
     while time.monotonic() < deadline:
         try:
-            answer = httpx2.get(f"{base}/healthz", timeout=2.0)
+            answer = httpx2.get(f"{base}/readyz", timeout=2.0)
             body = answer.json()
-            if body["status"] == "ok":
+            if answer.status_code == 200 and body["status"] == "ready":
                 return body
         except (httpx2.HTTPError, ValueError):
             pass
