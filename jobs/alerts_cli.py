@@ -12,10 +12,13 @@ def register_alert_commands(app) -> None:
     @digest_group.command("send")
     def digest_send():
         """Send the digest of the last 24 hours now, whatever the time of day."""
-        from jobs.digest import send_digest_now
+        from jobs.digest import NobodyToSend, send_digest_now
         from jobs.outbox import NO_SMTP, smtp_settings
         with db.connection_context():
-            mail, counts = send_digest_now()
+            try:
+                mail, counts = send_digest_now()
+            except NobodyToSend as exc:
+                raise click.ClickException(str(exc))
             mail = type(mail).get_by_id(mail.id)
             click.echo(f"Digest written to the outbox (mail {mail.id}) for "
                        f"{', '.join(mail.recipients) or 'nobody'}: {mail.subject}")
