@@ -220,6 +220,11 @@ def register_commands(app: Flask) -> None:
             except CycleBusy:
                 raise click.ClickException(f"A {record_type} cycle is already running.")
             click.echo(describe(run))
+        if run.status != "done":
+            # Scripts and cron read the status: a cycle that stopped or failed is a failure.
+            raise click.ClickException(
+                f"The {record_type} cycle {run.status}: "
+                f"{run.message or 'see the run on the Runs page.'}".strip())
 
     @app.cli.command("demo-ready")
     @click.option("--timeout", default=120, help="Seconds to wait.")
@@ -260,3 +265,5 @@ def register_commands(app: Flask) -> None:
 
     from jobs.alerts_cli import register_alert_commands
     register_alert_commands(app)
+    from admin.cli_errors import guard_commands   # every command: 1 and a sentence on failure
+    guard_commands(app.cli)

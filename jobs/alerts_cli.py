@@ -37,6 +37,7 @@ def register_alert_commands(app) -> None:
         from jobs.outbox import NO_SMTP, send_due, smtp_settings
         from models import OutboxMail
         with db.connection_context():
+            counts = None
             if send:
                 counts = send_due()
                 click.echo("Sent {sent}, to retry {retry}, failed {failed}.".format(**counts))
@@ -55,3 +56,11 @@ def register_alert_commands(app) -> None:
                            f"({m.attempts} attempt{'s' if m.attempts != 1 else ''}{when})")
                 if m.last_error:
                     click.echo(f"        {m.last_error}")
+            # --send is asked to send: nothing sent when something was due is a failure.
+            if send and smtp_settings() is None and rows:
+                raise click.ClickException("Nothing was sent: no mail server is configured "
+                                           "(FERRY_SMTP_HOST).")
+            if counts and (counts["retry"] or counts["failed"]):
+                raise click.ClickException(
+                    f"{counts['retry'] + counts['failed']} e-mail(s) could not be sent; "
+                    "the reasons are listed above.")
