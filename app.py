@@ -129,6 +129,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     from models import payments_of      # the record page's Payments section
     app.jinja_env.globals["payments_of"] = payments_of
+    from version import version         # the footer names the release
+    app.jinja_env.globals["ferry_version"] = version()
     register_commands(app)
     return app
 
@@ -167,6 +169,19 @@ def register_commands(app: Flask) -> None:
                 click.echo(f"applied  {name}")
             for name in migrations.pending(db):
                 click.echo(f"pending  {name}")
+
+    @app.cli.command("version")
+    def version_command():
+        """Print Ferry's version and whether the database schema matches it."""
+        from version import version
+        click.echo(f"Ferry {version()}")
+        with db.connection_context():
+            done, waiting = migrations.applied(db), migrations.pending(db)
+        if waiting:
+            raise click.ClickException(
+                f"The database is {len(waiting)} migration(s) behind this version "
+                f"(next: {waiting[0]}): run flask --app app db upgrade.")
+        click.echo(f"Database schema: up to date ({done[-1]}).")
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)

@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from blueprints import public
 from models import db
+from version import version
 
 bp = Blueprint("health", __name__)
 
@@ -54,5 +55,6 @@ def healthz():
               "scheduler": scheduler}
     healthy = all(c["ok"] for c in checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks}
+    body["version"] = version()         # the release running (version.py)
     # The web side is unusable without its database: tell the load balancer.
     return jsonify(body), (200 if database["ok"] else 503)
