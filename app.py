@@ -1,6 +1,7 @@
 """Ferry's application factory: configuration, database, blueprints, CLI commands."""
 import os
 import time
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -35,6 +36,9 @@ def open_database(url: str, *, pooled: bool = False):
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
+            if not os.path.exists(path):
+                for made in (path, path + "-wal", path + "-shm"):
+                    config.MADE_HERE.append(Path(made))
             # SQLite copies the database's mode to its -wal and -shm files.
             security.private_file(path)
             _use_wal(path)
