@@ -95,6 +95,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    if not app.testing:
+        # One log format in every process, before Flask or RQ add handlers of their own.
+        from admin.logs import configure_logging
+        configure_logging(app)
 
     # Refuse to start rather than sign sessions and encrypt keys with a guessable key
     # (this installation's own names count as guessable words too).
@@ -139,15 +143,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _wait_for_schema(app: Flask) -> None:
+def _wait_for_schema(app: Flask):
     """Worker and scheduler start with the web process, which migrates: wait for it
-    with a line in the log instead of crashing on a table that is not there yet."""
+    with a line in the log instead of crashing on a table that is not there yet.
+    Returns Ferry's logger."""
     from admin.logs import configure_logging
     log = configure_logging(app)
     try:
         migrations.wait_for_schema(db, app.config["SCHEMA_WAIT_SECONDS"], log=log.warning)
     except migrations.SchemaNotReady as exc:
         raise click.ClickException(str(exc))
+    return log
 
 
 def register_commands(app: Flask) -> None:
@@ -263,10 +269,14 @@ def register_commands(app: Flask) -> None:
         from rq import Worker
 
         from jobs.queue import QUEUE_NAMES, get_redis
-        _wait_for_schema(app)
+        log = _wait_for_schema(app)
         release_connections()      # each job runs in a fork: it opens its own
+        log.info("Worker started (pid %d), taking jobs from the %s queue.", os.getpid(),
+                 ", ".join(QUEUE_NAMES))
+        from admin.logs import rq_level
+        # RQ's per-job lines only at FERRY_RQ_LOG_LEVEL=INFO: each cycle logs its own.
         Worker(list(QUEUE_NAMES), connection=get_redis()).work(
-            with_scheduler=True, burst=burst)
+            with_scheduler=True, burst=burst, logging_level=rq_level())
 
     @app.cli.command("scheduler")
     @click.option("--interval", default=30, help="Seconds between checks.")
@@ -275,10 +285,11 @@ def register_commands(app: Flask) -> None:
         from jobs.alerts import WatchingScheduler
         from jobs.queue import get_redis
         from jobs.schedule import register_schedule
-        _wait_for_schema(app)
+        log = _wait_for_schema(app)
         connection = get_redis()
         with db.connection_context():
-            register_schedule(connection)
+            jobs = register_schedule(connection)
+        log.info("Scheduler started (pid %d) with %d periodic jobs.", os.getpid(), len(jobs))
         # Also checks for failures (a worker gone) and sends the outbox itself.
         WatchingScheduler(connection=connection, interval=interval).run()
 
