@@ -100,6 +100,8 @@ def from_environment() -> dict:
         # page left open over lunch, and the sign-in's own end already bounds the token.
         "WTF_CSRF_TIME_LIMIT": None,
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
+        # /metrics: scrapes send it as a bearer token; unset, only this machine may ask.
+        "METRICS_TOKEN": os.environ.get("FERRY_METRICS_TOKEN") or None,
         # `make demo` sets it: the demo's own page and shortened schedules.
         "DEMO": os.environ.get("FERRY_DEMO", "0") == "1",
         # How long a worker or the scheduler waits at start for the web process's
