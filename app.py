@@ -291,7 +291,9 @@ def register_commands(app: Flask) -> None:
             jobs = register_schedule(connection)
         log.info("Scheduler started (pid %d) with %d periodic jobs.", os.getpid(), len(jobs))
         # Also checks for failures (a worker gone) and sends the outbox itself.
-        WatchingScheduler(connection=connection, interval=interval).run()
+        from admin.supervision import scheduler_name    # found by `flask alive scheduler`
+        WatchingScheduler(connection=connection, interval=interval,
+                          name=scheduler_name()).run()
 
     from jobs.alerts_cli import register_alert_commands
     register_alert_commands(app)

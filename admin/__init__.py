@@ -41,6 +41,17 @@ def register_admin_commands(app) -> None:
             raise click.ClickException(str(exc))
         click.echo(summary)
 
+    @app.cli.command("alive")
+    @click.argument("part", type=click.Choice(["worker", "scheduler"]))
+    def alive_command(part):
+        """Exit 0 when a PART (worker or scheduler) on this host has reported to Redis in
+        the last two minutes: the compose file's healthcheck for those containers."""
+        from admin.supervision import alive_here
+        if not alive_here(part):
+            raise click.ClickException(f"No {part} on this host has reported in the last "
+                                       "two minutes.")
+        click.echo(f"A {part} on this host is running.")
+
     @app.cli.command("demo-redis")
     def demo_redis_command():
         """Run the demo's private Redis in the foreground (so Ctrl-C on `make demo`
