@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import DATABASES
-from tests.production.test_deploy_files import flask_command_parses
+from tests.production.test_deploy_files import flask_command_parses, read_by_ferry
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
@@ -48,14 +48,6 @@ def env_example() -> dict:
             name, _, value = line.partition("=")
             pairs[name.strip()] = value
     return pairs
-
-
-def read_by_ferry(name: str) -> bool:
-    """Whether Ferry's code (or its entrypoint) reads the environment variable `name`."""
-    sources = [ROOT / "config.py", ROOT / "app.py", ENTRYPOINT, *ROOT.glob("admin/*.py"),
-               *ROOT.glob("jobs/*.py")]
-    return any(f'"{name}"' in p.read_text() or f"${{{name}" in p.read_text()
-               or f"'{name}'" in p.read_text() for p in sources)
 
 
 def test_compose_has_every_part_supervised_with_healthchecks():

@@ -30,6 +30,24 @@ def flask_command_parses(app, words: list[str]) -> None:
     command.make_context(command.name, list(rest), resilient_parsing=False)
 
 
+def read_by_ferry(name: str) -> bool:
+    """Whether Ferry's code (or its container entrypoint) reads the environment variable
+    `name`."""
+    sources = [ROOT / "config.py", ROOT / "app.py", ROOT / "deploy/docker/entrypoint.sh",
+               *ROOT.glob("admin/*.py"), *ROOT.glob("jobs/*.py")]
+    texts = [p.read_text() for p in sources]
+    return any(f'"{name}"' in t or f"${{{name}" in t or f"'{name}'" in t for t in texts)
+
+
+def test_every_setting_in_the_env_file_is_one_ferry_reads():
+    text = (DEPLOY / "ferry.env.example").read_text()
+    names = re.findall(r"^#?([A-Z][A-Z0-9_]+)=", text, re.M)
+    assert "FERRY_SECRET_KEY" in names and "FERRY_BACKUP_KEEP" in names
+    for name in names:
+        assert read_by_ferry(name) or name == "FERRY_BACKUP_KEEP" and \
+            "${FERRY_BACKUP_KEEP}" in (DEPLOY / "ferry-backup.service").read_text(), name
+
+
 def unit_exec_lines(path: Path) -> list[list[str]]:
     lines = []
     for line in path.read_text().splitlines():
