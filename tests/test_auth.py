@@ -7,9 +7,10 @@ from blueprints.auth import setup_code
 from models import db
 from tests.conftest import ADMIN_EMAIL, csrf_token
 
-# The only views a stranger may reach.
+# The only views a stranger may reach (/metrics answers its token or this machine only:
+# tests/production/test_metrics.py).
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "static",
-                    "settings.xero_callback"}
+                    "settings.xero_callback", "metrics.metrics"}
 
 
 def _concrete(rule) -> str:
