@@ -1,6 +1,7 @@
 """Ferry's application factory: configuration, database, blueprints, CLI commands."""
 import os
 import time
+from pathlib import Path
 
 import click
 from flask import Flask, request
@@ -35,6 +36,9 @@ def open_database(url: str, *, pooled: bool = False):
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and os.path.isdir(os.path.dirname(path) or "."):
+            if not os.path.exists(path):
+                for made in (path, path + "-wal", path + "-shm"):
+                    config.MADE_HERE.append(Path(made))
             # SQLite copies the database's mode to its -wal and -shm files.
             security.private_file(path)
             _use_wal(path)
@@ -91,6 +95,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    if not app.testing:
+        # One log format in every process, before Flask or RQ add handlers of their own.
+        from admin.logs import configure_logging
+        configure_logging(app)
 
     # Refuse to start rather than sign sessions and encrypt keys with a guessable key
     # (this installation's own names count as guessable words too).
@@ -131,19 +139,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     from models import payments_of      # the record page's Payments section
     app.jinja_env.globals["payments_of"] = payments_of
+    from version import version         # the footer names the release
+    app.jinja_env.globals["ferry_version"] = version()
     register_commands(app)
     return app
 
 
-def _wait_for_schema(app: Flask) -> None:
+def _wait_for_schema(app: Flask):
     """Worker and scheduler start with the web process, which migrates: wait for it
-    with a line in the log instead of crashing on a table that is not there yet."""
+    with a line in the log instead of crashing on a table that is not there yet.
+    Returns Ferry's logger."""
     from admin.logs import configure_logging
     log = configure_logging(app)
     try:
         migrations.wait_for_schema(db, app.config["SCHEMA_WAIT_SECONDS"], log=log.warning)
     except migrations.SchemaNotReady as exc:
         raise click.ClickException(str(exc))
+    return log
 
 
 def register_commands(app: Flask) -> None:
@@ -169,6 +181,19 @@ def register_commands(app: Flask) -> None:
                 click.echo(f"applied  {name}")
             for name in migrations.pending(db):
                 click.echo(f"pending  {name}")
+
+    @app.cli.command("version")
+    def version_command():
+        """Print Ferry's version and whether the database schema matches it."""
+        from version import version
+        click.echo(f"Ferry {version()}")
+        with db.connection_context():
+            done, waiting = migrations.applied(db), migrations.pending(db)
+        if waiting:
+            raise click.ClickException(
+                f"The database is {len(waiting)} migration(s) behind this version "
+                f"(next: {waiting[0]}): run flask --app app db upgrade.")
+        click.echo(f"Database schema: up to date ({done[-1]}).")
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)
@@ -222,6 +247,11 @@ def register_commands(app: Flask) -> None:
             except CycleBusy:
                 raise click.ClickException(f"A {record_type} cycle is already running.")
             click.echo(describe(run))
+        if run.status != "done":
+            # Scripts and cron read the status: a cycle that stopped or failed is a failure.
+            raise click.ClickException(
+                f"The {record_type} cycle {run.status}: "
+                f"{run.message or 'see the run on the Runs page.'}".strip())
 
     @app.cli.command("demo-ready")
     @click.option("--timeout", default=120, help="Seconds to wait.")
@@ -241,9 +271,12 @@ def register_commands(app: Flask) -> None:
         own: `flask --app app scheduler` is Ferry's one scheduler."""
         from jobs import worker as rq_worker
         from jobs.queue import QUEUE_NAMES, get_redis
-        _wait_for_schema(app)
+        log = _wait_for_schema(app)
         release_connections()      # each job runs in a fork: it opens its own
-        # Waits out a Redis that is down (at start or later) instead of exiting.
+        log.info("Worker started (pid %d), taking jobs from the %s queue.", os.getpid(),
+                 ", ".join(QUEUE_NAMES))
+        # Waits out a Redis that is down (at start or later) instead of exiting; RQ's
+        # per-job lines only at FERRY_RQ_LOG_LEVEL=INFO: each cycle logs its own.
         rq_worker.run(get_redis(), list(QUEUE_NAMES), burst=burst)
 
     @app.cli.command("scheduler")
@@ -253,10 +286,13 @@ def register_commands(app: Flask) -> None:
         FERRY_SCHEDULE_CHECK_SECONDS) and watches for failures."""
         from jobs.queue import get_redis
         from jobs.scheduler import FerryScheduler
-        _wait_for_schema(app)
+        log = _wait_for_schema(app)
+        log.info("Scheduler started (pid %d).", os.getpid())
         # Its first pass registers the schedule; Redis down at start is waited out.
         FerryScheduler(get_redis(), interval=interval,
                        check_every=app.config["SCHEDULE_CHECK_SECONDS"]).run()
 
     from jobs.alerts_cli import register_alert_commands
     register_alert_commands(app)
+    from admin.cli_errors import guard_commands   # every command: 1 and a sentence on failure
+    guard_commands(app.cli)

@@ -14,11 +14,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
+# What this process made by falling back on the embedded defaults (the instance folder,
+# a generated key, a new SQLite file), oldest first: a command run without the
+# services' environment (`flask backup` in a bare shell) takes these away again.
+MADE_HERE: list[Path] = []
+
+
 def instance_dir() -> Path:
     path = Path(os.environ.get("FERRY_INSTANCE_DIR") or ROOT / "instance")
+    if not path.exists():
+        MADE_HERE.append(path)
     # Only Ferry's user may look inside: it holds the key, the database and Redis's dump.
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def remove_made_here(paths) -> list[Path]:
+    """Remove those of `paths` that this process made (newest first; a folder only when
+    empty); returns what went."""
+    wanted = {Path(p) for p in paths}
+    gone = []
+    for path in reversed(list(MADE_HERE)):
+        if path not in wanted:
+            continue
+        try:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        MADE_HERE.remove(path)
+        gone.append(path)
+    return gone
 
 
 def secret_key() -> str:
@@ -34,6 +62,7 @@ def secret_key() -> str:
         except FileExistsError:
             pass
         else:
+            MADE_HERE.append(path)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
     if path.stat().st_mode & 0o077:
@@ -71,6 +100,8 @@ def from_environment() -> dict:
         # page left open over lunch, and the sign-in's own end already bounds the token.
         "WTF_CSRF_TIME_LIMIT": None,
         "PROXY_FIX": os.environ.get("FERRY_PROXY_FIX", "0") == "1",
+        # /metrics: scrapes send it as a bearer token; unset, only this machine may ask.
+        "METRICS_TOKEN": os.environ.get("FERRY_METRICS_TOKEN") or None,
         # `make demo` sets it: the demo's own page and shortened schedules.
         "DEMO": os.environ.get("FERRY_DEMO", "0") == "1",
         # The demo's sync cycles run this often (seconds) instead of the set hours.

@@ -22,14 +22,35 @@ def register_admin_commands(app) -> None:
 
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=True, file_okay=False))
-    def backup_command(path):
-        """Write a consistent copy of Ferry's database to the folder PATH."""
-        from admin.backup import BackupError, write_backup
+    @click.option("--verify", is_flag=True,
+                  help="Check the backup in PATH (whole, readable, this secret key) instead.")
+    @click.option("--keep", type=int, default=None,
+                  help="PATH holds the backups: write a new dated one into it, check it, "
+                       "and remove all but the newest KEEP.")
+    def backup_command(path, verify, keep):
+        """Write a consistent copy of Ferry's database to the folder PATH (and check it)."""
+        from admin.backup import BackupError, backup_into, verify_backup, write_backup
         try:
-            summary = write_backup(app, path)
+            if verify:
+                summary = verify_backup(app, path)
+            elif keep is not None:
+                summary = backup_into(app, path, keep)
+            else:
+                summary = write_backup(app, path) + "\n" + verify_backup(app, path)
         except BackupError as exc:
             raise click.ClickException(str(exc))
         click.echo(summary)
+
+    @app.cli.command("alive")
+    @click.argument("part", type=click.Choice(["worker", "scheduler"]))
+    def alive_command(part):
+        """Exit 0 when a PART (worker or scheduler) on this host has reported to Redis in
+        the last two minutes: the compose file's healthcheck for those containers."""
+        from admin.supervision import alive_here
+        if not alive_here(part):
+            raise click.ClickException(f"No {part} on this host has reported in the last "
+                                       "two minutes.")
+        click.echo(f"A {part} on this host is running.")
 
     @app.cli.command("demo-redis")
     def demo_redis_command():

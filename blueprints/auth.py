@@ -280,6 +280,12 @@ def setup_code() -> str:
     return code
 
 
+def _code_letters(text: str) -> str:
+    """The code's letters and digits alone, in capitals: ABCD-EFGH-JKLM-NPQR is typed as
+    read, with or without its dashes, in groups with spaces, in small letters."""
+    return "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())
+
+
 _setup_code_logged: str | None = None
 
 
@@ -309,10 +315,10 @@ def setup():
         password = request.form.get("password", "")
         ip = _client_address()
         wait = _wait_seconds(SETUP_THROTTLE_KEY, ip)
-        typed = request.form.get("setup_code", "").strip().upper().replace(" ", "")
+        typed = _code_letters(request.form.get("setup_code", ""))
         if wait:
             error, status = _wait_sentence(wait), 429
-        elif not hmac.compare_digest(typed.encode(), code.encode()):
+        elif not hmac.compare_digest(typed.encode(), _code_letters(code).encode()):
             _record_failure(SETUP_THROTTLE_KEY, ip)
             error, status = ("That setup code is not the one Ferry printed in its log. "
                              "Look in the server's log (for example journalctl -u "

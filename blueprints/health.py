@@ -13,6 +13,7 @@ says anything secret: no host, address, key or error text.
 from flask import Blueprint, jsonify
 
 from blueprints import without_database
+from version import version
 
 bp = Blueprint("health", __name__)
 
@@ -20,7 +21,8 @@ bp = Blueprint("health", __name__)
 @bp.route("/healthz")
 @without_database
 def healthz():
-    return jsonify({"status": "ok", "sentence": "Ferry's web process answers. /readyz says "
+    return jsonify({"status": "ok", "version": version(),   # the release running (version.py)
+                    "sentence": "Ferry's web process answers. /readyz says "
                     "whether Ferry is working."}), 200
 
 

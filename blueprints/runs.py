@@ -35,8 +35,9 @@ STATUS_BADGES = {"done": "ok", "running": "pending", "failed": "failed",
                  "stopped": "warning", "interrupted": "warning"}
 STOP_POLLING = 286
 QUEUE_DOWN = ("Ferry could not start the sync because its queue (Redis) is not "
-              "answering. Start Ferry's background services (make demo, or honcho start "
-              "in production) and press the button again; nothing was sent.")
+              "answering. Start Ferry's background services (systemctl start redis-server "
+              "ferry-worker ferry-scheduler, or docker compose up -d; make demo when trying "
+              "Ferry) and press the button again; nothing was sent.")
 
 
 def _partial_or_page(partial: str, page: str, status: int = 200, **context):

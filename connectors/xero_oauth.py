@@ -13,7 +13,7 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx2
 from authlib.common.security import generate_token
@@ -396,10 +396,7 @@ class TokenKeeper:
                                              refresh_token=grant.token["refresh_token"])
         except OAuthError as exc:
             if exc.error == "invalid_grant":
-                mark_needs_reconnect(grant, (
-                    "Xero no longer accepts Ferry's access to this organisation (the "
-                    "consent was withdrawn, or unused for 60 days). An administrator must "
-                    "choose Connect Xero in Settings again."))
+                mark_needs_reconnect(grant, refused_grant_sentence(grant))
                 raise ReconnectNeeded(grant.last_error) from None
             raise XeroAuthError(_token_error_sentence(exc.error, self.app)) from None
         except httpx2.HTTPError as exc:
@@ -408,6 +405,33 @@ class TokenKeeper:
         if not stored["refresh_token"]:
             stored["refresh_token"] = grant.token["refresh_token"]
         return stored
+
+
+# Set by `flask restore` to when the restored backup was made (ISO 8601, UTC).
+RESTORED_FROM_BACKUP = "backup.restored_made_at"
+
+
+def refused_grant_sentence(grant: XeroGrant) -> str:
+    """Why Xero refused the stored refresh token. After a restore, a grant not refreshed
+    since the backup was made holds a token Xero has replaced in the meantime (it rotates
+    on every refresh): that, not a withdrawn consent, is the likely reason."""
+    made = Setting.get_value(RESTORED_FROM_BACKUP)
+    last = grant.refreshed_at or grant.created_at
+    try:
+        made_at = datetime.fromisoformat(made).astimezone(timezone.utc).replace(tzinfo=None)
+    except (TypeError, ValueError):
+        made_at = None
+    # The manifest keeps whole seconds: a sign-in from the backup's own second counts.
+    if made_at is not None and last is not None and last < made_at + timedelta(seconds=1):
+        return ("Xero no longer accepts the sign-in this installation was restored with: "
+                f"the backup was made {made_at:%Y-%m-%d %H:%M} UTC, and Xero replaces "
+                "Ferry's sign-in every time it is refreshed (about every 30 minutes while "
+                "Ferry runs), so a backup older than that holds one Xero no longer takes. "
+                "An administrator must choose Connect Xero in Settings again; the mappings "
+                "and records stay.")
+    return ("Xero no longer accepts Ferry's access to this organisation (the consent was "
+            "withdrawn, or unused for 60 days). An administrator must choose Connect Xero "
+            "in Settings again.")
 
 
 def _usable(grant_id: int) -> XeroGrant:

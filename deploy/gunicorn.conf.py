@@ -6,4 +6,19 @@
 # and that code must not land in the journal. Searches typed into the pages stay out of
 # it too.
 accesslog = "-"
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'
+access_log_format = '%(h)s %(l)s %(u)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'
+
+# gunicorn's own lines and the access log in Ferry's one format (admin/logs.py: the UTC
+# time first, or JSON with FERRY_LOG_FORMAT=json), on stderr like every Ferry process.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": ["ferry"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+    },
+    "handlers": {"ferry": {"class": "logging.StreamHandler", "formatter": "ferry",
+                           "stream": "ext://sys.stderr"}},
+    "formatters": {"ferry": {"()": "admin.logs.formatter"}},
+}

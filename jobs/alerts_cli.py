@@ -12,10 +12,13 @@ def register_alert_commands(app) -> None:
     @digest_group.command("send")
     def digest_send():
         """Send the digest of the last 24 hours now, whatever the time of day."""
-        from jobs.digest import send_digest_now
+        from jobs.digest import NobodyToSend, send_digest_now
         from jobs.outbox import NO_SMTP, smtp_settings
         with db.connection_context():
-            mail, counts = send_digest_now()
+            try:
+                mail, counts = send_digest_now()
+            except NobodyToSend as exc:
+                raise click.ClickException(str(exc))
             mail = type(mail).get_by_id(mail.id)
             click.echo(f"Digest written to the outbox (mail {mail.id}) for "
                        f"{', '.join(mail.recipients) or 'nobody'}: {mail.subject}")
@@ -34,6 +37,7 @@ def register_alert_commands(app) -> None:
         from jobs.outbox import NO_SMTP, send_due, smtp_settings
         from models import OutboxMail
         with db.connection_context():
+            counts = None
             if send:
                 counts = send_due()
                 click.echo("Sent {sent}, to retry {retry}, failed {failed}.".format(**counts))
@@ -52,3 +56,11 @@ def register_alert_commands(app) -> None:
                            f"({m.attempts} attempt{'s' if m.attempts != 1 else ''}{when})")
                 if m.last_error:
                     click.echo(f"        {m.last_error}")
+            # --send is asked to send: nothing sent when something was due is a failure.
+            if send and smtp_settings() is None and rows:
+                raise click.ClickException("Nothing was sent: no mail server is configured "
+                                           "(FERRY_SMTP_HOST).")
+            if counts and (counts["retry"] or counts["failed"]):
+                raise click.ClickException(
+                    f"{counts['retry'] + counts['failed']} e-mail(s) could not be sent; "
+                    "the reasons are listed above.")

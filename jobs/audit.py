@@ -94,6 +94,8 @@ class DatabaseAuditSink:
                 AuditEntry.insert_many(
                     [{fields[k]: v for k, v in row.items()} for row in rows[start:start + 100]]
                 ).execute()
+        from jobs.metrics import count_calls      # /metrics' API call totals (Redis)
+        count_calls(rows)
         return len(rows)
 
     def __enter__(self) -> "DatabaseAuditSink":

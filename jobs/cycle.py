@@ -45,6 +45,7 @@ from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
 from jobs.cycle_contacts import ensure_contacts
 from jobs.cycle_lock import CycleLock, Heartbeat
+from jobs.cycle_log import cycle_finished
 from jobs.cycle_mappings import default_org, org_mappings, routing_rules
 from jobs.cycle_records import bulk_set
 from jobs.cycle_write import Counts, OrgWriter, _what_failed
@@ -164,6 +165,7 @@ def run_cycle(record_type: str, *, trigger: str = "schedule", only_ids=None,
     finally:
         beat.stop()
         lock.release()
+    cycle_finished(run)                    # the run's line in the log (jobs/cycle_log.py)
     from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
     after_cycle(run)
     return run

@@ -21,6 +21,7 @@ from connectors.errors import ApiError, NotFound, OutcomeUnknown
 from connectors.xero_governor import DayLimitReached
 from connectors.xero_oauth import XeroAuthError
 from jobs.audit import DatabaseAuditSink
+from jobs.cycle_log import cycle_finished
 from jobs.context import in_job_context
 from jobs.cycle import (
     CountingSink, Pacing, _connectwise, _xero, keep_codebase, mark_interrupted,
@@ -85,6 +86,7 @@ def run_payment_cycle(*, trigger: str = "schedule", only_ids=None, forced: bool 
     finally:
         beat.stop()
         lock.release()
+    cycle_finished(run)                    # the run's line in the log (jobs/cycle_log.py)
     from jobs.alerts import after_cycle    # the run's new exceptions, mailed if set so
     after_cycle(run)
     return run

@@ -152,12 +152,26 @@ def build(start: datetime, end: datetime, types: list[str]) -> dict:
                                more_open=facts["more_open"])
 
 
+NOBODY = ("Nobody to send the digest to: Ferry has no administrator yet and no "
+          "recipients are set under Settings → Alerts. Create the administrator (the "
+          "/setup page, or flask --app app create-admin) and try again.")
+
+
+class NobodyToSend(Exception):
+    """No administrator and no recipients: a digest would only be a failed mail."""
+
+
 def digest_tick(now: datetime | None = None) -> OutboxMail | None:
-    """Queue today's digest once the digest time has passed (once a day)."""
+    """Queue today's digest once the digest time has passed (once a day). With nobody
+    to send it to (a new installation before its first administrator) none is written,
+    and the window is not moved: the first digest after covers the last 24 hours."""
     now = now or utcnow()
     types = digest_types()
     day = compose.digest_due(now, alerts.digest_time(), compose.zone(alerts.timezone_name()))
     if day is None:
+        return None
+    recipients = digest_recipients(types)
+    if not recipients:
         return None
     key = f"digest:{day.isoformat()}"
     if OutboxMail.select().where(OutboxMail.key == key).exists():
@@ -165,8 +179,7 @@ def digest_tick(now: datetime | None = None) -> OutboxMail | None:
     start, end = compose.digest_window(now, _covered_until())
     content = build(start, end, types)
     text, html = alerts.render_mail("digest", content)
-    mail = queue_mail("digest", digest_recipients(types), content["subject"], text, html,
-                      key=key)
+    mail = queue_mail("digest", recipients, content["subject"], text, html, key=key)
     if mail is not None:
         Setting.set_value(COVERED_UNTIL, end.isoformat())
     return mail
@@ -185,10 +198,12 @@ def send_digest_now(now: datetime | None = None) -> tuple[OutboxMail, dict]:
     since the previous scheduled one."""
     now = now or utcnow()
     types = digest_types()
+    recipients = digest_recipients(types)
+    if not recipients:
+        raise NobodyToSend(NOBODY)
     content = build(now - timedelta(hours=24), now, types)
     text, html = alerts.render_mail("digest", content)
-    mail = queue_mail("digest", digest_recipients(types), content["subject"], text, html,
-                      notify=False)
+    mail = queue_mail("digest", recipients, content["subject"], text, html, notify=False)
     return mail, send_due(only=mail.id)
 
 

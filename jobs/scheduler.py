@@ -135,13 +135,16 @@ class FerryScheduler(Scheduler):
             pass                 # Redis is down: the beat expires by itself
 
 
-def live_schedulers(connection, now: float | None = None) -> int:
+def live_schedulers(connection, now: float | None = None, host: str | None = None) -> int:
     """How many scheduler processes beat within their allowance (and, on this host,
-    still exist: one killed with -9 is known at once)."""
+    still exist: one killed with -9 is known at once); with `host`, only that host's
+    (a container's healthcheck: `flask alive scheduler`)."""
     now = now or time.time()
     alive = 0
     for key in connection.scan_iter(HEARTBEAT_KEY.format("*")):
         beat = connection.hgetall(key)
+        if host is not None and beat.get(b"host", b"").decode() != host:
+            continue
         try:
             age = now - float(beat[b"beat"])
             allowance = float(beat[b"allowance"])

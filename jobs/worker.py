@@ -42,12 +42,14 @@ class FerryWorker(Worker):
 
 
 def run(connection, queues: list[str], *, burst: bool = False) -> None:
+    from admin.logs import rq_level
     while True:
         _wait_for_redis(connection)
         worker = None
         try:
             worker = FerryWorker(queues, connection=connection, worker_ttl=WORKER_TTL)
-            worker.work(burst=burst)
+            # RQ's per-job lines only at FERRY_RQ_LOG_LEVEL=INFO (RQ sets INFO otherwise).
+            worker.work(burst=burst, logging_level=rq_level())
         except redis.RedisError as exc:       # quitting, it could not even say so
             log.warning("Redis went away (%s).", type(exc).__name__)
         if burst or (worker is not None and worker._shutdown_requested_date is not None):

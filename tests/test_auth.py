@@ -7,9 +7,10 @@ from blueprints.auth import setup_code
 from models import db
 from tests.conftest import ADMIN_EMAIL, csrf_token
 
-# The only views a stranger may reach.
+# The only views a stranger may reach (/metrics answers its token or this machine only:
+# tests/production/test_metrics.py).
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "health.readyz", "static",
-                    "settings.xero_callback"}
+                    "settings.xero_callback", "metrics.metrics"}
 
 
 def _concrete(rule) -> str:
@@ -163,3 +164,36 @@ def test_create_admin_command(empty_app):
     result = runner.invoke(args=["create-admin", "--email", "ops@msp.example",
                                  "--password", "tiny"])
     assert result.exit_code != 0 and "at least 10 characters" in result.output
+
+
+@pytest.mark.parametrize("typed", ["{plain}", "{lower}", "{spaced}", " {dashed} "])
+def test_setup_code_is_accepted_with_or_without_dashes_spaces_and_capitals(empty_app, typed):
+    """The log shows ABCD-EFGH-…; a person types it as they read it: without the dashes,
+    in small letters, in groups with spaces."""
+    client = empty_app.test_client()
+    token = csrf_token(client, "/setup")
+    with empty_app.app_context(), db.connection_context():
+        code = setup_code()
+    plain = code.replace("-", "")
+    typed = typed.format(plain=plain, lower=plain.lower(), dashed=code,
+                         spaced=" ".join(code.split("-")).lower())
+    done = client.post("/setup", data={"email": "boss@msp.example",
+                                       "password": "a long enough secret",
+                                       "confirm": "a long enough secret",
+                                       "csrf_token": token, "setup_code": typed})
+    assert done.status_code == 302 and done.headers["Location"] == "/login", \
+        done.get_data(as_text=True)[:2000]
+
+
+def test_a_wrong_setup_code_is_still_refused_however_it_is_written(empty_app):
+    client = empty_app.test_client()
+    token = csrf_token(client, "/setup")
+    with empty_app.app_context(), db.connection_context():
+        code = setup_code()
+    wrong = code.replace("-", "")[:-1] + ("A" if code[-1] != "A" else "B")
+    refused = client.post("/setup", data={"email": "boss@msp.example",
+                                          "password": "a long enough secret",
+                                          "confirm": "a long enough secret",
+                                          "csrf_token": token, "setup_code": wrong})
+    assert refused.status_code == 403
+    assert "not the one Ferry printed" in refused.get_data(as_text=True)
