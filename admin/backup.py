@@ -233,7 +233,11 @@ def backup_into(app, parent: str, keep: int) -> str:
     backups there removed (only folders with a Ferry manifest are ever touched)."""
     if keep < 1:
         raise BackupError("--keep needs at least 1: the backup just made stays.")
-    folder = Path(parent) / datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    folder, n = Path(parent) / stamp, 1
+    while folder.exists():          # a second backup within the same second
+        n += 1
+        folder = Path(parent) / f"{stamp}-{n}"
     lines = [write_backup(app, str(folder)), verify_backup(app, str(folder))]
     made = []
     for child in Path(parent).iterdir():

@@ -25,7 +25,7 @@ def test_footer_and_digest_sentence(app, page, live_server, tmp_path):
     page.click("button[type=submit]")
     page.wait_for_url(base + "/")
     # With no worker running, the dashboard says how production starts one (not honcho).
-    parts = page.locator("#health p.hint").inner_text()
+    parts = page.locator("#health").inner_text()
     assert "systemctl start ferry-worker ferry-scheduler" in parts and "honcho" not in parts
     footer = page.locator("footer.site-footer")
     assert footer.inner_text() == f"Ferry {version()}"
