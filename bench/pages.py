@@ -19,7 +19,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("FERRY_INSTANCE_DIR", tempfile.mkdtemp(prefix="ferry-bench-"))
+from bench.scratch import scratch_instance  # noqa: E402
+
+scratch_instance()
 os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 PAGE, SEARCH, LIVE = 100.0, 300.0, 20.0

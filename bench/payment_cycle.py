@@ -15,7 +15,6 @@ import argparse
 import os
 import secrets
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +24,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_instance  # noqa: E402
 from bench.sync_cycle import MovedClock, serve  # noqa: E402
 
 
@@ -33,8 +33,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=5)
     parser.add_argument("--payments", type=int, default=200)
     options = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
-    os.environ.setdefault("FERRY_INSTANCE_DIR", str(workdir))
+    workdir = scratch_instance()
     os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))
 
     import migrations

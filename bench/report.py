@@ -15,11 +15,13 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 
 # (heading, what it compares, arguments for the full run, for --quick, environment);
@@ -144,9 +146,20 @@ def main() -> None:
         summary.append(f"| {heading} | {compares} | {result} | {seconds:.0f} s |")
         sections.append(f"## {heading}\n\n{compares}.\n\n`{' '.join(script)}`\n\n"
                         f"```\n{output}\n```\n")
+    # What a benchmark left behind (a process or a scratch folder) is a failure too.
+    from bench.scratch import left_running
+    left = left_running() + [str(p) for p in Path(tempfile.gettempdir()).glob("ferry-bench-*")]
+    summary.append(f"| Left behind | processes and scratch folders of the benchmarks after "
+                   f"they ended | {'none' if not left else f'{len(left)}: ' + '; '.join(left)}"
+                   " | – |")
     report = "\n".join(parts + ["\n".join(summary), ""] + sections)
     Path(args.out).write_text(report)
     print(report)
+    failed = [line for line in summary if "| failed" in line]
+    if failed or left:
+        print(f"make bench: {len(failed)} benchmark(s) failed, {len(left)} thing(s) left "
+              "behind (see the table)", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

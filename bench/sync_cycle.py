@@ -28,13 +28,13 @@ import resource
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.scratch import scratch_instance  # noqa: E402
 
 SERVE = ("from sandbox.kit import run_forever\n"
          "from sandbox.{kind} import create_app\n"
@@ -135,8 +135,7 @@ def cw_floor(read: int, numbers: list[str], companies: list[int]) -> int:
 
 
 def measure(scale: int) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
-    os.environ.setdefault("FERRY_INSTANCE_DIR", str(workdir))
+    workdir = scratch_instance()
     os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
     import migrations

@@ -8,15 +8,15 @@ import math
 import os
 import secrets
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-_workdir = tempfile.mkdtemp(prefix="ferry-bench-")
-os.environ["FERRY_INSTANCE_DIR"] = _workdir
+from bench.scratch import scratch_instance  # noqa: E402
+
+_workdir = str(scratch_instance())
 os.environ.setdefault("FERRY_SECRET_KEY", secrets.token_urlsafe(48))  # Ferry refuses weak keys
 
 import httpx2  # noqa: E402
