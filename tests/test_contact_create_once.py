@@ -136,8 +136,8 @@ def test_two_presses_at_once_make_one_contact(ferry, app, auth, xero):  # noqa: 
     assert_one_contact_and_resync(ferry, xero, org_id, company, clash)
 
 
-def test_a_press_after_the_answer_never_came_finds_the_contact(ferry, client, auth,  # noqa: F811
-                                                               xero):
+def test_a_press_after_the_answer_never_came_finds_the_contact(
+        ferry, client, auth, xero):  # noqa: F811
     """Xero made the contact but its answer was lost on the way back (every retry too):
     the page says the contact may exist, and the next press finds it instead of making a
     second one."""
