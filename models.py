@@ -207,6 +207,24 @@ class ContactLink(BaseModel):
         indexes = ((("org", "cw_company_id"), True),)
 
 
+class XeroCreation(BaseModel):
+    """Something Ferry creates in a Xero org (a contact), recorded before the create goes
+    out, so that it is made once however many presses or cycles ask for it at once or
+    again later; see jobs/xero_creations.py. `key` is what it is on Ferry's side (for a
+    contact, the CW company id); `state` creating | unknown (sent, no answer) | created."""
+    org = ForeignKeyField(Connection, on_delete="CASCADE")
+    kind = CharField()
+    key = CharField()
+    state = CharField()
+    token = CharField()                          # the attempt creating it now
+    claimed_at = DateTimeField()                 # when that attempt started
+    xero_id = CharField(null=True)
+    name = CharField(null=True)                  # as sent, for the sentences
+
+    class Meta:
+        indexes = ((("org", "kind", "key"), True),)
+
+
 class RoutingRule(BaseModel):
     """Send records with `field` = `value` to `org`; lower position is tried first."""
     position = IntegerField(default=0)

@@ -5,9 +5,14 @@ A company Ferry linked before is used as linked, and updated when its details ch
 up by ContactNumber, then by name (sync.contacts decides; a name clash is never merged);
 what is still unknown is created. Lookups go 40 to a call (or, for many companies, the
 org's whole list is read 1,000 to a page); writes go 50 at a time.
+
+Every create goes through jobs/xero_creations: its intent is recorded before the batch
+goes out, so two cycles (invoices and bills hold different locks) or a cycle and a press
+of Create and link in Mappings never make the same company's contact twice.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -15,7 +20,9 @@ from connectors.xero import NUMBERS_PER_CALL, where_equals
 from connectors.xero_batches import MAX_ELEMENTS
 from peewee import EXCLUDED
 
-from models import Connection, ContactLink
+from connectors.errors import ApiUnavailable, NotFound
+from jobs import xero_creations
+from models import Connection, ContactLink, utcnow
 from sync.contacts import changed_fields, contact_payload, resolve_contact
 from sync.versions import version_hash
 
@@ -86,22 +93,145 @@ def ensure_contacts(client, org: Connection, companies: dict[int, Company],
                 _link(org, cid, decision.contact_id, version_hash(wanted[cid]))
         else:
             writes.append((cid, wanted[cid]))
+    claims, settled = _claim_creates(org, [cid for cid, p in writes if "ContactID" not in p])
+    outcomes.update(settled)
+    writes = [(cid, p) for cid, p in writes if "ContactID" in p or cid in claims]
     for start in range(0, len(writes), MAX_ELEMENTS):
         part = writes[start:start + MAX_ELEMENTS]
         saved = []
-        for (cid, payload), result in zip(part, client.save_contacts([p for _c, p in part])):
+        try:
+            results = client.save_contacts([p for _c, p in part])
+        except BaseException as exc:
+            for cid, _p in part:
+                if cid in claims:
+                    xero_creations.give_up(claims[cid],
+                                           unknown=isinstance(exc, ApiUnavailable))
+            raise
+        for (cid, payload), result in zip(part, results):
             if result.ok:
                 saved.append((cid, result.id, version_hash(wanted[cid])))
                 outcomes[cid] = ContactOutcome(result.id)
+                if cid in claims:
+                    xero_creations.finish(claims[cid], result.id, payload.get("Name"))
                 if "ContactID" not in payload and known is not None and org.id in known:
                     known[org.id].append(_slim({**payload, "ContactID": result.id,
                                                 "ContactStatus": "ACTIVE"}))
             elif "ContactID" not in payload:
+                xero_creations.give_up(claims[cid], unknown=result.unknown)
                 outcomes[cid] = ContactOutcome(None, "Xero refused the contact for "
                                                f"{companies[cid].record.get('name')}: "
                                                + " ".join(result.errors))
         _link_many(org, saved)
     return outcomes
+
+
+# How long a cycle waits for another run (or a press in Mappings) creating the same
+# company's contact, before leaving its records for the next cycle.
+CREATE_WAIT = 30.0
+STILL_CREATING = ("Ferry is creating the Xero contact of ConnectWise company {company} in "
+                  "org {org} in another run; its records are written on the next cycle.")
+
+
+def _claim_creates(org: Connection, cids: list[int]) -> tuple[dict, dict]:
+    """The intents of the contacts this cycle is about to create (the caller looked each
+    company's number up just now and found no contact for it): {cid: Claim} for those
+    this cycle creates, and {cid: ContactOutcome} for those made (or being made) by
+    another run, waited for up to CREATE_WAIT."""
+    claims, settled = {}, {}
+    deadline, pending = time.monotonic() + CREATE_WAIT, list(cids)
+    while pending:
+        busy = []
+        for cid in pending:
+            c = xero_creations.claim(org.id, "contact", str(cid))
+            if c.state == "created":
+                link = ContactLink.get_or_none((ContactLink.org == org) &
+                                               (ContactLink.cw_company_id == cid))
+                if link is not None and link.xero_contact_id == c.xero_id:
+                    settled[cid] = ContactOutcome(c.xero_id)     # made by the other run
+                    continue
+                # Not found by its number just now: gone, renumbered or relinked.
+                c = xero_creations.take_over_created(c)
+            if c.state == "mine" and c.lost_at is not None and (
+                    utcnow() - c.lost_at < xero_creations.GRACE):
+                xero_creations.give_up(c, unknown=True)   # Xero may still be writing it
+                settled[cid] = ContactOutcome(None, STILL_CREATING.format(
+                    company=cid, org=org.name))
+            elif c.state == "mine":
+                claims[cid] = c
+            else:
+                busy.append(cid)
+        if busy and time.monotonic() >= deadline:
+            settled.update((cid, ContactOutcome(None, STILL_CREATING.format(
+                company=cid, org=org.name))) for cid in busy)
+            break
+        if busy:
+            time.sleep(xero_creations.POLL)
+        pending = busy
+    return claims, settled
+
+
+class ContactRefused(Exception):
+    """Nothing was made; the sentence says why and what to do."""
+
+
+def create_for_company(client, org: Connection, company: Company, name: str, *,
+                       wait: float = 20.0) -> tuple[xero_creations.Outcome, dict]:
+    """A new Xero contact for a CW company under `name` (a person's choice in Mappings,
+    the company's own name being taken), made once: a second press, one at the same
+    time, or one after Xero's answer was lost finds the first one's contact. Returns the
+    outcome and the contact as Xero has it. Raises ContactRefused, InFlight, Unknown or
+    the connector's errors; links nothing (the caller links)."""
+    cid = int(company.record["id"])
+    payload = {**contact_payload(company.record, company.billing_contact), "Name": name}
+    number = payload["ContactNumber"]
+    seen: dict[str, dict] = {}
+
+    def alive(contact_id: str) -> bool:
+        try:
+            answer = client.call("GET", f"/Contacts/{contact_id}") or {}
+        except NotFound:
+            return False
+        contact = (answer.get("Contacts") or [None])[0]
+        if contact is None or contact.get("ContactStatus", "ACTIVE") != "ACTIVE":
+            return False
+        seen[contact_id] = contact
+        return True
+
+    def find() -> str | None:
+        link = ContactLink.get_or_none((ContactLink.org == org) &
+                                       (ContactLink.cw_company_id == cid))
+        if link is not None and alive(link.xero_contact_id):
+            return link.xero_contact_id
+        others = {lk.xero_contact_id for lk in ContactLink.select().where(
+            (ContactLink.org == org) & (ContactLink.cw_company_id != cid))}
+        for contact in client.contacts_by_numbers([number]):
+            if ((contact.get("ContactNumber") or "").strip() == number
+                    and contact.get("ContactStatus", "ACTIVE") == "ACTIVE"
+                    and contact["ContactID"] not in others):
+                seen[contact["ContactID"]] = contact
+                return contact["ContactID"]
+        return None
+
+    def create() -> str:
+        if client.contacts_by_name(name):
+            raise ContactRefused(
+                f"Xero org {org.name} already has a contact named {name}; choose another "
+                "name, or link to that contact instead.")
+        result = client.save_contacts([payload])[0]
+        if result.unknown:
+            raise xero_creations.Unknown(name)
+        if not result.ok:
+            raise ContactRefused("Xero refused the new contact: " + " ".join(result.errors))
+        seen[result.id] = {**payload, **(result.element or {}), "ContactID": result.id}
+        return result.id
+
+    outcome = xero_creations.create_once(
+        org.id, "contact", str(cid), create=create, find=find, alive=alive, name=name,
+        look_first=True, wait=wait)
+    contact = seen.get(outcome.xero_id)
+    if contact is None and alive(outcome.xero_id):
+        contact = seen[outcome.xero_id]
+    return outcome, contact or {"ContactID": outcome.xero_id, "Name": outcome.name}
 
 
 # What deciding on a contact reads of it (sync.contacts.resolve_contact); the details

@@ -2,15 +2,22 @@
 Xero org by another contact is either linked to an existing Xero contact (found by
 searching the org) or given a new contact under a distinguishing name. Both write
 through the Xero connector with every call in the audit log; the link is what the
-next cycle uses, and the held-back records are offered for re-sync."""
+next cycle uses, and the held-back records are offered for re-sync.
+
+A new contact is made once however often Create and link is pressed (twice, in two tabs
+at once, again after Xero's answer was lost): jobs.cycle_contacts.create_for_company,
+through jobs/xero_creations. After a link the page moves on: the clash leaves the list
+and, until they are re-synced, the records it held back are offered for re-sync (by HTMX
+the fragment, by a plain post a redirect to the page)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from blueprints.mappings import bp, is_htmx
 from blueprints.mappings.tables import offer
-from connectors.errors import ApiError
-from jobs import choices, problem_keys
+from connectors.errors import ApiError, ApiUnavailable
+from jobs import choices, problem_keys, xero_creations
+from jobs.cycle_contacts import Company, ContactRefused, create_for_company
 from jobs.audit import DatabaseAuditSink
 from models import Connection, ContactLink, RecordProblem, SyncRecord
 from sync.contacts import contact_payload
@@ -24,12 +31,22 @@ def _org(org_id: int) -> Connection:
     return org
 
 
+def _linked_companies(org: Connection) -> set[str]:
+    return {str(link.cw_company_id) for link in ContactLink.select(
+        ContactLink.cw_company_id).where(ContactLink.org == org)}
+
+
 def _clashes(org: Connection) -> list[dict]:
+    """Clashes still to resolve: a company linked since (here, or by a cycle) is not one;
+    its records wait for their re-sync (_resync_offer)."""
     rows = (RecordProblem.select(RecordProblem, SyncRecord).join(SyncRecord)
             .where((RecordProblem.org == org) & (RecordProblem.kind == "contact") &
                    (SyncRecord.state == "exception")).order_by(RecordProblem.label))
+    linked = _linked_companies(org)
     out: dict[str, dict] = {}
     for p in rows:
+        if p.cw_value in linked:
+            continue
         item = out.setdefault(p.cw_value, {"company_id": p.cw_value, "name": p.label,
                                            "records": [], "sentence": None})
         item["records"].append(p.record)
@@ -44,12 +61,25 @@ def _company(company_id: int):
         return read_companies(cw, {company_id}).get(company_id)
 
 
-def _render(org, status=200, **extra):
+def _resync_offer(org: Connection):
+    """The records a clash held back whose company has its contact now: offered for
+    re-sync until they are written."""
+    linked = _linked_companies(org)
+    rows = (RecordProblem.select(RecordProblem.cw_value).join(SyncRecord)
+            .where((RecordProblem.org == org) & (RecordProblem.kind == "contact") &
+                   (SyncRecord.state == "exception")).distinct())
+    companies = sorted({p.cw_value for p in rows} & linked)
+    return offer(problem_keys.open_records("contacts", companies, org.id)) if companies \
+        else None
+
+
+def _render(org, status=200, chosen=None, **extra):
     clashes = _clashes(org)
-    chosen = request.values.get("company", "")
+    chosen = request.values.get("company", "") if chosen is None else chosen
     ctx = {"org": org, "clashes": clashes, "chosen": chosen,
            "current": next((c for c in clashes if c["company_id"] == chosen), None),
-           "found": None, "term": "", "problem": None, "message": None, "offer": None,
+           "found": None, "term": "", "problem": None, "message": None,
+           "offer": _resync_offer(org),
            "orgs": list(Connection.select().where(Connection.kind == "xero")
                         .order_by(Connection.name))}
     ctx.update(extra)
@@ -75,10 +105,6 @@ def contacts(org_id):
     return _render(org, term=term, found=found)
 
 
-def _held_back(org: Connection, company_id: str):
-    return problem_keys.open_records("contacts", [company_id], org.id)
-
-
 def _linked(org, company_id: int, contact_id: str, company) -> None:
     # The hash of what the cycle would send: it then leaves the contact as it is until
     # the company changes in ConnectWise.
@@ -96,13 +122,13 @@ def _linked(org, company_id: int, contact_id: str, company) -> None:
     choices.invalidate_reference(org.id)
 
 
-def _done(org, company_id: str, message: str):
-    found = offer(_held_back(org, company_id))
+def _done(org, message: str):
+    """The page moves on: the clash has left the list, its records are offered for
+    re-sync (_render finds them). A plain post is redirected to the page (no form)."""
     if not is_htmx():
         flash(message)
-        return redirect(url_for(".contacts", org_id=org.id, company=company_id,
-                                done=1))
-    return _render(org, message=message, offer=found)
+        return redirect(url_for(".contacts", org_id=org.id), code=303)
+    return _render(org, chosen="", message=message)
 
 
 @bp.post("/org/<int:org_id>/contacts/link")
@@ -123,7 +149,7 @@ def link_contact(org_id):
     if contact is None:
         return _render(org, 422, problem="Xero no longer has that contact; search again.")
     _linked(org, int(company_id), contact["ContactID"], company)
-    return _done(org, company_id, f"Linked to the Xero contact {contact.get('Name')}. "
+    return _done(org, f"Linked to the Xero contact {contact.get('Name')}. "
                  "Re-sync the records it held back below.")
 
 
@@ -143,21 +169,33 @@ def create_contact(org_id):
         company = _company(int(company_id))
         if company is None:
             return _render(org, 422, problem="ConnectWise no longer has that company.")
-        payload = {**contact_payload(company.record, company.billing_contact), "Name": name}
         with DatabaseAuditSink() as sink, choices.xero_client(org, sink) as client:
-            taken = client.contacts_by_name(name)
-            if taken:
-                return _render(org, 422, problem=(
-                    f"Xero org {org.name} already has a contact named {name}; choose "
-                    "another name, or link to that contact instead."))
-            result = client.save_contacts([payload])[0]
+            outcome, contact = create_for_company(client, org, Company(
+                company.record, company.billing_contact), name)
     except ValueError as exc:   # the company's identifier cannot be a ContactNumber
         return _render(org, 422, problem=str(exc))
+    except ContactRefused as exc:
+        return _render(org, 422, problem=str(exc))
+    except xero_creations.InFlight as exc:
+        return _render(org, 409, problem=(
+            f"Xero is still creating this company's contact, asked for at "
+            f"{exc.since:%H:%M} UTC (an earlier press of Create and link, or a sync). "
+            f"Reload this page in a minute; if it is not there by {exc.until:%H:%M} UTC, "
+            "press Create and link again: Ferry looks in Xero first and makes it only if "
+            "Xero does not have it."))
+    except (xero_creations.Unknown, ApiUnavailable) as exc:
+        return _render(org, 502, problem=(
+            f"Xero did not say what became of the new contact {name} ({exc}); it may "
+            "have made the contact. Press Create and link again: Ferry looks in Xero "
+            "first and makes it only if Xero does not have it."))
     except (ApiError, choices.NotConnected) as exc:
         return _render(org, 502, problem=f"Nothing was created: {exc}")
-    if not result.ok:
-        return _render(org, 422, problem="Xero refused the new contact: "
-                       + " ".join(result.errors))
-    _linked(org, int(company_id), result.id, company)
-    return _done(org, company_id, f"Created the Xero contact {name} and linked it. "
-                 "Re-sync the records it held back below.")
+    _linked(org, int(company_id), outcome.xero_id, company)
+    made = contact.get("Name") or name
+    if outcome.created:
+        return _done(org, f"Created the Xero contact {made} and linked it. "
+                     "Re-sync the records it held back below.")
+    return _done(org, f"ConnectWise company {company.record.get('name')} already has its "
+                 f"Xero contact {made} (made by an earlier press or found in Xero); "
+                 "it is linked, nothing new was created. Re-sync the records it held "
+                 "back below.")
