@@ -32,3 +32,5 @@ def register_blueprints(app) -> None:
         from blueprints import demo
         app.register_blueprint(demo.bp)
     auth.require_login_everywhere(app)
+    from blueprints import body_limits      # first of all: before the CSRF check reads a form
+    body_limits.install(app)

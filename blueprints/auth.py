@@ -155,18 +155,22 @@ def _remember_proxied_request() -> None:
 
 
 # -- throttling --------------------------------------------------------------------------------
-def _wait_seconds(email: str, ip: str) -> int:
+def _wait_seconds(email: str, ip: str, besides: int | None = None) -> int:
     """Seconds this (e-mail, address) must wait before its next try; 0 when it may try.
+    `besides`: the attempt asking, which does not count against itself.
 
     Per pair: LOGIN_MAX_FAILURES failures are free, then the wait doubles with each one
     (2 s, 4 s, … up to the window). Per address: LOGIN_ADDRESS_LIMIT failures in the
     window, whatever the e-mails, and that address waits for the oldest to age out. A
-    stranger's failures never slow down the owner signing in from their own address."""
+    stranger's failures never slow down the owner signing in from their own address.
+    Attempts still being checked count as failures."""
     config = current_app.config
     window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
     now = utcnow()
     since = now - window
     recent = LoginFailure.select().where(LoginFailure.at > since)
+    if besides is not None:
+        recent = recent.where(LoginFailure.id != besides)
     failures, last = (recent.where((LoginFailure.email == email) & (LoginFailure.ip == ip))
                       .select(fn.COUNT(LoginFailure.id), fn.MAX(LoginFailure.at))
                       .scalar(as_tuple=True))
@@ -183,11 +187,24 @@ def _wait_seconds(email: str, ip: str) -> int:
     return max(0, math.ceil(wait))
 
 
-def _record_failure(email: str, ip: str) -> None:
+def _claim_attempt(email: str, ip: str) -> tuple[LoginFailure | None, int]:
+    """Count this attempt before its password (or setup code) is checked: (the attempt,
+    0) when it may be checked, (None, seconds to wait) when not.
+
+    The attempt is written as a failure first (committed), then the failures counted
+    besides it: of attempts made at the same moment, each sees every one written before
+    its count, so no more than the free tries are ever checked (counting after the check,
+    100 parallel guesses all saw none). A refused attempt is taken back; one that turns
+    out right is cleared with the pair's failures."""
     # Failures older than the window no longer count: drop them so the table stays small.
     window = timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
     LoginFailure.delete().where(LoginFailure.at < utcnow() - window).execute()
-    LoginFailure.create(email=email, ip=ip)
+    attempt = LoginFailure.create(email=email, ip=ip)
+    wait = _wait_seconds(email, ip, besides=attempt.id)
+    if wait:
+        LoginFailure.delete().where(LoginFailure.id == attempt.id).execute()
+        return None, wait
+    return attempt, 0
 
 
 def _wait_sentence(seconds: int) -> str:
@@ -234,7 +251,7 @@ def login():
         email = storable_form(typed)
         password = request.form.get("password", "")
         ip = _client_address()
-        wait = _wait_seconds(email, ip)
+        _attempt, wait = _claim_attempt(email, ip)
         if wait:
             error, status = _wait_sentence(wait), 429
         else:
@@ -243,13 +260,14 @@ def login():
             matches = check_password_hash(user.password_hash if user else _DUMMY_HASH,
                                           password)
             if user is not None and matches:
+                # This attempt's row with the pair's earlier failures.
                 LoginFailure.delete().where((LoginFailure.email == email) &
                                             (LoginFailure.ip == ip)).execute()
                 _start_session(user)
                 user.last_login_at = utcnow()
                 user.save()
                 return redirect(_safe_next(request.args.get("next")))
-            _record_failure(email, ip)
+            # The attempt's row stays: it was this failure.
             error = "That email and password do not match an account."
             status = 401
     return render_template("auth/login.html", error=error), status
@@ -314,31 +332,38 @@ def setup():
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
         ip = _client_address()
-        wait = _wait_seconds(SETUP_THROTTLE_KEY, ip)
+        attempt, wait = _claim_attempt(SETUP_THROTTLE_KEY, ip)
         typed = _code_letters(request.form.get("setup_code", ""))
         if wait:
             error, status = _wait_sentence(wait), 429
         elif not hmac.compare_digest(typed.encode(), _code_letters(code).encode()):
-            _record_failure(SETUP_THROTTLE_KEY, ip)
+            # The attempt's row stays: it was this failure.
             error, status = ("That setup code is not the one Ferry printed in its log. "
                              "Look in the server's log (for example journalctl -u "
                              "ferry-web) for \"First-run setup code\" and type it "
                              "again."), 403
-        elif "@" not in email or not storable(email):
-            error, status = "Enter the email address you will sign in with.", 400
-        elif password != request.form.get("confirm", ""):
-            error, status = ("The two passwords are different. Type the same password "
-                             "twice."), 400
         else:
-            try:
-                save_user(email, password)
-            except PasswordTooShort as exc:
-                error, status = str(exc), 400
-            else:
-                Setting.delete().where(Setting.key == SETUP_CODE_SETTING).execute()
+            # The right code: this attempt is no failure.
+            LoginFailure.delete().where(LoginFailure.id == attempt.id).execute()
+            error, status = _first_administrator(email, password)
+            if error is None:
                 flash("Your administrator account is ready. Sign in to continue.")
                 return redirect(url_for("auth.login"))
     return render_template("auth/setup.html", error=error), status
+
+
+def _first_administrator(email: str, password: str) -> tuple[str | None, int]:
+    """Create the first administrator: (None, 200), or (what is wrong, 400)."""
+    if "@" not in email or not storable(email):
+        return "Enter the email address you will sign in with.", 400
+    if password != request.form.get("confirm", ""):
+        return "The two passwords are different. Type the same password twice.", 400
+    try:
+        save_user(email, password)
+    except PasswordTooShort as exc:
+        return str(exc), 400
+    Setting.delete().where(Setting.key == SETUP_CODE_SETTING).execute()
+    return None, 200
 
 
 # -- the account page ----------------------------------------------------------------------------

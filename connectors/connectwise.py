@@ -26,6 +26,7 @@ from connectors.audit import AuditSink
 from connectors.errors import (
     ApiError, ApiUnavailable, AuthenticationFailed, BadRequest, ConnectionFailed,
     MalformedResponse, NotFound, ObjectExists, PermissionDenied, RateLimited, TimedOut,
+    check_header_values,
 )
 from connectors.transport import RetryPolicy, Transport, decode_json
 from security import UnsafeAddress, check_service_url
@@ -72,6 +73,10 @@ class CWSettings:
                  "client_id": "the client id"}
         return [label for key, label in names.items() if not (getattr(self, key) or "").strip()]
 
+
+# The settings that travel in every call's headers (Authorization and clientId).
+HEADER_FIELDS = {"public_key": "the public key", "private_key": "the private key",
+                 "client_id": "the client id"}
 
 # ConnectWise company ids are short codes typed at sign-in ("ferrydemo", "acme_corp").
 # **assumed**: letters, digits, '_', '-' and '.' cover them (no public list of the rules).
@@ -172,6 +177,10 @@ class ConnectWise:
         self.settings = settings
         check_site(settings.site)                   # keys travel only to a checked host
         check_company_id(settings.company_id)
+        # What travels in the headers (a value saved before Ferry checked it): a sentence
+        # here, not a UnicodeEncodeError on the first call.
+        check_header_values({label.capitalize(): getattr(settings, name) for name, label in
+                             HEADER_FIELDS.items()}, "ConnectWise")
         self.login_root, self.api_root = site_roots(settings.site)
         credentials = f"{settings.company_id}+{settings.public_key}:{settings.private_key}"
         headers = {"Accept": ACCEPT, "clientId": settings.client_id,

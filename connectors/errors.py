@@ -70,3 +70,32 @@ class OutcomeUnknown(ApiUnavailable):
 
 class MalformedResponse(ApiError):
     """The answer was not JSON, or not the shape the API documents."""
+
+
+class UnusableSetting(ApiError):
+    """A saved setting cannot be sent as it is (a character an HTTP header cannot carry):
+    someone must enter it again in Settings."""
+
+
+def header_value_problem(value: str, label: str, service: str) -> str | None:
+    """A sentence when `value` (an id or key that travels in an HTTP header) holds what
+    such a header cannot carry, or what these services never issue: anything but plain
+    printable ASCII (letters, digits, punctuation), spaces included. None when it can."""
+    for position, char in enumerate(value or "", 1):
+        if not 33 <= ord(char) <= 126:
+            shown = (f"“{char}”" if char.isprintable() and not char.isspace()
+                     else f"an invisible character (U+{ord(char):04X})")
+            return (f"{label} holds {shown} at character {position}, which cannot be sent "
+                    f"to {service}: {service}'s ids and keys are plain letters, digits and "
+                    "punctuation, without spaces. Copy it again from where "
+                    f"{service} shows it (a word processor or chat may have changed "
+                    "a dash or a quote).")
+    return None
+
+
+def check_header_values(values: dict[str, str], service: str) -> None:
+    """UnusableSetting with the first problem of {label: value}, saying where to fix it."""
+    for label, value in values.items():
+        problem = header_value_problem(value, label, service)
+        if problem:
+            raise UnusableSetting(problem + f" Enter it again under Settings → {service}.")

@@ -41,20 +41,31 @@ class SmtpError(Exception):
 def build_message(sender: str, recipients: list[str], subject: str, text: str,
                   html: str | None = None, *, date: datetime | None = None,
                   message_id: str | None = None) -> EmailMessage:
-    """A plain-text mail, with an HTML alternative when given. It carries the Date
+    """A plain-text mail, with an HTML alternative when given, or SmtpError (permanent)
+    when a value cannot go in a mail (a line break in a header). It carries the Date
     (RFC 5322 requires one; `date` is naive UTC, now when not given) and a Message-ID
     (smtplib adds neither): pass `message_id` so a mail sent again is the same message
     to the receiver, who may then drop the copy."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
+    for name, value, what in (("From", sender, "the sender address (FERRY_MAIL_FROM)"),
+                              ("To", ", ".join(recipients), "an address it goes to"),
+                              ("Subject", subject, "its subject")):
+        try:
+            message[name] = value
+        except ValueError:
+            raise SmtpError(
+                f"This e-mail cannot be sent: {what} holds a line break, which an e-mail "
+                "header cannot carry.", permanent=True) from None
     when = (date or datetime.now(timezone.utc).replace(tzinfo=None))
     message["Date"] = format_datetime(when.replace(tzinfo=timezone.utc), usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender_domain(sender))
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
+    try:
+        message.set_content(text)
+        if html:
+            message.add_alternative(html, subtype="html")
+    except ValueError:                  # UnicodeEncodeError: a lone surrogate, say
+        raise SmtpError("This e-mail cannot be sent: its text holds characters an "
+                        "e-mail cannot carry.", permanent=True) from None
     return message
 
 

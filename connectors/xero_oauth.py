@@ -21,6 +21,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 
 from connectors.audit import AuditSink, CallRecord, redact_body, redact_headers, redact_url
+from connectors.errors import header_value_problem
 from connectors.transport import Transport, decode_json
 from models import Connection, Setting, XeroGrant, db, utcnow
 from security import UnsafeAddress, check_service_url, origin
@@ -153,6 +154,13 @@ def save_app(app: XeroApp, *, keep_secret: bool = False) -> None:
 
 # -- the consent ---------------------------------------------------------------------------
 def _oauth_client(app: XeroApp, sink: AuditSink | None = None, **kwargs) -> OAuth2Client:
+    # Both travel in the token call's Authorization header (a value saved before Ferry
+    # checked it): a sentence, not a UnicodeEncodeError.
+    for label, value in (("The client id", app.client_id),
+                         ("The client secret", app.client_secret)):
+        problem = header_value_problem(value, label, "Xero")
+        if problem:
+            raise XeroAuthError(problem + " Enter it again under Settings → Xero.")
     hooks = {"response": [_auditor(sink)]} if sink is not None else {}
     return OAuth2Client(client_id=app.client_id, client_secret=app.client_secret,
                         redirect_uri=app.redirect_uri, code_challenge_method="S256",

@@ -19,6 +19,7 @@ from peewee import IntegrityError
 
 from connectors.smtp import SmtpError, SmtpSettings, build_message, send, sender_domain
 from jobs.context import in_job_context
+from sync.alerts import one_line
 from models import OutboxMail, db, utcnow
 
 log = logging.getLogger("ferry.outbox")
@@ -61,7 +62,7 @@ def queue_mail(kind: str, recipients: list[str], subject: str, text: str,
     try:
         with db.atomic():
             mail = OutboxMail.create(
-                key=key, kind=kind, recipients=list(recipients), subject=subject,
+                key=key, kind=kind, recipients=list(recipients), subject=one_line(subject),
                 text=text, html=html, next_attempt_at=utcnow(),
                 status="pending" if recipients else "failed",
                 last_error=None if recipients else (
@@ -120,8 +121,19 @@ def message_id(mail: OutboxMail, sender: str) -> str:
 
 
 def _attempt(mail: OutboxMail, settings: SmtpSettings, sender: str, now: datetime) -> str:
-    message = build_message(sender, mail.recipients, mail.subject, mail.text, mail.html,
-                            date=mail.created_at, message_id=message_id(mail, sender))
+    try:
+        message = build_message(sender, mail.recipients, mail.subject, mail.text,
+                                mail.html, date=mail.created_at,
+                                message_id=message_id(mail, sender))
+    except SmtpError as exc:
+        # Never a conversation, and no retry could help: failed now, not left claimed
+        # (a claim left "sending" would be taken again on every pass).
+        mail.status, mail.claimed_at = "failed", None
+        mail.last_error = (exc.sentence + " Ferry will not try it again; what it "
+                           "announced is on the Exceptions and Runs pages.")
+        mail.save()
+        log.warning("outbox: mail %s cannot be sent: %s", mail.id, exc.sentence)
+        return "failed"
     mail.attempts += 1
     try:
         refused = send(settings, message)

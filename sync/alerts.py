@@ -63,6 +63,21 @@ def parse_recipients(raw: str) -> tuple[list[str], list[str]]:
     return good, bad
 
 
+# -- values from elsewhere, on one line ------------------------------------------------
+# Line breaks of every kind (CR, LF, VT, FF, NEL, the Unicode separators) and the other
+# control characters: a value from ConnectWise or Xero holding one could start a line
+# of its own in a mail's text, or break its subject.
+_BREAKS = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029][\s\x00-\x1f\x7f-\x9f]*")
+
+
+def one_line(value):
+    """`value` (a number, a name, a sentence from an API) on one line: each run of line
+    breaks and control characters (with the spaces around it) becomes one space. Anything not text is left as is."""
+    if not isinstance(value, str):
+        return value
+    return _BREAKS.sub(" ", value).strip()
+
+
 # -- the immediate exception mail ----------------------------------------------------------
 @dataclass
 class ExceptionItem:
@@ -81,6 +96,12 @@ class ExceptionItem:
     party: str | None = None          # the customer (the supplier of a bill)
     total: Decimal | None = None      # the ConnectWise document's total
     currency: str | None = None
+
+    def __post_init__(self):
+        # What ConnectWise and Xero gave goes into a mail: one line each.
+        self.number, self.org_name, self.party, self.currency = map(
+            one_line, (self.number, self.org_name, self.party, self.currency))
+        self.problems = [one_line(p) for p in self.problems]
 
     @property
     def label(self) -> str:
@@ -196,6 +217,7 @@ def failing_in_a_row(statuses_newest_first: list[str], n: int) -> bool:
 def incident_mail(title: str, detail: str, base_url: str, *, resolved: bool = False,
                   opened_at: datetime | None = None) -> dict:
     base = base_url.rstrip("/")
+    title, detail = one_line(title), one_line(detail)
     subject = f"Ferry resolved: {title}" if resolved else f"Ferry needs attention: {title}"
     return {"subject": subject[:290], "title": title, "detail": detail,
             "resolved": resolved, "opened_at": opened_at,
@@ -239,6 +261,9 @@ class CycleLine:
     updated: int = 0
     raised: int = 0
     resolved: int = 0
+
+    def __post_init__(self):
+        self.org = one_line(self.org)      # an organisation's name as Xero gave it
 
 
 @dataclass

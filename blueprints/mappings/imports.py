@@ -8,9 +8,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from blueprints.body_limits import accepts_body
 from blueprints.mappings import bp
 from jobs import mapping_tables
 from models import Connection
@@ -20,21 +21,17 @@ from sync.mapping_csv import KINDS, MAX_BYTES, Refused
 # The upload may be a little bigger than the file (multipart framing); anything past
 # this is refused before it is read.
 REQUEST_LIMIT = MAX_BYTES + 64 * 1024
-
-
-def _limit_upload():
-    """Refuse an oversized upload before anything reads it (the CSRF check parses the
-    form first, so this runs ahead of every other before-request function)."""
-    if request.endpoint == "mappings.upload":
-        request.max_content_length = REQUEST_LIMIT
-
-
-bp.record_once(lambda state: state.app.before_request_funcs.setdefault(None, []).insert(
-    0, _limit_upload))
+# The accepted file comes back with Apply as base64 in an urlencoded form: 4/3 of it,
+# and up to three times that where every character is sent as %XX.
+APPLY_LIMIT = 3 * 4 * -(-MAX_BYTES // 3) + 64 * 1024
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
+    if not session.get("user_id"):      # a stranger gets the app's sentence, not this page
+        from blueprints.body_limits import too_large_sentence
+        from blueprints.dashboard import _refusal
+        return _refusal("too_large", too_large_sentence(), 413)
     return _page(413, problem=_too_big(request.content_length or 0))
 
 
@@ -83,6 +80,7 @@ def export(kind):
 
 
 @bp.post("/import")
+@accepts_body(REQUEST_LIMIT)
 def upload():
     """Preview an uploaded file."""
     if (request.content_length or 0) > REQUEST_LIMIT:
@@ -118,6 +116,7 @@ def _preview(kind, org, data: bytes, status=200, **extra):
 
 
 @bp.post("/import/apply")
+@accepts_body(APPLY_LIMIT)
 def apply_import():
     kind = request.form.get("kind", "")
     if kind not in KINDS:

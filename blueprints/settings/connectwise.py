@@ -7,8 +7,10 @@ from flask import redirect, render_template, request, url_for
 
 from blueprints.settings import answer, bp, section
 from connectors.connectwise import (
-    ConnectWise, CWSettings, UnsafeSettings, check_company_id, check_site, site_roots,
+    HEADER_FIELDS, ConnectWise, CWSettings, UnsafeSettings, check_company_id, check_site,
+    site_roots,
 )
+from connectors.errors import header_value_problem
 from jobs.audit import DatabaseAuditSink
 from models import Connection
 from security import origin
@@ -67,6 +69,11 @@ def _settings_from_form(connection: Connection | None) -> tuple[dict, str, list[
             except UnsafeSettings as exc:
                 problems.append(str(exc))
     private_key = request.form.get("private_key", "")
+    for name, label in HEADER_FIELDS.items():
+        problem = header_value_problem(private_key if name == "private_key" else values[name],
+                                       label.capitalize(), "ConnectWise")
+        if problem:
+            problems.append(problem)
     saved_key = (connection.secrets or {}).get("private_key", "") if connection else ""
     if not private_key and saved_key:
         if _same_site(connection, values["site"]):

@@ -17,6 +17,7 @@ from connectors.xero_oauth import (
     exchange_code, hosts_changed, identity_transport, keep_verifier, list_connections,
     load_app, revoke, save_app, start_authorization, take_verifier,
 )
+from connectors.errors import header_value_problem
 from jobs.audit import DatabaseAuditSink
 from jobs.queue import get_redis
 from models import Connection, XeroGrant
@@ -68,6 +69,10 @@ def save_xero_app():
         return _refused(typed, "client_id" if not app.client_id else "client_secret",
                         "Enter the client id and client secret of your Xero app "
                         "(developer.xero.com, My Apps, Configuration).")
+    for field, label in (("client_id", "The client id"), ("client_secret", "The client secret")):
+        problem = header_value_problem(form[field], label, "Xero")
+        if problem:
+            return _refused(typed, field, problem)
     redirect_to = urlsplit(app.redirect_uri)
     if redirect_to.scheme not in ("http", "https") or not redirect_to.netloc:
         # Xero only sends the browser back to a full web address; anything else would
@@ -99,7 +104,11 @@ def connect_xero():
     if not app.configured:
         flash("Save the Xero app's client id and secret first.")
         return redirect(url_for("settings.index"))
-    started = start_authorization(app)
+    try:
+        started = start_authorization(app)
+    except XeroAuthError as exc:      # a client id or secret saved before it was checked
+        flash(str(exc))
+        return redirect(url_for("settings.index"))
     keep_verifier(get_redis(), started)             # the verifier never enters the cookie
     session["xero_oauth"] = {"state": started.state}
     return redirect(started.url)
