@@ -54,6 +54,9 @@ BENCHES = [
      ["bench/pages.py", "--records", "100000", "--audit", "1000000"],
      ["bench/pages.py", "--records", "10000", "--audit", "100000", "--runs", "10"],
      {"DATABASE_URL": "{pg}"}),
+    ("Idle footprint", "RSS, PSS and CPU of web, worker and scheduler after two idle "
+     "minutes against the 256 MB budget",
+     ["bench/idle.py", "--idle", "120"], ["bench/idle.py", "--idle", "30"], {}),
     ("Chaos", "sync and payment cycles under random faults: documents, duplicates, lost",
      ["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/chaos"],
      ["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/chaos"],

@@ -30,7 +30,7 @@ case "$role" in
     web)
         flask --app app db upgrade
         exec gunicorn --config deploy/gunicorn.conf.py --bind "${FERRY_BIND:-0.0.0.0:8000}" \
-            --workers "${FERRY_WEB_WORKERS:-2}" "app:create_app()"
+            "app:create_app()"
         ;;
     worker)
         exec flask --app app worker

@@ -34,6 +34,7 @@ def read_by_ferry(name: str) -> bool:
     """Whether Ferry's code (or its container entrypoint) reads the environment variable
     `name`."""
     sources = [ROOT / "config.py", ROOT / "app.py", ROOT / "deploy/docker/entrypoint.sh",
+               ROOT / "deploy/gunicorn.conf.py",
                *ROOT.glob("admin/*.py"), *ROOT.glob("jobs/*.py")]
     texts = [p.read_text() for p in sources]
     return any(f'"{name}"' in t or f"${{{name}" in t or f"'{name}'" in t for t in texts)
