@@ -12,6 +12,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.mappings import bp
+from blueprints.query_args import whole_number
 from jobs import mapping_tables
 from models import Connection
 from sync import mapping_csv
@@ -45,7 +46,7 @@ def _orgs():
 def _org_for(kind: str, raw: str) -> tuple[Connection | None, str | None]:
     if kind == "routing":
         return None, None
-    org = Connection.get_or_none((Connection.id == (int(raw) if raw.isdigit() else 0)) &
+    org = Connection.get_or_none((Connection.id == (whole_number(raw) or 0)) &
                                  (Connection.kind == "xero"))
     if org is None:
         return None, "Choose the Xero organisation these mappings are for."

@@ -14,6 +14,7 @@ from peewee import IntegrityError
 from blueprints.auth import _safe_next
 from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
 from blueprints.mappings import bp, is_htmx
+from blueprints.query_args import whole_number, whole_numbers
 from jobs import choices, problem_keys
 from jobs.mapping_tables import known as known_for, unread_sentence
 from models import (
@@ -172,8 +173,8 @@ def _query(table: Table, org: Connection, text: str = "", picks: Choices | None 
         for col in table.columns:
             field = getattr(model, col.attr)
             if col.attr == "cw_id":
-                if text.isdigit():
-                    parts.append(field == int(text))
+                if whole_number(text) is not None:
+                    parts.append(field == whole_number(text))
                 for item in picks.matching(col.name, text) if picks else ():
                     parts.append((model.source == item["group"]) &
                                  (field == int(item["value"])))
@@ -225,10 +226,10 @@ def _record_settings(org: Connection) -> dict:
 def table(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     choices.ensure_read(org)
-    editing = request.args.get("edit", type=int)
+    editing = whole_number(request.args.get("edit"))
     # ?fixed=<row id>: rows just saved without JavaScript, whose re-sync offer the
     # redirect would otherwise lose.
-    fixed_ids = [int(i) for i in request.args.getlist("fixed") if i.isdigit()]
+    fixed_ids = whole_numbers(request.args.getlist("fixed"))
     fixed = list(tbl.model.select().where(tbl.model.id.in_(fixed_ids) &
                                           (tbl.model.org == org))) if fixed_ids else []
     found = offer_for(kind, org, [_values(tbl, r) for r in fixed]) if fixed else None
@@ -443,7 +444,7 @@ def delete_row(org_id, kind, row_id):
 def bulk(org_id, kind):
     """Set one value on every ticked row, or delete them."""
     org, tbl = _org(org_id), _table(kind)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = whole_numbers(request.form.getlist("ids"))
     action = request.form.get("action", "update")
     rows = list(tbl.model.select().where((tbl.model.org == org) & tbl.model.id.in_(ids))
                 ) if ids else []
