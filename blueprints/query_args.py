@@ -72,3 +72,24 @@ def install(app) -> None:
     """Make IdConverter the app's `int` converter (before any route is added)."""
     app.url_map.converters["int"] = IdConverter
 
+
+class Pager:
+    """One page of a list: which page (clamped to the last), how many pages, and the
+    rows it holds (`rows(query)`). The pages link to each other with the list's
+    filters kept (templates/_pager.html)."""
+
+    def __init__(self, page: int, size: int, total: int):
+        self.size, self.total = size, total
+        self.pages = max(1, -(-total // size))
+        self.page = max(1, min(page, self.pages))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.size, self.total)
+
+    def rows(self, query) -> list:
+        return list(query.paginate(self.page, self.size))
