@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import redis
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import IntegrityError, Tuple
 
@@ -17,6 +18,7 @@ from blueprints.mappings import bp, is_htmx
 from blueprints.query_args import Pager, page_number, whole_number, whole_numbers
 from jobs import choices, problem_keys
 from jobs.mapping_tables import known as known_for, unread_sentence
+from jobs.queue import RedisUnavailable, get_redis
 from models import (
     AccountMapping, Connection, ItemMapping, OrgRecordSetting, RecordProblem, SyncRecord,
     TaxMapping, TrackingMapping, db,
@@ -532,17 +534,54 @@ def bulk(org_id, kind):
 
 @bp.post("/refresh")
 def refresh():
-    """Refresh choices: read every list from the APIs again."""
-    problems = choices.refresh_all()
+    """Refresh choices: a worker reads every list from the APIs again (jobs/choices.py);
+    the page says so and polls until it is done. A request never waits on Xero's limit."""
     back = request.form.get("next")
     back = _safe_next(back) if back else url_for(".index")   # only a path on Ferry
-    message = "Choices read again from ConnectWise and Xero." + (
-        " Not offered, so typed by hand: " + ", ".join(problems) + "."
-        if problems else "")
+    try:
+        choices.queue_refresh(get_redis())
+        message = ("Ferry is reading the choices again from ConnectWise and Xero; this "
+                   "page shows them when it is done (reload it in a minute without "
+                   "JavaScript).")
+    except choices.RefreshBusy as exc:
+        message = str(exc)
+    except (RedisUnavailable, redis.RedisError, OSError):
+        message = ("Ferry could not start reading the choices because its queue (Redis) "
+                   "is not answering. Start Ferry's background services and press "
+                   "Refresh choices again.")
     flash(message)
     if is_htmx():
         return "", 200, {"HX-Redirect": back}
     return redirect(back)
+
+
+@bp.app_context_processor
+def _refresh_state():
+    """Whether the mapping pages should say "reading the choices again" and poll."""
+    if request.blueprint != "mappings":
+        return {}
+    try:
+        return {"choices_refreshing": choices.refreshing(get_redis())}
+    except Exception:           # Redis down: the page works without the notice
+        return {"choices_refreshing": False}
+
+
+@bp.route("/refresh/status")
+def refresh_status():
+    """The poller: the same notice while the worker reads; when it is done, what could
+    not be read and a reload of the page (286 stops the polling)."""
+    try:
+        busy = choices.refreshing(get_redis())
+        last = None if busy else choices.last_refresh(get_redis())
+    except Exception:
+        busy, last = False, None
+    if busy:
+        return render_template("mappings/_refreshing.html", choices_refreshing=True)
+    problems = (last or {}).get("problems") or []
+    done = "Choices read again from ConnectWise and Xero." + (
+        " Not offered, so typed by hand: " + ", ".join(problems) + "." if problems else "")
+    flash(done)
+    return "", 286, {"HX-Refresh": "true"}
 
 
 # -- how records are written to the org --------------------------------------------------
