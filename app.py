@@ -135,7 +135,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
-    from blueprints import register_blueprints
+    from blueprints import query_args, register_blueprints
+    query_args.install(app)         # <int:...> ids beyond what a database holds: 404
     register_blueprints(app)
     from models import payments_of      # the record page's Payments section
     app.jinja_env.globals["payments_of"] = payments_of

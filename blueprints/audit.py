@@ -14,13 +14,13 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from blueprints.labels import MANY, ONE, filter_date
+from blueprints.query_args import end_of, page_number, start_of, whole_number
 from blueprints.text_input import search_text
 from peewee import SQL, IntegerField, SqliteDatabase
 
@@ -163,10 +163,9 @@ class Search:
         if _whole(self.run):
             q = q.where(AuditEntry.run_id == int(self.run))
         if self.day_from:
-            q = q.where(AuditEntry.at >= datetime.combine(self.day_from, datetime.min.time()))
-        if self.day_to:
-            end = datetime.combine(self.day_to + timedelta(days=1), datetime.min.time())
-            q = q.where(AuditEntry.at < end)
+            q = q.where(AuditEntry.at >= start_of(self.day_from))
+        if end_of(self.day_to):
+            q = q.where(AuditEntry.at < end_of(self.day_to))
         if newest_first:
             q = q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         return q
@@ -182,9 +181,8 @@ class Search:
 
 
 def _whole(text: str) -> bool:
-    """A whole number both databases can compare with an id (up to 18 digits: SQLite's
-    integers stop at 2**63, and "²" is a digit int() refuses)."""
-    return text.isascii() and text.isdigit() and len(text) <= 18
+    """A whole number both databases can compare with an id (blueprints/query_args)."""
+    return whole_number(text) is not None
 
 
 def _plain(column):
@@ -279,7 +277,7 @@ def _context(search: Search, entries, **extra) -> dict:
 @bp.route("/")
 def index():
     search = Search(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args)
     rows = list(search.query().paginate(page, PAGE_SIZE + 1)) if not search.errors else []
     more = len(rows) > PAGE_SIZE
     context = _context(search, rows[:PAGE_SIZE], page=page, more=more,
@@ -298,7 +296,7 @@ def live():
     """Entries newer than `after` that match the filters, for the top of the table, and
     the poller again (carrying the newest id). `paused=1` answers the poller stopped."""
     search = Search(request.args)
-    after = request.args.get("after", 0, type=int) or 0
+    after = whole_number(request.args.get("after")) or 0
     paused = request.args.get("paused") == "1"
     rows = []
     if not paused and not search.errors:
@@ -355,21 +353,25 @@ def export():
     if search.errors:
         return Response(" ".join(search.errors), 422, mimetype="text/plain")
 
+    def chunk_before(last):
+        # Newest first by id (the order calls were stored), so each chunk starts where
+        # the last ended on the primary key: no sort, whatever the size.
+        q = search.query(newest_first=False).order_by(AuditEntry.id.desc())
+        if last is not None:
+            q = q.where(AuditEntry.id < last)
+        return list(q.select(*EXPORT_FIELDS).limit(EXPORT_CHUNK).tuples())
+
+    # The first chunk is read before the answer starts: a search the database cannot
+    # run is then an error page, not a 200 whose file stops after its header.
+    first = chunk_before(None)
+
     def rows():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         yield buffer.getvalue()
-        last = None
-        while True:
-            # Newest first by id (the order calls were stored), so each chunk starts
-            # where the last ended on the primary key: no sort, whatever the size.
-            q = search.query(newest_first=False).order_by(AuditEntry.id.desc())
-            if last is not None:
-                q = q.where(AuditEntry.id < last)
-            chunk = list(q.select(*EXPORT_FIELDS).limit(EXPORT_CHUNK).tuples())
-            if not chunk:
-                return
+        chunk = first
+        while chunk:
             buffer.seek(0)
             buffer.truncate()
             for (_id, at, api, method, url, status, ms, conn, run_id, ref, refs, error,
@@ -381,7 +383,7 @@ def export():
                     conn or "", run_id or "", record or "", error or "", rq_body or "",
                     rs_body or "")])
             yield buffer.getvalue()
-            last = chunk[-1][0]
+            chunk = chunk_before(chunk[-1][0])
 
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(stream_with_context(rows()), mimetype="text/csv", headers={

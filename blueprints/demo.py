@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import httpx2
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from blueprints.query_args import whole_number
 from connectors.xero_oauth import load_app
 from models import Connection, PaymentLedger, SyncRecord
 
@@ -55,7 +56,7 @@ def _unpaid_invoice(org_id: int | None) -> SyncRecord | None:
 def pay():
     """Receive a payment in the Xero sandbox: half of an invoice, or all of it."""
     how = request.form.get("how", "part")
-    org_id = request.form.get("org", type=int)
+    org_id = whole_number(request.form.get("org"))
     record = _unpaid_invoice(org_id)
     if record is None:
         flash("There is no unpaid invoice in Xero yet: wait for the first invoice cycle "

@@ -11,6 +11,7 @@ from peewee import JOIN
 from blueprints.dashboard import refuse_nul
 from blueprints.labels import MANY, ONE
 from blueprints.mappings.unmapped import KIND_LABELS, fix_link
+from blueprints.query_args import whole_number
 from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 
 bp = Blueprint("exceptions", __name__, url_prefix="/exceptions")
@@ -39,8 +40,8 @@ def _query():
         if value is not None:
             keyed = keyed.where(RecordProblem.cw_value == value)
         org = request.args.get("org", "")
-        if org.isdigit():
-            keyed = keyed.where(RecordProblem.org == int(org))
+        if whole_number(org) is not None:
+            keyed = keyed.where(RecordProblem.org == whole_number(org))
         query = query.where(SyncRecord.id.in_(keyed))
     return query, record_type
 
@@ -79,7 +80,7 @@ def index():
     return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
                            record_type=record_type, labels=ONE, many=MANY,
                            filtered=bool(request.args.get("kind")),
-                           dismissing=request.args.get("dismiss", type=int),
+                           dismissing=whole_number(request.args.get("dismiss")),
                            problem=None)
 
 

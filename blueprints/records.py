@@ -11,6 +11,7 @@ from flask import Blueprint, abort, render_template, request
 from peewee import JOIN, SqliteDatabase
 
 from blueprints.labels import DOCUMENT_TYPES, ONE, filter_date
+from blueprints.query_args import page_number, whole_number
 from blueprints.text_input import search_text
 from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord, db
 
@@ -75,8 +76,8 @@ class Filters:
             q = q.where(_starts_with(SyncRecord.cw_number, self.number))
         if self.party:
             q = q.where(SyncRecord.party_name.contains(self.party))
-        if self.org.isdigit():
-            q = q.where(SyncRecord.org == int(self.org))
+        if whole_number(self.org) is not None:
+            q = q.where(SyncRecord.org == whole_number(self.org))
         if self.currency:
             q = q.where(SyncRecord.currency == self.currency)
         if self.xero_status in XERO_STATUSES:
@@ -135,7 +136,7 @@ def _starts_with(column, prefix: str):
 @bp.route("/")
 def index():
     filters = Filters(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args)
     rows = list(filters.query().paginate(page, PAGE_SIZE + 1))
     context = {"records": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "page": page,
                "filters": filters, "types": ONE, "states": STATE_LABELS,

@@ -20,10 +20,11 @@ from flask import (
     request,
     url_for,
 )
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
+from blueprints.query_args import whole_number
 from jobs.cycle import mark_interrupted
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
@@ -127,10 +128,12 @@ def force():
     forceable = DOCUMENT_TYPES + ("payment",)     # payment: jobs/cycle_payments.py
     for value in request.form.getlist("record"):
         kind, _, cw_id = value.partition(":")
-        if kind == "payment" and cw_id.startswith("-") and cw_id[1:].isdigit():
+        if (kind == "payment" and cw_id.startswith("-")
+                and whole_number(cw_id[1:]) is not None):
             wanted["payment"] = None    # something only Xero has: look at it all again
-        elif kind in forceable and cw_id.isdigit() and wanted.get(kind, []) is not None:
-            wanted.setdefault(kind, []).append(int(cw_id))
+        elif (kind in forceable and whole_number(cw_id) is not None
+              and wanted.get(kind, []) is not None):
+            wanted.setdefault(kind, []).append(whole_number(cw_id))
     if not wanted:
         kind = request.form.get("record_type", "")
         if kind not in forceable:
@@ -152,10 +155,10 @@ def confirm_force():
     """An alert's force-sync link, /force-sync?record=type:cw_id (a GET never changes
     anything): name the record and ask for the press that posts to Sync now."""
     kind, _, cw_id = request.args.get("record", "").partition(":")
-    if kind not in DOCUMENT_TYPES or not cw_id.isdigit():
+    if kind not in DOCUMENT_TYPES or whole_number(cw_id) is None:
         abort(404)
     record = SyncRecord.get_or_none((SyncRecord.record_type == kind) &
-                                    (SyncRecord.cw_id == int(cw_id)))
+                                    (SyncRecord.cw_id == whole_number(cw_id)))
     if record is None:
         abort(404)
     return render_template("runs/force_confirm.html", record=record, label=ONE[kind])
@@ -172,18 +175,28 @@ def _sentence(text: str, status: int):
                             problem=text)
 
 
+# The jobs "Sync now" queues (jobs/force.py); this page follows no other.
+FORCE_JOBS = ("jobs.force.forced_cycle", "jobs.cycle_payments.forced_payment_cycle")
+
+
 @bp.route("/job/<job_id>")
 def job(job_id):
     """A queued force-sync: wait for the worker, then go to the run it started."""
     try:
         queued = Job.fetch(job_id, connection=get_redis())
         state = queued.get_status()
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):      # RQ refuses an id such as "1.5"
         abort(404)
     except (RedisUnavailable, redis.RedisError, OSError):
         return _sentence("Ferry's queue (Redis) is not answering, so it cannot tell how "
                          "this sync is doing. Start Ferry's background services and "
                          "reload this page.", 503)
+    try:
+        func_name = queued.func_name
+    except DeserializationError:
+        func_name = None
+    if func_name not in FORCE_JOBS:
+        abort(404)          # the schedule's jobs (ferry-outbox...) are no sync to follow
     kind = queued.args[0] if queued.args else ""
     over = state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
     result = queued.latest_result() if over else None

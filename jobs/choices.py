@@ -256,3 +256,86 @@ def _invalidate_reference(org_id: int | None) -> None:
 
 
 invalidate_reference = _invalidate_reference
+
+
+# -- "Refresh choices" from the web: a job, never inside a request -------------------------
+# A request that read every list itself waited on Xero's per-minute limit (15 s and more
+# when the button was pressed often, until gunicorn killed the worker) and wrote the
+# lists while the worker's cycles wrote too. The worker reads them; the page polls.
+REFRESH_JOB_ID = "ferry-refresh-choices"
+REFRESH_RESULT = "ferry:choices:refreshed"      # when the last refresh ended, its problems
+REFRESH_PAUSE_SECONDS = 30                      # between two refreshes (Xero's minute quota)
+
+
+class RefreshBusy(Exception):
+    """A refresh is queued or running, or one ended moments ago; the message says when
+    to press again."""
+
+
+def _refresh_job(redis):
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    try:
+        return Job.fetch(REFRESH_JOB_ID, connection=redis)
+    except NoSuchJobError:
+        return None
+
+
+def refreshing(redis) -> bool:
+    """Whether a refresh job is queued or running."""
+    from rq.job import JobStatus
+    job = _refresh_job(redis)
+    return job is not None and job.get_status() in (
+        JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
+def queue_refresh(redis, now: float | None = None):
+    """Queue the refresh job, or raise RefreshBusy with a sentence."""
+    import json
+    import time
+    from jobs.queue import get_queue
+    if refreshing(redis):
+        raise RefreshBusy("Ferry is already reading the choices again; this page shows "
+                          "them when it is done.")
+    last = redis.get(REFRESH_RESULT)
+    if last:
+        ago = (now or time.time()) - json.loads(last)["at"]
+        if ago < REFRESH_PAUSE_SECONDS:
+            wait = int(REFRESH_PAUSE_SECONDS - ago) + 1
+            raise RefreshBusy(f"The choices were read again {int(ago)} seconds ago; press "
+                              f"Refresh choices again in {wait} seconds if something is "
+                              "still missing (each refresh uses part of Xero's limit of "
+                              "60 calls a minute).")
+    job = _refresh_job(redis)
+    if job is not None:
+        job.delete()
+    return get_queue().enqueue(refresh_all_job, job_id=REFRESH_JOB_ID, job_timeout=600,
+                               result_ttl=600, failure_ttl=3600)
+
+
+def last_refresh(redis) -> dict | None:
+    """{"at": epoch seconds, "problems": [...]} of the last refresh that ended."""
+    import json
+    raw = redis.get(REFRESH_RESULT)
+    return json.loads(raw) if raw else None
+
+
+def _refresh_all_and_note() -> list[str]:
+    import json
+    import time
+    from jobs.queue import get_redis
+    try:
+        problems = refresh_all()
+    except Exception as exc:
+        problems = [f"the lists could not be read ({_why(exc)})"]
+        raise
+    finally:
+        get_redis().set(REFRESH_RESULT, json.dumps({"at": time.time(),
+                                                    "problems": problems}), ex=86400)
+    return problems
+
+
+def refresh_all_job() -> list[str]:
+    """The RQ job behind "Refresh choices"."""
+    from jobs.context import in_job_context
+    return in_job_context(_refresh_all_and_note)()

@@ -39,10 +39,19 @@ def parse_time_of_day(raw: str) -> time | None:
     return time(int(hours), int(minutes))
 
 
+# The longest IANA name is 32 characters (America/Argentina/ComodRivadavia).
+ZONE_NAME_LENGTH = 64
+
+
 def zone(name: str) -> ZoneInfo | None:
+    """The timezone named so, or None. A name too long for a file name made ZoneInfo
+    raise OSError (a 500 in Settings → Alerts): no timezone is that long."""
+    name = (name or "").strip()
+    if not name or len(name) > ZONE_NAME_LENGTH or "\x00" in name:
+        return None
     try:
-        return ZoneInfo((name or "").strip()) if (name or "").strip() else None
-    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

@@ -8,6 +8,7 @@ import adds and changes rows; it never deletes one that the file leaves out.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -84,31 +85,57 @@ class Preview:
 
 
 # -- reading bytes -------------------------------------------------------------------
+# Byte-order marks, longest first (a UTF-32 LE mark starts with UTF-16 LE's). Excel's
+# "CSV UTF-8" writes UTF-8's; its "Unicode text" (tab-separated) writes UTF-16 LE's.
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+        (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+        (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"))
+BINARY = ("This is not a CSV text file (it holds binary data, as a .xlsx workbook does). "
+          "In your spreadsheet choose Save As, CSV, and upload that file.")
+
+
 def decode(data: bytes) -> tuple[str, list[str]] | Refused:
-    """The file's text, and what Ferry had to assume to read it."""
+    """The file's text, and what Ferry had to assume to read it. A byte-order mark
+    names the encoding (UTF-8, UTF-16 or UTF-32); without one the file is UTF-8, or
+    else Windows (Excel) text. A NUL in the text is binary data, not a CSV file."""
     if len(data) > MAX_BYTES:
         return Refused(too_big(len(data)))
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
+    bom = next(((mark, codec, name) for mark, codec, name in BOMS
+                if data.startswith(mark)), None)
+    notices = []
+    if bom is not None and bom[2] != "UTF-8":
+        mark, codec, name = bom
+        try:
+            text = data[len(mark):].decode(codec)
+        except UnicodeDecodeError:
+            return Refused(f"The file starts as {name} text, but Ferry could not read "
+                           "all of its characters: part of it is not text. Save it again "
+                           "as \"CSV UTF-8\" and upload it again.")
+    elif b"\x00" in data:
+        if data.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
+            return Refused(BINARY)
+        text = ""
+    else:
+        if bom is not None:
+            data = data[len(codecs.BOM_UTF8):]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                return Refused("Ferry could not read the characters in this file: it is "
+                               "neither UTF-8 nor Windows (Excel) text. Save it again as "
+                               "\"CSV UTF-8\" and upload it again.")
+            notices.append("The file is not UTF-8, so Ferry read it as Windows (Excel) "
+                           "text; check that names with accents look right below.")
+    if not text.strip(" \t\r\n\x00\ufeff"):
         return Refused("The file is empty. Export the mappings first to get a file with "
                        "the right header, fill it in and upload it again.")
-    if b"\x00" in data:
-        return Refused("This is not a CSV text file (it holds binary data, as a .xlsx "
-                       "workbook does). In your spreadsheet choose Save As, CSV, and "
-                       "upload that file.")
-    notices = []
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]            # Excel's "CSV UTF-8" starts with a byte-order mark
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            return Refused("Ferry could not read the characters in this file: it is "
-                           "neither UTF-8 nor Windows (Excel) text. Save it again as "
-                           "\"CSV UTF-8\" and upload it again.")
-        notices.append("The file is not UTF-8, so Ferry read it as Windows (Excel) text; "
-                       "check that names with accents look right below.")
+    if "\x00" in text:
+        return Refused(BINARY)
     return text, notices
 
 
@@ -128,11 +155,12 @@ def read_table(kind: Kind, data: bytes) -> tuple[list[Row], list[str]] | Refused
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
     delimiter = _delimiter(first, kind)
-    if delimiter != ",":
-        notices.append("The columns are separated by "
-                       f"{'semicolons' if delimiter == ';' else 'tabs'}, "
-                       "as a spreadsheet set to a European locale saves them; Ferry read "
-                       "them so.")
+    if delimiter == ";":
+        notices.append("The columns are separated by semicolons, as a spreadsheet set to "
+                       "a European locale saves them; Ferry read them so.")
+    elif delimiter == "\t":
+        notices.append("The columns are separated by tabs, as Excel's \u201cUnicode "
+                       "text\u201d and tab-delimited text save them; Ferry read them so.")
     try:
         records = list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter,
                                   strict=True))

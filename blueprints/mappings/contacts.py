@@ -15,6 +15,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from blueprints.mappings import bp, is_htmx
 from blueprints.mappings.tables import offer
+from blueprints.query_args import whole_number
 from connectors.errors import ApiError, ApiUnavailable
 from jobs import choices, problem_keys, xero_creations
 from jobs.cycle_contacts import Company, ContactRefused, create_for_company
@@ -136,7 +137,7 @@ def link_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")
     contact_id = request.form.get("contact_id", "").strip()
-    if not company_id.isdigit() or not contact_id:
+    if whole_number(company_id) is None or not contact_id:
         return _render(org, 422, problem="Search for the Xero contact, then press Link "
                        "beside the one this company is.")
     try:
@@ -158,7 +159,7 @@ def create_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")
     name = " ".join(request.form.get("name", "").split())
-    if not company_id.isdigit():
+    if whole_number(company_id) is None:
         abort(400)
     if not name:
         return _render(org, 422, problem="Type the name the new Xero contact should "

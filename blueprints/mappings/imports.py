@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.body_limits import accepts_body
 from blueprints.mappings import bp
+from blueprints.query_args import whole_number
 from jobs import mapping_tables
 from models import Connection
 from sync import mapping_csv
@@ -42,7 +43,7 @@ def _orgs():
 def _org_for(kind: str, raw: str) -> tuple[Connection | None, str | None]:
     if kind == "routing":
         return None, None
-    org = Connection.get_or_none((Connection.id == (int(raw) if raw.isdigit() else 0)) &
+    org = Connection.get_or_none((Connection.id == (whole_number(raw) or 0)) &
                                  (Connection.kind == "xero"))
     if org is None:
         return None, "Choose the Xero organisation these mappings are for."

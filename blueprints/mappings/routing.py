@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from blueprints.mappings import bp, is_htmx
+from blueprints.query_args import whole_number
 from jobs import choices, problem_keys
 from jobs.cycle_mappings import DEFAULT_ORG_SETTING
 from jobs.mapping_tables import known as known_for
@@ -64,16 +65,17 @@ def index():
     if _orgs():
         choices.ensure_read()
     # ?fixed=<rule id>: a rule just saved without JavaScript, offered for re-sync here.
-    fixed = RoutingRule.get_or_none(RoutingRule.id == request.args.get("fixed", 0, type=int))
-    return _answer(editing=request.args.get("edit", type=int),
+    fixed = RoutingRule.get_or_none(
+        RoutingRule.id == (whole_number(request.args.get("fixed")) or 0))
+    return _answer(editing=whole_number(request.args.get("edit")),
                    offer=_offer(fixed.field, fixed.value) if fixed else None)
 
 
 def _read(position: str) -> tuple[dict, Connection | None]:
     form = {k: request.form.get(k, "").strip() for k in ("field", "value", "record_type",
                                                           "org")}
-    org = Connection.get_or_none((Connection.id == (int(form["org"]) if form["org"].isdigit()
-                                                    else 0)) & (Connection.kind == "xero"))
+    org = Connection.get_or_none((Connection.id == (whole_number(form["org"]) or 0)) &
+                                 (Connection.kind == "xero"))
     form["position"] = position
     return form, org
 

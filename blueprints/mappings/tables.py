@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import redis
 from flask import abort, flash, redirect, render_template, request, url_for
-from peewee import IntegrityError
+from peewee import IntegrityError, Tuple
 
 from blueprints.auth import _safe_next
 from blueprints.labels import DOCUMENT_TYPES, MANY, ONE
 from blueprints.mappings import bp, is_htmx
+from blueprints.query_args import Pager, page_number, whole_number, whole_numbers
 from jobs import choices, problem_keys
 from jobs.mapping_tables import known as known_for, unread_sentence
+from jobs.queue import RedisUnavailable, get_redis
 from models import (
     AccountMapping, Connection, ItemMapping, OrgRecordSetting, RecordProblem, SyncRecord,
     TaxMapping, TrackingMapping, db,
@@ -74,6 +77,9 @@ TABLES = {t.name: t for t in (
     ), "xero_item_code", "cw_item"),
 )}
 SIDE_OF = {"invoice": "sales", "credit_note": "sales", "bill": "purchases"}
+# Rows a table page shows. An import may bring tens of thousands (19,000 items made a
+# 16 MB page); a page of this many renders in milliseconds.
+PAGE_SIZE = 100
 
 
 def _org(org_id: int) -> Connection:
@@ -172,8 +178,8 @@ def _query(table: Table, org: Connection, text: str = "", picks: Choices | None 
         for col in table.columns:
             field = getattr(model, col.attr)
             if col.attr == "cw_id":
-                if text.isdigit():
-                    parts.append(field == int(text))
+                if whole_number(text) is not None:
+                    parts.append(field == whole_number(text))
                 for item in picks.matching(col.name, text) if picks else ():
                     parts.append((model.source == item["group"]) &
                                  (field == int(item["value"])))
@@ -190,24 +196,56 @@ def _query(table: Table, org: Connection, text: str = "", picks: Choices | None 
     return query.order_by(*order, model.id)
 
 
-def _context(table: Table, org: Connection, *, text="", editing=None, problems=None,
-             form=None, message=None, offer=None, bulk_problem=None, new_problem=None,
-             new_values=None):
+def _context(table: Table, org: Connection, *, text="", page=1, only=None, editing=None,
+             problems=None, form=None, message=None, offer=None, bulk_problem=None,
+             new_problem=None, new_values=None):
+    """What a table page shows: one page of its rows (PAGE_SIZE) for `text` and `page`,
+    or only the row `only` (an inline edit or its cancel needs no other row)."""
     picks = Choices(table, org)
+    query = _query(table, org, text, picks)
+    if only is not None:
+        pager = None
+        found = list(query.where(table.model.id == only))
+    else:
+        pager = Pager(page, PAGE_SIZE, query.count())
+        found = pager.rows(query)
     rows = []
-    for row in _query(table, org, text, picks):
+    for row in found:
         values = _values(table, row)
         flags = {c.name: picks.flag(table, c.name, values) for c in table.columns
                  if c.choices}
         rows.append({"id": row.id, "values": values, "flags": flags})
+    list_args = {k: v for k, v in (("q", text), ("page", pager.page if pager else 1))
+            if v and v != 1}
     return {"table": table, "tables": TABLES, "org": org, "rows": rows, "picks": picks,
             "text": text, "editing": editing, "problems": problems or {}, "form": form,
             "message": message, "offer": offer, "bulk_problem": bulk_problem,
             "new_problem": new_problem, "new_values": new_values or {},
+            "pager": pager, "list_args": list_args, "pager_target": "#mapping-table",
+            "page_url": lambda n: url_for(".table", org_id=org.id, kind=table.name,
+                                          q=text or None, page=n if n > 1 else None),
             "orgs": _orgs(), "settings": _record_settings(org),
             "record_labels": RECORD_LABELS, "statuses": STATUSES,
             "accounts": choices.items("xero", "accounts", org.id), "posted": None,
             "writing_problem": None, "writing_message": None, "writing_offer": None}
+
+
+def _page_of(table: Table, org: Connection, row) -> int:
+    """The page (unfiltered) a row is on: the rows whose key sorts before its key."""
+    keys = [getattr(table.model, c.attr) for c in table.columns if c.key]
+    mine = [getattr(row, c.attr) for c in table.columns if c.key]
+    before = table.model.select().where(
+        (table.model.org == org) &
+        ((Tuple(*keys) < Tuple(*mine)) |
+         ((Tuple(*keys) == Tuple(*mine)) & (table.model.id < row.id)))).count()
+    return before // PAGE_SIZE + 1
+
+
+def _view() -> dict:
+    """The page and filter a form was posted from (its hidden fields), to answer with
+    the same page."""
+    return {"text": request.values.get("q", "").strip(),
+            "page": page_number(request.values)}
 
 
 def _orgs():
@@ -225,15 +263,15 @@ def _record_settings(org: Connection) -> dict:
 def table(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     choices.ensure_read(org)
-    editing = request.args.get("edit", type=int)
+    editing = whole_number(request.args.get("edit"))
     # ?fixed=<row id>: rows just saved without JavaScript, whose re-sync offer the
     # redirect would otherwise lose.
-    fixed_ids = [int(i) for i in request.args.getlist("fixed") if i.isdigit()]
+    fixed_ids = whole_numbers(request.args.getlist("fixed"))
     fixed = list(tbl.model.select().where(tbl.model.id.in_(fixed_ids) &
                                           (tbl.model.org == org))) if fixed_ids else []
     found = offer_for(kind, org, [_values(tbl, r) for r in fixed]) if fixed else None
-    ctx = _context(tbl, org, text=request.args.get("q", "").strip(), editing=editing,
-                   offer=found)
+    ctx = _context(tbl, org, text=request.args.get("q", "").strip(),
+                   page=page_number(request.args), editing=editing, offer=found)
     if is_htmx():
         return render_template("mappings/_table.html", **ctx)
     return render_template("mappings/table.html", **ctx)
@@ -246,10 +284,11 @@ def edit_row(org_id, kind, row_id):
     if row is None:
         abort(404)
     if not is_htmx():
+        page = _page_of(tbl, org, row)
         return redirect(url_for(".table", org_id=org.id, kind=kind, edit=row_id,
-                                _anchor=f"row-{row_id}"))
-    ctx = _context(tbl, org)
-    item = next(r for r in ctx["rows"] if r["id"] == row_id)
+                                page=page if page > 1 else None, _anchor=f"row-{row_id}"))
+    ctx = _context(tbl, org, only=row_id)
+    item = ctx["rows"][0]
     return render_template("mappings/_edit_row.html", row=item, values=item["values"],
                            problem=None, **ctx)
 
@@ -258,8 +297,8 @@ def edit_row(org_id, kind, row_id):
 def view_row(org_id, kind, row_id):
     """Cancel an edit: the row as it is stored."""
     org, tbl = _org(org_id), _table(kind)
-    ctx = _context(tbl, org)
-    item = next((r for r in ctx["rows"] if r["id"] == row_id), None)
+    ctx = _context(tbl, org, only=row_id)
+    item = next(iter(ctx["rows"]), None)
     if item is None:
         abort(404)
     return render_template("mappings/_row.html", row=item, **ctx)
@@ -346,7 +385,8 @@ def save_row(org_id, kind, row_id):
     values = _read_form(tbl)
     problem = _check(tbl, org, values, row_id)
     if problem:
-        ctx = _context(tbl, org, editing=row_id)
+        ctx = _context(tbl, org, editing=row_id, **(
+            {"only": row_id} if is_htmx() else {"page": _page_of(tbl, org, row)}))
         item = {"id": row_id, "values": values, "flags": {}}
         if is_htmx():
             return render_template("mappings/_edit_row.html", row=item, values=values,
@@ -356,9 +396,10 @@ def save_row(org_id, kind, row_id):
     _store(tbl, org, values, row)
     found = offer_for(kind, org, [values])
     if not is_htmx():
-        return _saved_redirect(org, kind, "Saved.", [row_id], found)
-    ctx = _context(tbl, org)
-    item = next(r for r in ctx["rows"] if r["id"] == row_id)
+        return _saved_redirect(org, kind, "Saved.", [row_id], found,
+                               page=_page_of(tbl, org, row))
+    ctx = _context(tbl, org, only=row_id)
+    item = ctx["rows"][0]
     return render_template("mappings/_row.html", row=item, saved=True, row_offer=found,
                            **ctx)
 
@@ -369,22 +410,24 @@ def add_row(org_id, kind):
     values = _read_form(tbl)
     problem = _check(tbl, org, values, None)
     if problem:
-        ctx = _context(tbl, org, new_problem=problem, new_values=values)
+        ctx = _context(tbl, org, new_problem=problem, new_values=values, **_view())
         return _table_answer(ctx, 422)
     try:
         with db.atomic():
             row = _store(tbl, org, values)
     except IntegrityError:
         ctx = _context(tbl, org, new_problem="That row was just added by someone else; "
-                       "it is in the table now.", new_values=values)
+                       "it is in the table now.", new_values=values, **_view())
         return _table_answer(ctx, 409)
     found = offer_for(kind, org, [values])
+    page = _page_of(tbl, org, row)          # the page the new row is on
     if not is_htmx():
-        return _saved_redirect(org, kind, "Added.", [row.id], found)
-    return _table_answer(_context(tbl, org, message="Added.", offer=found), 200)
+        return _saved_redirect(org, kind, "Added.", [row.id], found, page=page)
+    return _table_answer(_context(tbl, org, message="Added.", offer=found, page=page), 200)
 
 
-def _saved_redirect(org: Connection, kind: str, message: str, row_ids: list[int], found):
+def _saved_redirect(org: Connection, kind: str, message: str, row_ids: list[int], found,
+                    page: int = 1, text: str = ""):
     """After a plain form post: the table again, its ?fixed= rows bringing back the
     re-sync offer the htmx answer shows in place."""
     flash(message + (f" {len(found['records'])} exception(s) this may fix can be "
@@ -392,7 +435,8 @@ def _saved_redirect(org: Connection, kind: str, message: str, row_ids: list[int]
     # With an offer the page opens at its top (the message, then the offer), else on the row.
     anchor = f"row-{row_ids[0]}" if len(row_ids) == 1 and not found else None
     return redirect(url_for(".table", org_id=org.id, kind=kind,
-                            fixed=row_ids if found else None, _anchor=anchor))
+                            fixed=row_ids if found else None, q=text or None,
+                            page=page if page > 1 else None, _anchor=anchor))
 
 
 def _table_answer(ctx, status):
@@ -436,20 +480,22 @@ def delete_row(org_id, kind, row_id):
     if is_htmx():
         return ""
     flash("Deleted.")
-    return redirect(url_for(".table", org_id=org.id, kind=kind))
+    view = _view()
+    return redirect(url_for(".table", org_id=org.id, kind=kind, q=view["text"] or None,
+                            page=view["page"] if view["page"] > 1 else None))
 
 
 @bp.post("/org/<int:org_id>/<kind>/bulk")
 def bulk(org_id, kind):
     """Set one value on every ticked row, or delete them."""
     org, tbl = _org(org_id), _table(kind)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = whole_numbers(request.form.getlist("ids"))
     action = request.form.get("action", "update")
     rows = list(tbl.model.select().where((tbl.model.org == org) & tbl.model.id.in_(ids))
                 ) if ids else []
     if not rows:
         ctx = _context(tbl, org, bulk_problem="Tick at least one row, then choose what "
-                       "to do with them.")
+                       "to do with them.", **_view())
         return _table_answer(ctx, 422)
     if action == "delete":
         if not is_htmx() and not request.form.get("confirmed"):
@@ -472,31 +518,70 @@ def bulk(org_id, kind):
                 break
             changed.append((row, values))
         if problem:
-            ctx = _context(tbl, org, bulk_problem=problem)
+            ctx = _context(tbl, org, bulk_problem=problem, **_view())
             return _table_answer(ctx, 422)
         with db.atomic():
             for row, values in changed:
                 _store(tbl, org, values, row)
         message = f"Set {target.label} {new} on {len(changed)} row(s)."
         found = offer_for(kind, org, [v for _r, v in changed])
+    view = _view()
     if not is_htmx():
-        return _saved_redirect(org, kind, message, [r.id for r, _v in changed], found)
-    return _table_answer(_context(tbl, org, message=message, offer=found), 200)
+        return _saved_redirect(org, kind, message, [r.id for r, _v in changed], found,
+                               page=view["page"], text=view["text"])
+    return _table_answer(_context(tbl, org, message=message, offer=found, **view), 200)
 
 
 @bp.post("/refresh")
 def refresh():
-    """Refresh choices: read every list from the APIs again."""
-    problems = choices.refresh_all()
+    """Refresh choices: a worker reads every list from the APIs again (jobs/choices.py);
+    the page says so and polls until it is done. A request never waits on Xero's limit."""
     back = request.form.get("next")
     back = _safe_next(back) if back else url_for(".index")   # only a path on Ferry
-    message = "Choices read again from ConnectWise and Xero." + (
-        " Not offered, so typed by hand: " + ", ".join(problems) + "."
-        if problems else "")
+    try:
+        choices.queue_refresh(get_redis())
+        message = ("Ferry is reading the choices again from ConnectWise and Xero; this "
+                   "page shows them when it is done (reload it in a minute without "
+                   "JavaScript).")
+    except choices.RefreshBusy as exc:
+        message = str(exc)
+    except (RedisUnavailable, redis.RedisError, OSError):
+        message = ("Ferry could not start reading the choices because its queue (Redis) "
+                   "is not answering. Start Ferry's background services and press "
+                   "Refresh choices again.")
     flash(message)
     if is_htmx():
         return "", 200, {"HX-Redirect": back}
     return redirect(back)
+
+
+@bp.app_context_processor
+def _refresh_state():
+    """Whether the mapping pages should say "reading the choices again" and poll."""
+    if request.blueprint != "mappings":
+        return {}
+    try:
+        return {"choices_refreshing": choices.refreshing(get_redis())}
+    except Exception:           # Redis down: the page works without the notice
+        return {"choices_refreshing": False}
+
+
+@bp.route("/refresh/status")
+def refresh_status():
+    """The poller: the same notice while the worker reads; when it is done, what could
+    not be read and a reload of the page (286 stops the polling)."""
+    try:
+        busy = choices.refreshing(get_redis())
+        last = None if busy else choices.last_refresh(get_redis())
+    except Exception:
+        busy, last = False, None
+    if busy:
+        return render_template("mappings/_refreshing.html", choices_refreshing=True)
+    problems = (last or {}).get("problems") or []
+    done = "Choices read again from ConnectWise and Xero." + (
+        " Not offered, so typed by hand: " + ", ".join(problems) + "." if problems else "")
+    flash(done)
+    return "", 286, {"HX-Refresh": "true"}
 
 
 # -- how records are written to the org --------------------------------------------------

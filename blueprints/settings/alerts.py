@@ -8,6 +8,7 @@ from dataclasses import replace
 from flask import current_app, g, redirect, render_template, request, url_for
 
 from blueprints.settings import answer, bp, section
+from blueprints.query_args import whole_number
 from jobs import alerts
 from jobs.outbox import NO_SMTP, queue_mail, send_due, smtp_settings
 from models import OutboxMail, Setting, db, utcnow
@@ -86,7 +87,7 @@ def save_alerts():
         problems["timezone"] = (f"“{values.get('timezone', '')}” is not a timezone Ferry knows: "
                                 "write it like Australia/Adelaide, Pacific/Auckland or UTC.")
     raw_n = values.get("failures_in_a_row", "")
-    if not raw_n.isdigit() or not 1 <= int(raw_n) <= 50:
+    if not 1 <= (whole_number(raw_n) or 0) <= 50:
         problems["failures_in_a_row"] = (f"“{raw_n}” is not a number from 1 to 50: how many "
                                          "failed cycles in a row of one type send an alert.")
     if problems:

@@ -4,6 +4,7 @@ from flask import redirect, render_template, request, url_for
 
 from blueprints.auth import proxy_misconfigured
 from blueprints.settings import answer, bp, section
+from blueprints.query_args import whole_number
 from jobs.audit import RETENTION_SETTING, retention_days
 from models import Setting
 
@@ -33,7 +34,7 @@ def _answer(html: str, status: int = 200):
 def save_general():
     raw = request.form.get("retention_days", "").strip()
     values = {"retention_days": raw}
-    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+    if not 1 <= (whole_number(raw) or 0) <= 365:
         return _answer(_render(values, problems=[
             f"Keep the audit log between 1 and 365 days; “{raw}” is not a number of days "
             "in that range."]), 422)

@@ -11,6 +11,7 @@ import redis
 from flask import flash, redirect, render_template, request, url_for
 
 from blueprints.settings import answer, bp, section
+from blueprints.query_args import whole_number
 from jobs.cycle import INTERVAL_HOURS, POST_BATCHES, RECORD_TYPES, interval_hours
 from jobs.cycle_mappings import DEFAULT_ORG_SETTING, UNTAXED_KEYS
 from jobs.queue import RedisUnavailable, get_redis
@@ -86,10 +87,10 @@ def _read(form) -> tuple[dict, dict[str, str]]:
         sent = form.get(f"interval_{t}", None if t == "payment" else "")
         raw = values[f"interval_{t}"] = (str(interval_hours(t)) if sent is None
                                          else sent.strip())
-        if not raw.isdigit() or not 1 <= int(raw) <= 24:
+        if not 1 <= (whole_number(raw) or 0) <= 24:
             problems[f"interval_{t}"] = (
                 f"Run {label} every 1 to 24 hours; “{raw}” is outside that range."
-                if raw.isdigit() else
+                if whole_number(raw) is not None else
                 f"Run {label} every 1 to 24 hours; “{raw}” is not a whole number of hours.")
     values["default_org"] = form.get("default_org", "").strip()
     if values["default_org"] and values["default_org"] not in {str(o.id) for o in orgs}:
