@@ -1,5 +1,6 @@
 """Ferry's application factory: configuration, database, blueprints, CLI commands."""
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -253,6 +254,30 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(
                 f"The {record_type} cycle {run.status}: "
                 f"{run.message or 'see the run on the Runs page.'}".strip())
+
+    @app.cli.command("reconcile")
+    @click.option("--org", "org_name", required=True, help="The Xero organisation's name.")
+    @click.option("--month", required=True, help="The month, YYYY-MM.")
+    def reconcile_command(org_name, month):
+        """Compare ConnectWise's documents Ferry routes to ORG with what Xero holds for
+        MONTH, and print the figures and every difference. Nothing is changed in Xero.
+        Exit 0 when they agree, 1 when documents differ, 2 when it could not run."""
+        from jobs import reconcile as job
+        from sync import reconcile as rec
+        with db.connection_context():
+            try:
+                report = job.start(job.find_org(org_name), month, trigger="cli")
+            except (job.CannotRun, ValueError) as exc:
+                click.echo(f"The reconciliation could not run: {exc}", err=True)
+                sys.exit(2)
+            report = job.run_report(report)
+        if report.status != "done":
+            click.echo(f"The reconciliation could not run: {report.message} "
+                       f"(Xero API calls used: {report.xero_calls}.)", err=True)
+            sys.exit(2)
+        click.echo(rec.text(report.org_name, report.month, report.result,
+                            report.xero_calls, report.cw_calls))
+        sys.exit(1 if report.differences else 0)
 
     @app.cli.command("demo-ready")
     @click.option("--timeout", default=120, help="Seconds to wait.")

@@ -484,3 +484,23 @@ def payments_of(record) -> dict | None:
     ledger = PaymentLedger.get_or_none(PaymentLedger.cw_invoice_id == record.cw_id)
     return {"ledger": ledger, "entries": entries} if ledger or entries else \
         {"ledger": None, "entries": []}
+
+
+# --- Reconciliation reports (jobs/reconcile.py; migration 0015_reconciliation) ---------
+class Reconciliation(BaseModel):
+    """One reconciliation of one org and month: ConnectWise's documents Ferry routes to
+    the org against what Xero holds (sync/reconcile.py compares). `result` is the report
+    (figures and differences, money as strings); `differences` the documents that
+    differ; `xero_calls`/`cw_calls` what reading cost. Nothing is changed in Xero."""
+    org = ForeignKeyField(Connection, null=True, on_delete="SET NULL")
+    org_name = CharField()
+    month = CharField(index=True)                # "2026-11"
+    status = CharField(default="queued")         # queued | running | done | failed
+    trigger = CharField(default="page")          # page | cli
+    started_at = DateTimeField(default=utcnow, index=True)
+    finished_at = DateTimeField(null=True)
+    differences = IntegerField(null=True)
+    xero_calls = IntegerField(default=0)
+    cw_calls = IntegerField(default=0)
+    result = JSONTextField(null=True)
+    message = TextField(null=True)

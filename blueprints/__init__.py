@@ -22,11 +22,11 @@ def needs_database(app, endpoint: str | None) -> bool:
 
 def register_blueprints(app) -> None:
     from blueprints import (
-        audit, auth, dashboard, exceptions, health, mappings, metrics, outbox, records, runs,
-        settings, setup,
+        audit, auth, dashboard, exceptions, health, mappings, metrics, outbox, records,
+        reports, runs, settings, setup,
     )
     for module in (auth, health, metrics, dashboard, records, mappings, audit, exceptions,
-                   settings, runs, setup, outbox):
+                   settings, runs, setup, outbox, reports):
         app.register_blueprint(module.bp)
     if app.config.get("DEMO"):
         from blueprints import demo

@@ -24,7 +24,8 @@ bp = Blueprint("dashboard", __name__)
 
 NAVIGATION = [("dashboard.index", "Dashboard"), ("records.index", "Records"),
               ("runs.index", "Runs"), ("mappings.index", "Mappings"),
-              ("exceptions.index", "Exceptions"), ("audit.index", "Audit"),
+              ("exceptions.index", "Exceptions"), ("reports.reconciliation", "Reports"),
+              ("audit.index", "Audit"),
               ("outbox.index", "Outbox"), ("settings.index", "Settings"),
               ("demo.index", "Demo")]
 REFUSED = (401, 403)
@@ -114,8 +115,10 @@ def index():
         # Nothing to show yet: the first open step of the guided setup, in its place.
         from blueprints.setup import first_open_step, step
         return step(first_open_step())
+    from jobs.reconcile import DRIFT_DAYS, drift
     return render_template("dashboard/index.html", live=live_state(), health=_health(),
-                           chart=chart(), sync_types={t: MANY[t] for t in DOCUMENT_TYPES})
+                           chart=chart(), sync_types={t: MANY[t] for t in DOCUMENT_TYPES},
+                           drift=drift(since=utcnow() - timedelta(days=DRIFT_DAYS)))
 
 
 @bp.route("/dashboard/live")

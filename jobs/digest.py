@@ -106,9 +106,12 @@ def gather(start: datetime, end: datetime, types: list[str]) -> dict:
                    MeteredVersion.record_type,
                    fn.COUNT(MeteredVersion.id).alias("n")).where(MeteredVersion.month == month)
                .group_by(MeteredVersion.record_type).order_by(MeteredVersion.record_type)]
+    from jobs.reconcile import DRIFT_DAYS, drift
     return {"types": list(days.values()), "open_items": items[:OPEN_LISTED],
             "more_open": max(total_open - OPEN_LISTED, 0), "budget": budget,
-            "metered": metered, "month": month}
+            "metered": metered, "month": month,
+            # The newest reconciliation of each org and month, run lately, that differs.
+            "drift": drift(since=end - timedelta(days=DRIFT_DAYS))}
 
 
 def _exception_since(record_ids: list[int]) -> dict[int, datetime]:
@@ -149,7 +152,7 @@ def build(start: datetime, end: datetime, types: list[str]) -> dict:
     return compose.digest_mail(day, tz_name, facts["types"], facts["open_items"],
                                facts["budget"], facts["metered"], facts["month"],
                                current_app.config["BASE_URL"], start=start, end=end,
-                               more_open=facts["more_open"])
+                               more_open=facts["more_open"], drift=facts["drift"])
 
 
 NOBODY = ("Nobody to send the digest to: Ferry has no administrator yet and no "

@@ -291,10 +291,13 @@ class TypeDay:
 
 def digest_mail(day: date, tz_name: str, types: list[TypeDay], open_items: list[ExceptionItem],
                 budget: list[dict], metered: list[dict], month: str, base_url: str, *,
-                start: datetime, end: datetime, more_open: int = 0) -> dict:
+                start: datetime, end: datetime, more_open: int = 0,
+                drift: list[dict] | None = None) -> dict:
     """The digest's content: the window [start, end) per record type and org, open
     exceptions oldest first, the Xero calls used per org in the window, the records
-    metered this month. Every time shown is on the clock of `tz_name`."""
+    metered this month; `drift`, what the latest reconciliations found differing ("3
+    invoices differ in Adelaide for November 2026"). Every time shown is on the clock of
+    `tz_name`."""
     base = base_url.rstrip("/")
     tz = zone(tz_name) or ZoneInfo("UTC")
     for item in open_items:
@@ -316,4 +319,6 @@ def digest_mail(day: date, tz_name: str, types: list[TypeDay], open_items: list[
             "start": in_zone(start, tz), "end": in_zone(end, tz),
             "open_items": open_items, "more_open": more_open, "total_open": total_open,
             "budget": budget, "metered": metered, "month": month, "base_url": base,
-            "exceptions_link": f"{base}/exceptions/", "one": ONE, "many": MANY}
+            "exceptions_link": f"{base}/exceptions/", "one": ONE, "many": MANY,
+            "drift": [{**d, "link": f"{base}/reports/reconciliation/{d['report_id']}"}
+                      for d in drift or []]}

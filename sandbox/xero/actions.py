@@ -8,6 +8,10 @@ is named by `tenant_id` or `org` (its name). They bypass tokens and limits.
 - `POST /_sandbox/xero/void` / `POST /_sandbox/xero/delete` `{org, invoice_id |
   invoice_number, remove_payments?: false}`: void an AUTHORISED invoice (after removing
   its payments, if asked) or delete a DRAFT/SUBMITTED one.
+- `POST /_sandbox/xero/edit-invoice` `{org, invoice_id | invoice_number, line?: 0,
+  unit_amount?: "12.34", contact_id?}`: a person edits an invoice in Xero's screen (a
+  line's unit price, the contact), under the rules a POST update follows (a paid or
+  voided one refuses).
 - `POST /_sandbox/xero/delete-payment` `{org, payment_id}`.
 - `POST /_sandbox/xero/prepay` `{org, contact_id | invoice_number (its contact), amount,
   date?, currency?}`: money received before any invoice (a prepayment on the contact).
@@ -209,6 +213,35 @@ def blueprint(sandbox) -> Blueprint:
     @bp.post("/delete")
     def delete():
         return change_status("DELETED")
+
+    @bp.post("/edit-invoice")
+    def edit_invoice():
+        data = body()
+        with store.lock:
+            org = org_of(data)
+            invoice = invoice_of(org, data) if org else None
+            if invoice is None:
+                return fail("Unknown org or invoice.", 404)
+            changes = {}
+            if data.get("unit_amount") is not None:
+                lines = [{k: v for k, v in line.items()
+                          if k in ("LineItemID", "Description", "ItemCode", "Quantity",
+                                   "UnitAmount", "DiscountRate", "AccountCode", "TaxType",
+                                   "Tracking")}
+                         for line in invoice.get("LineItems", [])]
+                index = int(data.get("line", 0))
+                if not 0 <= index < len(lines):
+                    return fail("No such line.")
+                lines[index]["UnitAmount"] = data["unit_amount"]
+                changes["LineItems"] = lines
+            if data.get("contact_id"):
+                changes["Contact"] = {"ContactID": data["contact_id"]}
+            saved, errors, _ = documents.write(org, documents.INVOICE, changes, "POST",
+                                               sandbox.kit.clock.now(), 4, store.new_id,
+                                               invoice["InvoiceID"])
+            if errors:
+                return fail(" ".join(errors), 409)
+            return respond(wire.document(saved, org, documents.INVOICE))
 
     @bp.post("/delete-payment")
     def delete_payment():
