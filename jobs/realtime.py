@@ -235,3 +235,77 @@ def cw_invoice_ids_for_xero(tenant_id: str, xero_invoice_ids: list[str]) -> dict
 def org_for_tenant(tenant_id: str) -> Connection | None:
     return Connection.get_or_none((Connection.kind == "xero") &
                                   (Connection.tenant_id == str(tenant_id)))
+
+
+# -- ConnectWise callbacks Ferry registers itself -----------------------------------------
+def registered_callbacks() -> list[dict]:
+    return Setting.get_value(CW_CALLBACKS) or []
+
+
+def wanted_callbacks(base_url: str) -> list[dict]:
+    connection = cw_connection()
+    if not is_on(connection):
+        return []
+    url = callback_url(base_url, cw_secret(create=True))
+    return [{"type": kind, "url": url} for kind in CALLBACK_TYPES]
+
+
+def callbacks_current(base_url: str) -> bool:
+    """Whether what Ferry registered is what it wants now (no CW call)."""
+    have = {(c["type"], c["url"]) for c in registered_callbacks()}
+    return have == {(c["type"], c["url"]) for c in wanted_callbacks(base_url)}
+
+
+def sync_callbacks(base_url: str) -> list[dict]:
+    """Make ConnectWise's callbacks what Ferry wants: with real time on for ConnectWise,
+    one per record type at this address (its secret included); Ferry's others (an old
+    address, real time turned off) deleted. Returns what is registered now. Raises the
+    connector's ApiError with its sentence when ConnectWise refuses."""
+    from connectors.errors import NotFound
+    from jobs.audit import DatabaseAuditSink
+    connection = cw_connection()
+    if connection is None:
+        Setting.set_value(CW_CALLBACKS, [])
+        return []
+    wanted = {(c["type"], c["url"]) for c in wanted_callbacks(base_url)}
+    mine_ids = {c.get("id") for c in registered_callbacks()}
+    with DatabaseAuditSink() as sink:
+        cw = _cw_client(connection, sink)
+        try:
+            with cw.bind(record_ref="realtime:callbacks"):
+                existing = list(cw.iter_list("system/callbacks"))
+                kept = []
+                for hook in existing:
+                    ours = (hook.get("id") in mine_ids or hook.get("description") ==
+                            CALLBACK_DESCRIPTION or "/hooks/connectwise/" in str(
+                                hook.get("url", "")))
+                    if not ours:
+                        continue
+                    key = (hook.get("type"), hook.get("url"))
+                    if key in wanted and key not in {(k["type"], k["url"]) for k in kept}:
+                        kept.append({"id": hook["id"], "type": key[0], "url": key[1]})
+                        continue
+                    try:
+                        cw.call("DELETE", f"system/callbacks/{int(hook['id'])}")
+                    except NotFound:
+                        pass
+                for kind, url in sorted(wanted - {(k["type"], k["url"]) for k in kept}):
+                    made = cw.post("system/callbacks", {
+                        "url": url, "objectId": 1, "type": kind, "level": "Owner",
+                        "description": CALLBACK_DESCRIPTION, "inactiveFlag": False})
+                    kept.append({"id": made["id"], "type": kind, "url": url})
+        finally:
+            cw.close()
+    Setting.set_value(CW_CALLBACKS, kept)
+    return kept
+
+
+def keep_callbacks(base_url: str) -> None:
+    """The scheduler's check: register again when Ferry's address (FERRY_BASE_URL) or
+    real time changed since; nothing when all is as wanted."""
+    try:
+        if not callbacks_current(base_url):
+            sync_callbacks(base_url)
+            log.info("ConnectWise callbacks registered again for %s.", base_url)
+    except Exception as exc:
+        log.warning("ConnectWise callbacks could not be brought up to date: %s", exc)
