@@ -173,3 +173,15 @@ def test_rate_limited(wired, client):
     raw = events(INVOICE)
     assert post(client, "/hooks/xero", raw, **{"x-xero-signature": sign(raw)}
                 ).status_code == 200            # counted per source
+
+
+def test_the_dashboard_says_when_the_last_event_arrived(wired, client, auth):
+    app, secret = wired
+    auth.login()
+    page = client.get("/dashboard/health").get_data(as_text=True)
+    assert "ConnectWise: on; last callback none yet" in page
+    body = json.dumps({"Action": "updated", "Type": "Invoice", "ID": 77}).encode()
+    post(client, f"/hooks/connectwise/{secret}", body)
+    page = client.get("/dashboard/health").get_data(as_text=True)
+    assert "ConnectWise: on; last callback received 20" in page
+    assert "Xero: on; last webhook none yet" in page
