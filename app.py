@@ -290,6 +290,15 @@ def register_commands(app: Flask) -> None:
                 raise click.ClickException("The demo was not set up in time; see the web log.")
             time.sleep(0.5)
 
+    @app.cli.command("demo-webhooks")
+    def demo_webhooks():
+        """Point the demo's Xero sandbox at Ferry's webhook URL, once the web app answers."""
+        from jobs.demo import point_xero_sandbox_at_ferry
+        with db.connection_context():
+            click.echo(point_xero_sandbox_at_ferry(
+                f"http://127.0.0.1:{os.environ.get('FERRY_DEMO_XERO_PORT', '8202')}",
+                app.config["BASE_URL"]))
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst):

@@ -87,6 +87,8 @@ def from_environment() -> dict:
         "DATABASE_URL": database_url(),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "BASE_URL": base_url,
+        # Real time: events accepted a minute per caller address and source.
+        "REALTIME_RATE": int(os.environ.get("FERRY_REALTIME_RATE", "600")),
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -23,11 +23,14 @@ def needs_database(app, endpoint: str | None) -> bool:
 def register_blueprints(app) -> None:
     from blueprints import (
         audit, auth, dashboard, exceptions, health, mappings, metrics, outbox, records,
-        reports, runs, settings, setup,
+        reports, runs, settings, setup, webhooks,
     )
     for module in (auth, health, metrics, dashboard, records, mappings, audit, exceptions,
-                   settings, runs, setup, outbox, reports):
+                   settings, runs, setup, outbox, reports, webhooks):
         app.register_blueprint(module.bp)
+    # ConnectWise and Xero post here: they hold no session, and prove themselves by a
+    # secret in the address or a signature of the body instead (blueprints/webhooks.py).
+    app.extensions["csrf"].exempt(webhooks.bp)
     if app.config.get("DEMO"):
         from blueprints import demo
         app.register_blueprint(demo.bp)

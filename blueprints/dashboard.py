@@ -117,7 +117,8 @@ def index():
         return step(first_open_step())
     from jobs.reconcile import DRIFT_DAYS, drift
     return render_template("dashboard/index.html", live=live_state(), health=_health(),
-                           chart=chart(), sync_types={t: MANY[t] for t in DOCUMENT_TYPES},
+                           realtime=_realtime(), chart=chart(),
+                           sync_types={t: MANY[t] for t in DOCUMENT_TYPES},
                            drift=drift(since=utcnow() - timedelta(days=DRIFT_DAYS)))
 
 
@@ -130,7 +131,7 @@ def live():
 @bp.route("/dashboard/health")
 def health():
     """The parts panel alone, refreshed by HTMX every 10 seconds."""
-    return render_template("dashboard/_health.html", health=_health())
+    return render_template("dashboard/_health.html", health=_health(), realtime=_realtime())
 
 
 def _first_run() -> bool:
@@ -142,6 +143,16 @@ def _health() -> list:
     """The parts as /readyz sees them (jobs/readiness.py), each with its sentence."""
     from jobs.readiness import readiness
     return readiness()
+
+
+def _realtime() -> list[dict]:
+    """Per source: whether real time is on anywhere, and when its last event arrived."""
+    from jobs import realtime
+    orgs = list(Connection.select().where(Connection.kind == "xero"))
+    return [{"source": "ConnectWise", "on": realtime.is_on(realtime.cw_connection()),
+             "last": realtime.last_event("connectwise"), "what": "callback"},
+            {"source": "Xero", "on": any(realtime.is_on(o) for o in orgs),
+             "last": realtime.last_event("xero"), "what": "webhook"}]
 
 
 # -- the live state ---------------------------------------------------------------------

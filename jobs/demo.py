@@ -140,5 +140,45 @@ def connect_demo(cw_url: str, xero_url: str, wait_seconds: float = 60.0,
     for record_type in ("invoice", "credit_note", "bill", "payment"):
         Setting.set_value(MODE.format(record_type), "immediate")
     Setting.set_value(TIMEZONE, "Australia/Adelaide")     # the synthetic MSP's head office
+    try:
+        turn_on_realtime(base_url)
+    except Exception as exc:        # the demo still runs, on its schedule alone
+        print(f"Real time could not be turned on: {exc}")
     return ("Connected to the ConnectWise sandbox and to Xero: "
             + ", ".join(o.name for o in orgs) + "; mappings seeded from the catalogue.")
+
+
+def turn_on_realtime(base_url: str) -> None:
+    """The demo runs with real time on: every connection on, a webhook key as the Xero
+    app would show it, Ferry's callbacks registered in the ConnectWise sandbox. The Xero
+    sandbox is pointed at Ferry by `flask demo-webhooks` once the web app answers (its
+    intent-to-receive check needs Ferry up)."""
+    import secrets
+
+    from jobs import realtime
+    from models import Connection
+    for connection in Connection.select():
+        realtime.set_on(connection, True)
+    if not Setting.get_value(realtime.XERO_KEY):
+        Setting.set_value(realtime.XERO_KEY, secrets.token_urlsafe(48), secret=True)
+    realtime.sync_callbacks(base_url)
+
+
+def point_xero_sandbox_at_ferry(xero_url: str, base_url: str, wait_seconds: float = 120.0
+                                ) -> str:
+    """Wait for Ferry's web app, then give the Xero sandbox Ferry's webhook URL and key
+    (what a person pastes into the Xero app's webhook settings)."""
+    from jobs import realtime
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            httpx2.get(f"{base_url}/healthz", timeout=2.0)
+            break
+        except httpx2.TransportError:
+            if time.monotonic() > deadline:
+                return "Ferry's web app did not answer: the Xero sandbox sends no webhooks."
+            time.sleep(0.5)
+    answer = httpx2.post(f"{xero_url.rstrip('/')}/_sandbox/xero/webhooks", json={
+        "url": realtime.xero_hook_url(base_url),
+        "key": Setting.get_value(realtime.XERO_KEY)}, timeout=30.0)
+    return f"Xero sandbox webhooks: {answer.json().get('status')}"

@@ -109,8 +109,13 @@ class FerryScheduler(Scheduler):
         from jobs.context import job_context
         from jobs.schedule import register_schedule
         try:
-            with job_context():
-                return register_schedule(self.connection, locked=True)
+            with job_context() as app:
+                repaired = register_schedule(self.connection, locked=True)
+                # Real time: register the ConnectWise callbacks again when Ferry's
+                # address changed (a call to CW only then; jobs/realtime.py).
+                from jobs.realtime import keep_callbacks
+                keep_callbacks(app.config["BASE_URL"])
+                return repaired
         except redis.RedisError:
             raise
         except Exception as exc:

@@ -10,7 +10,8 @@ from tests.conftest import ADMIN_EMAIL, csrf_token
 # The only views a stranger may reach (/metrics answers its token or this machine only:
 # tests/production/test_metrics.py).
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "health.readyz", "static",
-                    "settings.xero_callback", "metrics.metrics"}
+                    "settings.xero_callback", "metrics.metrics", "webhooks.xero",
+                    "webhooks.connectwise"}
 
 
 def _concrete(rule) -> str:

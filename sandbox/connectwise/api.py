@@ -101,6 +101,8 @@ class Sandbox:
         self.seed, self.scale, self.settings = seed, scale, settings
         self.kit = None
         self.rate = RateWindow()
+        from .callbacks import Callbacks
+        self.callbacks = Callbacks(self, seed)
         self.reset()
 
     def reset(self) -> None:
@@ -111,6 +113,7 @@ class Sandbox:
         self._index_reference()
         self.paths: dict[str, dict] = {}
         self.rate = RateWindow()
+        self.callbacks.reset()
 
     def _index_reference(self) -> None:
         g, s = self.generator, self.store
@@ -218,6 +221,8 @@ def create_flask_app(sandbox: Sandbox) -> Flask:
 
     from .actions import register_actions
     register_actions(app, sandbox)
+    from .callbacks import register as register_callbacks
+    register_callbacks(app, sandbox)
     return app
 
 
@@ -505,6 +510,7 @@ def create_callback(sandbox: Sandbox) -> Response:
         "isSoapCallbackFlag": False, "isSelfSuppressedFlag": bool(
             body.get("isSelfSuppressedFlag")),
         "_info": {"lastUpdated": store.touch(sandbox.now())}})
+    sandbox.callbacks.registered()
     return json_response(record, 201)
 
 

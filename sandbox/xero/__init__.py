@@ -56,6 +56,8 @@ class XeroSandbox:
         self.identity.reset()
         self.limits.reset()
         self.keys.reset()
+        if getattr(self, "webhooks", None) is not None:
+            self.webhooks.reset()
 
 
 def create_app(seed: int = 1, scale: int = 1, client_id: str = DEFAULT_CLIENT_ID,
@@ -79,6 +81,9 @@ def create_app(seed: int = 1, scale: int = 1, client_id: str = DEFAULT_CLIENT_ID
     app.register_blueprint(identity_module.blueprint(sandbox.identity, sandbox.store))
     app.register_blueprint(api.blueprint(sandbox))
     app.register_blueprint(actions.blueprint(sandbox))
+    from .webhooks import XeroWebhooks, blueprint as webhooks_blueprint
+    sandbox.webhooks = XeroWebhooks(sandbox, seed)
+    app.register_blueprint(webhooks_blueprint(sandbox))
     sandbox.flask_app = app          # the elements-missing fault answers through it
     wrapped = kit.wrap(app)
     wrapped.xero = sandbox
