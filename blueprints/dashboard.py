@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 from peewee import fn
 
 from blueprints.labels import DOCUMENT_TYPES, MANY
+from connectors.xero_governor import DayLimitReached
 from models import AuditEntry, Connection, MeteredVersion, SyncRecord, SyncRun, db, utcnow
 
 bp = Blueprint("dashboard", __name__)
@@ -65,6 +67,23 @@ def form_too_old(_error):
     expired." page, and for HTMX a fragment put above the form instead of in its place,
     so what was typed stays on the screen."""
     return _refusal("csrf", CSRF_SENTENCE, 400)
+
+
+@bp.app_errorhandler(DayLimitReached)
+def xero_day_limit(error):
+    """A page's own call to Xero (create a contact, refresh choices, ...) met the
+    organisation's day limit: say so and when, never an error page."""
+    return _refusal("not_now", f"{error} Nothing was changed by this press; try it "
+                    "again after that.", 503)
+
+
+@bp.app_errorhandler(RedisError)
+def redis_down(_error):
+    """Redis (the queue, the API limits' counters) did not answer a page that needs it."""
+    return _refusal("not_now", "Ferry's Redis (its queue and the APIs' limit counters) is "
+                    "not answering, so this could not be done; nothing was sent. Start it "
+                    "(systemctl start redis-server, or docker compose up -d) and try "
+                    "again.", 503)
 
 
 NUL_SENTENCE = ("What was sent holds an invisible character (NUL) that no field or search "

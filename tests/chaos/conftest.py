@@ -82,3 +82,12 @@ def xero():
     served.app = app
     yield served
     served.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The chaos figures of every seed run, added up (each seed prints its own)."""
+    from tests.chaos.test_chaos import TOTALS
+    if not TOTALS:
+        return
+    terminalreporter.write_line("chaos totals: " + "; ".join(
+        f"{k} {n}" for k, n in sorted(TOTALS.items())))

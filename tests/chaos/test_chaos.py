@@ -4,14 +4,20 @@ Each step picks a record type and, by the seed, some of: Xero answering 429 (min
 day), 500/502/503/504, a timeout, a reset, a lost response, a batch answer with elements
 missing, an expired or revoked token; ConnectWise answering 5xx or dropping the
 connection; a worker SIGKILLed mid-batch and run again; Redis restarted; two workers
-racing one record type; CW invoices edited between cycles. Then the faults stop, the
+racing one record type; CW invoices edited between cycles; Redis down for a whole
+minute (FERRY_CHAOS_REDIS_DOWN seconds) while cycles keep starting; and a finance person
+in the browser while cycles run (tests/chaos/person.py: a mapping edited, an exception
+dismissed, Sync now for chosen records, a mapping CSV exported and imported again,
+create-and-link of a contact clash pressed twice). Then the faults stop, the
 cycles run until settled, and the test checks what a finance person would: every CW
 document is in the right Xero org exactly once with equal totals, none lost, stuck or
 silently skipped, every killed run marked interrupted.
 
-FERRY_CHAOS_SEEDS (default "1,2") and FERRY_CHAOS_CYCLES (cycles per seed, default 16)
-size it: CI runs the defaults, `make chaos` runs 500 cycles or more. The seed and the
-figures are printed, so a failure reproduces with FERRY_CHAOS_SEEDS=<seed>.
+FERRY_CHAOS_SEEDS (SQLite, default "1,2"), FERRY_CHAOS_POSTGRES_SEEDS (PostgreSQL, none
+by default; `make chaos` runs some when a server answers) and FERRY_CHAOS_CYCLES (cycles
+per seed, default 16) size it: CI runs the defaults, `make chaos` runs 500 cycles or more.
+The figures are printed per seed and in total at the end, so a failure reproduces with
+FERRY_CHAOS_SEEDS=<seed> (or FERRY_CHAOS_POSTGRES_SEEDS=<seed>).
 """
 from __future__ import annotations
 
@@ -31,9 +37,14 @@ from jobs.cycle import Pacing, mark_interrupted, run_cycle
 from jobs.cycle_lock import CycleBusy
 from models import Connection, SyncRecord, SyncRun, utcnow
 from sandbox import catalog
+from tests.chaos.person import Person
 from tests.sync_e2e.helpers import duplicates, fault, money, orgs
 
 SEEDS = [int(s) for s in os.environ.get("FERRY_CHAOS_SEEDS", "1,2").split(",") if s.strip()]
+PG_SEEDS = [int(s) for s in os.environ.get("FERRY_CHAOS_POSTGRES_SEEDS", "").split(",")
+            if s.strip()]
+REDIS_DOWN = float(os.environ.get("FERRY_CHAOS_REDIS_DOWN", "60"))
+TOTALS: Counter = Counter()     # every seed's figures, printed at the end (conftest.py)
 CYCLES = int(os.environ.get("FERRY_CHAOS_CYCLES", "16"))
 TYPES = ("invoice", "credit_note", "bill")
 XERO_API = "/api.xro/2.0/*"
@@ -69,6 +80,8 @@ class Chaos:
         self.faults = Counter()
         self.cycles = 0
         self.killed_runs: list[int] = []
+        self.person = Person(ferry, random.Random(seed * 7919), ROOT)
+        self.outage_at = self.rng.randint(10, max(11, CYCLES // 2))
 
     # -- one step --------------------------------------------------------------------
     def step(self, index: int) -> None:
@@ -83,6 +96,8 @@ class Chaos:
             self.faults["redis restarted"] += 1
         if index == 9 or special < 0.09:
             return self.race(kind)
+        if index == self.outage_at:
+            return self.redis_down(REDIS_DOWN)
         if self.rng.random() < 0.3:
             self.edit_invoice()
         for _ in range(self.rng.randint(0, 2)):
@@ -92,7 +107,37 @@ class Chaos:
             fault(self.cw, kind=name, path=CW_API, nth=self.rng.randint(1, 6), times=1,
                   delay=0.2)
             self.faults[f"cw {name}"] += 1
+        if self.rng.random() < 0.35:        # a person presses something meanwhile
+            self.faults[f"person: {self.person.start()}"] += 1
         self.run(kind)
+        self.person.join()
+        if self.person._queued:             # Sync now: the worker takes the job
+            self.fresh_clock_for_workers()
+            self.person.work_queue()
+            self.person._queued = 0
+
+    def redis_down(self, seconds: float) -> None:
+        """Redis gone for `seconds` of real time: cycles keep starting (each stops or
+        refuses with a sentence, none hangs), a person's Sync now is told the queue is
+        down; then Redis comes back empty and the next cycles carry on."""
+        self.redis.stop()
+        self.faults["redis down a minute"] += 1
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                kind = self.rng.choice(TYPES)
+                started = time.monotonic()
+                self.run(kind)
+                self.cycles -= 1            # counted apart: they cannot do anything
+                self.faults["cycles while Redis was down"] += 1
+                assert time.monotonic() - started < 60, \
+                    f"a {kind} cycle hung {time.monotonic() - started:.0f} s on Redis"
+                self.person.start_named("force-sync")
+                self.person.join()
+                self.person._queued = 0
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        finally:
+            self.redis.start()
 
     def inject_xero(self) -> None:
         name = self.rng.choice(XERO_FAULTS)
@@ -275,15 +320,28 @@ class Chaos:
             if record.unknown_since is not None and record.xero_id is None and \
                     record.state != "exception":
                 stuck.append(record.cw_number)
-        return {"documents": documents, "duplicates": dups, "lost": lost,
+        contact_dups = []
+        for name, org in orgs(self.xero).items():
+            numbers = Counter((c.get("ContactNumber") or "").strip()
+                              for c in org.contacts.values()
+                              if c.get("ContactStatus") != "ARCHIVED")
+            contact_dups += [f"{name}: contact number {k} x{n}"
+                             for k, n in numbers.items() if k and n > 1]
+        return {"documents": documents, "duplicates": dups,
+                "duplicate contacts": contact_dups, "lost": lost,
                 "wrong org": wrong_org, "unequal totals": unequal, "stuck": stuck}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+PROBLEMS = ("duplicates", "duplicate contacts", "lost", "wrong org", "unequal totals",
+            "stuck")
+
+
+@pytest.mark.parametrize("seed", sorted(set(SEEDS) | set(PG_SEEDS)))
 def test_chaos_never_twice_never_lost(ferry, cw, xero, clock, private_redis, seed):
-    if ferry.config["DATABASE_URL"].startswith("postgresql") and \
-            not os.environ.get("FERRY_CHAOS_POSTGRES"):
-        pytest.skip("chaos runs on SQLite unless FERRY_CHAOS_POSTGRES=1 (time)")
+    on_postgres = ferry.config["DATABASE_URL"].startswith("postgresql")
+    if seed not in (PG_SEEDS if on_postgres else SEEDS):
+        pytest.skip(f"seed {seed} is not asked for on "
+                    f"{'PostgreSQL (FERRY_CHAOS_POSTGRES_SEEDS)' if on_postgres else 'SQLite'}")
     chaos = Chaos(seed, ferry, cw, xero, clock, private_redis)
     print(f"\nchaos seed {seed}: {CYCLES} steps")
     index = 0
@@ -295,21 +353,33 @@ def test_chaos_never_twice_never_lost(ferry, cw, xero, clock, private_redis, see
     interrupted = mark_interrupted(utcnow() + timedelta(minutes=5))
     still_running = [r.id for r in SyncRun.select().where(SyncRun.status == "running")]
     killed = SyncRun.select().where(SyncRun.id.in_(chaos.killed_runs or [0]))
-    print(f"chaos seed {seed}: cycles run {chaos.cycles}; faults "
-          + ", ".join(f"{k} {n}" for k, n in sorted(chaos.faults.items()))
-          + f"; documents in Xero {figures['documents']}; duplicates "
-          f"{len(figures['duplicates'])}; lost {len(figures['lost'])}; wrong org "
-          f"{len(figures['wrong org'])}; unequal totals {len(figures['unequal totals'])}; "
-          f"stuck {len(figures['stuck'])}; runs marked interrupted {interrupted}")
-    for name in ("duplicates", "lost", "wrong org", "unequal totals", "stuck"):
+    where = "PostgreSQL" if on_postgres else "SQLite"
+    counts = {"seeds": 1, "cycles run": chaos.cycles, **chaos.faults,
+              **{f"{k} (person)": n for k, n in chaos.person.done.items()},
+              "documents in Xero": figures["documents"],
+              **{name: len(figures[name]) for name in PROBLEMS},
+              "person's errors": len(chaos.person.errors),
+              "runs marked interrupted": interrupted}
+    TOTALS.update({f"{where}: {k}": n for k, n in counts.items()})
+    print(f"chaos seed {seed} on {where}: " + "; ".join(
+        f"{k} {n}" for k, n in counts.items() if k != "seeds"))
+    for name in PROBLEMS:
         for line in figures[name]:
             print(f"chaos seed {seed}: {name}: {line}")
+    for line in sorted(set(chaos.person.refusals)):
+        print(f"chaos seed {seed}: a person was told: {line}")
+    for line in chaos.person.errors:
+        print(f"chaos seed {seed}: a person's action failed: {line}")
+    TOTALS[f"{where}: seeds failed"] += bool(
+        any(figures[n] for n in PROBLEMS) or chaos.person.errors)
     assert figures["duplicates"] == [], figures["duplicates"]
+    assert figures["duplicate contacts"] == [], figures["duplicate contacts"]
     assert figures["lost"] == [], figures["lost"]
     assert figures["wrong org"] == [], figures["wrong org"]
     assert figures["unequal totals"] == [], figures["unequal totals"]
     assert figures["stuck"] == [], figures["stuck"]
     assert still_running == []
+    assert chaos.person.errors == [], chaos.person.errors
     assert all(r.status == "interrupted" and "stopped responding at" in r.message
                for r in killed), \
         [(r.id, r.status) for r in killed]
