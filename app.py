@@ -44,7 +44,11 @@ def open_database(url: str, *, pooled: bool = False):
             security.private_file(path)
             _use_wal(path)
         # WAL is kept in the file, so connections only set what lasts one connection.
-        return connect_url(url, pragmas={
+        # Transactions begin IMMEDIATE (taking the write lock at BEGIN): a deferred one
+        # that read first and then wrote while another connection was writing got
+        # "database is locked" at once, busy_timeout or not (SQLite will not wait when
+        # waiting could deadlock); two Create-and-link presses at once hit it.
+        return connect_url(url, lock_type="IMMEDIATE", pragmas={
             "busy_timeout": 5000, "foreign_keys": 1, "synchronous": "normal",
         })
     if url.startswith("postgres://"):
