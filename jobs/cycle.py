@@ -38,8 +38,8 @@ from connectors.xero_batches import MAX_ELEMENTS
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
 from jobs import (
-    cycle_allocations, cycle_bills, cycle_sales, cycle_unknown, cycle_waiting, problem_keys,
-    record_facts, reference_cache,
+    cycle_allocations, cycle_bills, cycle_sales, cycle_storable, cycle_unknown, cycle_waiting,
+    problem_keys, record_facts, reference_cache,
 )
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
@@ -459,9 +459,12 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
         numbers = {c.number for c in candidates}
         missing = {k if isinstance(k, int) else known.get(k) for k in page
                    if k not in ids and k not in numbers}
-        # A number in the unposted list that CW gives no invoice for, or a record a
-        # page read already: neither is a record of its own to count.
-        gone = len(missing & {None}) + sum(1 for c in candidates if c.cw_id in done)
+        # A number in the unposted list that CW gives no invoice for, a record a page
+        # read already, or one named twice in this page (by its new number and by its
+        # id, when its number could not be kept): none is a record of its own to count.
+        named = sum(1 for k in page if k in ids or k in numbers)
+        gone = (len(missing & {None}) + sum(1 for c in candidates if c.cw_id in done)
+                + max(0, named - len(candidates)))
         run.read, run.total = run.read - gone, run.total - gone
         candidates = [c for c in candidates if c.cw_id not in done]
         missing = sorted(missing - {None} - done)
@@ -564,6 +567,17 @@ def _route(run, record_type, candidates, counts):
         if record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
             changed[record.id] = record
+        # A value the database cannot hold (a NUL, longer than its column) is this
+        # record's exception, before anything of it is stored or sent to Xero.
+        unstorable = cycle_storable.unstorable(cand)
+        if unstorable:
+            writer.exception(record, [unstorable], unwritable=True)
+            continue
+        number = cycle_storable.stored_number(record_type, cand.number)
+        if number and record.cw_number != number and record.xero_id is None \
+                and record.state != "in_flight" and record.unknown_since is None:
+            record.cw_number = number         # one kept without it (fixed in CW since)
+            changed[record.id] = record
         try:
             if record_facts.note_candidate(record, cand):    # what the records page shows
                 changed[record.id] = record
@@ -617,7 +631,8 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
-ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at")
+ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at",
+                "cw_number")
 
 
 def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
@@ -634,7 +649,8 @@ def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
             continue
         seen.add(cand.cw_id)
         rows.append({"record_type": record_type, "cw_id": cand.cw_id,
-                     "cw_number": cand.number, "state": "pending",
+                     "cw_number": cycle_storable.stored_number(record_type, cand.number),
+                     "state": "pending",
                      "cw_updated_at": cand.updated_at, "last_run": run.id,
                      "updated_at": now})
     if rows:

@@ -435,6 +435,9 @@ class OrgWriter:
                 self.stale_reference.add(kind)
         if version != "keep":
             record.version_hash = version
+        # A NUL from ConnectWise quoted in a sentence: shown, never stored (PostgreSQL
+        # refuses it in text).
+        sentences = [s.replace("\x00", "␀") for s in sentences]
         changed = record.state != "exception" or record.problems != sentences
         record.state, record.problems, record.last_run = "exception", sentences, self.run
         record.save()
