@@ -38,8 +38,8 @@ from connectors.xero_batches import MAX_ELEMENTS
 from connectors.xero_governor import DayLimitReached, Governor
 from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
 from jobs import (
-    cycle_allocations, cycle_bills, cycle_sales, cycle_waiting, problem_keys, record_facts,
-    reference_cache,
+    cycle_allocations, cycle_bills, cycle_sales, cycle_storable, cycle_unknown, cycle_waiting,
+    problem_keys, record_facts, reference_cache,
 )
 from jobs.audit import DatabaseAuditSink
 from jobs.context import in_job_context
@@ -181,6 +181,9 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
     tally = WatermarkTally()
     watermark = _watermark(record_type)
     _refresh_reference(run, sink, pacing)
+    # Writes of unknown outcome first, before anything else happens to their records.
+    unknown = cycle_unknown.resolve(run, record_type, only_ids, counts, pacing.clock,
+                                    lambda org: _xero(org, run, sink, pacing))
     generation = _retry_fingerprint()
     retry_all = (only_ids is not None or forced or
                  Setting.get_value(RETRY_GENERATION.format(record_type)) != generation)
@@ -215,7 +218,9 @@ def _cycle(run, record_type, only_ids, forced, sink, pacing, lock) -> None:
                 queues.add(org_id, held, records)
 
         for ids, candidates in _pages(cw, run, record_type, since, only_ids, names,
-                                      retry_all, counts, overlap_read):
+                                      retry_all, counts, overlap_read, unknown):
+            # A record waiting for Xero's answer is read and counted, nothing more.
+            candidates = [c for c in candidates if c.cw_id not in unknown.waiting]
             if lock.lost:
                 raise ApiError("Another worker took over this cycle's lock; this run "
                                "stopped so the two never write the same records.")
@@ -393,11 +398,15 @@ def keep_codebase(connection: Connection, cw: ConnectWise) -> None:
 
 
 def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
-           overlap_read: dict):
+           overlap_read: dict, unknown=None):
     """What this cycle works on, a page at a time: changed since `since` plus what an
     earlier cycle left unsettled (and, when `retry_all`, in exception); or exactly
     `only_ids`. Ids CW gives no record for become exceptions here. `overlap_read` gets
-    the memo of the unposted rows read (saved once the cycle completes)."""
+    the memo of the unposted rows read (saved once the cycle completes). `unknown`
+    (cycle_unknown.Resolved): records whose write's outcome this cycle settled are read
+    (one CW no longer gives becomes its exception); those waiting for Xero's answer
+    are left as they are."""
+    unknown = unknown or cycle_unknown.Resolved()
     states = UNSETTLED + (("exception",) if retry_all else ())
     unsettled = SyncRecord.select(SyncRecord.cw_id, SyncRecord.cw_number).where(
         (SyncRecord.record_type == record_type) &
@@ -411,11 +420,17 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
                               lambda: cycle_bills.read_bills(
                                   cw, since, retry, only_ids, names, read_before,
                                   overlap_read, _overlap_minutes()))
-        run.read = run.total = len(bills)
+        # A bill whose write's outcome was just settled and that CW no longer gives
+        # (its receipts deleted or posted) is an exception, never left pending.
+        gone = sorted(unknown.settled - {c.cw_id for c in bills})
+        run.read = run.total = len(bills) + len(gone)
         _progress(run, 0)
         for start in range(0, len(bills), PAGE):
             page = bills[start:start + PAGE]
             yield [c.cw_id for c in page], page
+        if gone:
+            _unread(run, record_type, gone, counts, None, unknown.waiting)
+            yield gone, []
         return
     if only_ids is not None:
         keys, known = sorted(set(only_ids)), {}
@@ -444,14 +459,17 @@ def _pages(cw, run, record_type, since, only_ids, names, retry_all, counts,
         numbers = {c.number for c in candidates}
         missing = {k if isinstance(k, int) else known.get(k) for k in page
                    if k not in ids and k not in numbers}
-        # A number in the unposted list that CW gives no invoice for, or a record a
-        # page read already: neither is a record of its own to count.
-        gone = len(missing & {None}) + sum(1 for c in candidates if c.cw_id in done)
+        # A number in the unposted list that CW gives no invoice for, a record a page
+        # read already, or one named twice in this page (by its new number and by its
+        # id, when its number could not be kept): none is a record of its own to count.
+        named = sum(1 for k in page if k in ids or k in numbers)
+        gone = (len(missing & {None}) + sum(1 for c in candidates if c.cw_id in done)
+                + max(0, named - len(candidates)))
         run.read, run.total = run.read - gone, run.total - gone
         candidates = [c for c in candidates if c.cw_id not in done]
         missing = sorted(missing - {None} - done)
         if missing:
-            _unread(run, record_type, missing, counts, None)
+            _unread(run, record_type, missing, counts, None, unknown.waiting)
         ids = sorted(({c.cw_id for c in candidates} | set(missing)) - done)
         done.update(ids)
         yield ids, candidates
@@ -506,14 +524,17 @@ def _guarded_read(run, record_type, ids, counts, read):
         return out
 
 
-def _unread(run, record_type, ids, counts, exc) -> None:
+def _unread(run, record_type, ids, counts, exc, waiting=frozenset()) -> None:
     """Ids read from CW that yield no record to write: each becomes an exception (a
-    person sees it), never skipped silently."""
+    person sees it), never skipped silently. Those in `waiting` wait for Xero's answer
+    to a write of theirs (jobs/cycle_unknown.py) and are left as they are."""
     noun = {"invoice": "invoice", "credit_note": "credit memo", "bill": "bill"}[record_type]
     existing = {r.cw_id: r for r in SyncRecord.select().where(
         (SyncRecord.record_type == record_type) & SyncRecord.cw_id.in_(ids))}
     writer = OrgWriter(run, None, None, None, counts, False)
     for cw_id in ids:
+        if cw_id in waiting:
+            continue
         record = existing.get(cw_id)
         if exc is None and record is not None and record.state == "synced" and \
                 record.xero_id:
@@ -531,7 +552,7 @@ def _unread(run, record_type, ids, counts, exc) -> None:
             sentence = (f"ConnectWise gave no {noun} for {name} (it may have been deleted, "
                         "or its company is missing). Check it in ConnectWise; Ferry tries "
                         "it again when it changes.")
-        writer.exception(record, [sentence])
+        writer.exception(record, [sentence], unwritable=True)
 
 
 def _route(run, record_type, candidates, counts):
@@ -546,35 +567,49 @@ def _route(run, record_type, candidates, counts):
         if record.cw_updated_at != cand.updated_at:
             record.cw_updated_at = cand.updated_at
             changed[record.id] = record
+        # A value the database cannot hold (a NUL, longer than its column) is this
+        # record's exception, before anything of it is stored or sent to Xero.
+        unstorable = cycle_storable.unstorable(cand)
+        if unstorable:
+            writer.exception(record, [unstorable], unwritable=True)
+            continue
+        number = cycle_storable.stored_number(record_type, cand.number)
+        if number and record.cw_number != number and record.xero_id is None \
+                and record.state != "in_flight" and record.unknown_since is None:
+            record.cw_number = number         # one kept without it (fixed in CW since)
+            changed[record.id] = record
         try:
             if record_facts.note_candidate(record, cand):    # what the records page shows
                 changed[record.id] = record
         except Exception as exc:         # a malformed date or amount in what CW gave
             writer.exception(record, [f"{cand.label} could not be read: "
                                       f"{_what_failed(exc)}. Correct it in ConnectWise; "
-                                      "Ferry tries it again when it changes."])
+                                      "Ferry tries it again when it changes."],
+                             unwritable=True)
             continue
         if cand.waiting:                  # its date has not come; read again next cycle
             cycle_waiting.mark_waiting(run, record, cand.waiting)
             continue
         if cand.problem:
-            writer.exception(record, [cand.problem])
+            writer.exception(record, [cand.problem], unwritable=True)
             continue
         if not (cand.company and cand.company.record.get("id")):
             writer.exception(record, [f"{cand.label} names no company in ConnectWise; give "
-                                      "it one there and Ferry tries it again."])
+                                      "it one there and Ferry tries it again."],
+                             unwritable=True)
             continue
         try:
             routed = route(cand.facts, rules, fallback)
         except Exception as exc:
             writer.exception(record, [f"{cand.label} could not be routed to a Xero "
-                                      f"organisation: {_what_failed(exc)}."])
+                                      f"organisation: {_what_failed(exc)}."],
+                             unwritable=True)
             continue
         if isinstance(routed, Unroutable):
             loc = cand.facts.location
             writer.exception(record, [routed.sentence], keys=[problem_keys.Key(
                 "routing", str(loc.id) if loc and loc.id is not None else "",
-                loc.name if loc else None)])
+                loc.name if loc else None)], unwritable=True)
             continue
         org_id = int(routed.org)
         may_exist = (record.xero_id or record.state == "in_flight"
@@ -596,7 +631,8 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
-ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at")
+ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at",
+                "cw_number")
 
 
 def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
@@ -613,7 +649,8 @@ def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
             continue
         seen.add(cand.cw_id)
         rows.append({"record_type": record_type, "cw_id": cand.cw_id,
-                     "cw_number": cand.number, "state": "pending",
+                     "cw_number": cycle_storable.stored_number(record_type, cand.number),
+                     "state": "pending",
                      "cw_updated_at": cand.updated_at, "last_run": run.id,
                      "updated_at": now})
     if rows:

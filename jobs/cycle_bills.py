@@ -148,9 +148,15 @@ def _keys_of(ids) -> set[str]:
 def _ids_for(keys: list[str]) -> dict[str, int]:
     """Ferry's number for each bill key: the one its record has, else the next free
     one (cycles of one type never overlap, so the next free number is this cycle's)."""
-    known = {r.cw_number: r.cw_id for r in SyncRecord.select(
+    from jobs.cycle_storable import stored_number
+    # Keys as SyncRecord.cw_number keeps them (one with a NUL, or too long, in a form
+    # the database holds: jobs/cycle_storable.py).
+    stored = {key: stored_number("bill", key) for key in keys}
+    held = {r.cw_number: r.cw_id for r in SyncRecord.select(
         SyncRecord.cw_number, SyncRecord.cw_id).where(
-        (SyncRecord.record_type == "bill") & SyncRecord.cw_number.in_(keys))} if keys else {}
+        (SyncRecord.record_type == "bill") &
+        SyncRecord.cw_number.in_(sorted(set(stored.values()))))} if keys else {}
+    known = {key: held[stored[key]] for key in keys if stored[key] in held}
     top = SyncRecord.select(fn.MAX(SyncRecord.cw_id)).where(
         SyncRecord.record_type == "bill").scalar() or 0
     for key in keys:

@@ -107,7 +107,8 @@ class OrgWriter:
             if outcome is not None and outcome.sentence:
                 company = cand.company.record
                 self.exception(record, [outcome.sentence], keys=[problem_keys.Key(
-                    "contact", str(company.get("id")), company.get("name"))])
+                    "contact", str(company.get("id")), company.get("name"))],
+                    unwritable=True)
                 continue
             try:
                 result = cand.build(contact_ref(outcome.contact_id if outcome else None,
@@ -116,11 +117,12 @@ class OrgWriter:
                 self.exception(record, [f"{cand.label} could not be mapped: "
                                         f"{_what_failed(exc)}. Correct it in ConnectWise; "
                                         "Ferry tries it again when it changes."],
-                               version=None)
+                               version=None, unwritable=True)
                 continue
             if isinstance(result, Unmapped):
                 self.exception(record, result.sentences, version=None,
-                               keys=result.problems, total=result.cw_total)
+                               keys=result.problems, total=result.cw_total,
+                               unwritable=True)
                 continue
             work = Work(cand, record, result, version_hash(result.payload))
             if not record.xero_id and (record.state == "in_flight"
@@ -131,8 +133,16 @@ class OrgWriter:
             elif (not self.forced and record.state == "synced"
                   and work.version == record.synced_hash):
                 self.counts.skipped += 1
+            elif (not self.forced and record.state == "pending"
+                  and work.version == record.synced_hash):
+                # Adopted from Xero by the look-up of an unanswered write
+                # (jobs/cycle_unknown.py): Xero has this very version.
+                self.synced(work, "note", f"{cand.label} is in Xero as this version.",
+                            count=False)
+                self.counts.skipped += 1
             elif (not self.forced and record.state == "exception"
-                  and record.version_hash == work.version):
+                  and record.version_hash == work.version
+                  and record.version_hash != record.synced_hash):
                 self.counts.skipped += 1      # Xero refused this very version before
             else:
                 checks.append(work)
@@ -407,16 +417,27 @@ class OrgWriter:
             self.counts.written += 1
 
     def exception(self, record: SyncRecord, sentences: list[str], version="keep",
-                  keys=(), total=None) -> None:
+                  keys=(), total=None, unwritable: bool = False) -> None:
         """`keys`: what the exception is keyed on (jobs/problem_keys.py), for the
-        Unmapped view and re-syncing what a mapping change fixes."""
+        Unmapped view and re-syncing what a mapping change fixes. `unwritable`: the
+        record's current version in CW cannot go to Xero (unmappable, unreadable,
+        deleted): when a document Ferry wrote for it is in Xero, the exception names it,
+        to void if CW no longer wants it."""
         self.counts.exceptions += 1
+        if unwritable:
+            from jobs.cycle_unknown import held_sentence
+            held = held_sentence(record)
+            if held and held not in sentences:
+                sentences = list(sentences) + [held]
         for key in keys or ():
             kind = reference_cache.KEY_KINDS.get(getattr(key, "kind", None))
             if kind:
                 self.stale_reference.add(kind)
         if version != "keep":
             record.version_hash = version
+        # A NUL from ConnectWise quoted in a sentence: shown, never stored (PostgreSQL
+        # refuses it in text).
+        sentences = [s.replace("\x00", "␀") for s in sentences]
         changed = record.state != "exception" or record.problems != sentences
         record.state, record.problems, record.last_run = "exception", sentences, self.run
         record.save()

@@ -30,9 +30,11 @@ def store(record: SyncRecord, org_id: int | None, keys: Iterable,
         if not kind or value is None or (kind, str(value)) in seen:
             continue
         seen.add((kind, str(value)))
+        label = getattr(key, "label", None) or None
+        # NUL shown as ␀ (PostgreSQL refuses it in text), each within its column.
         rows.append({"record": record.id, "org": org_id, "kind": kind,
-                     "cw_value": str(value)[:255],
-                     "label": (getattr(key, "label", None) or None),
+                     "cw_value": str(value).replace("\x00", "␀")[:255],
+                     "label": label and str(label).replace("\x00", "␀")[:255],
                      "amount": total})
     if rows:
         RecordProblem.insert_many(rows).execute()
