@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+# Set in Redis by the web process when a request came through a proxy, read by `flask
+# check` in another process.
+PROXIED_SEEN_KEY = "ferry:proxy:forwarded_seen"
 
 
 # What this process made by falling back on the embedded defaults (the instance folder,

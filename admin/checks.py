@@ -7,6 +7,7 @@ talk to a service (database, Redis, SMTP, ConnectWise) use short timeouts.
 import os
 from dataclasses import dataclass
 
+import config
 import migrations
 from models import db
 
@@ -96,11 +97,10 @@ def check_base_url(app) -> Result:
 
 
 def check_proxy(app) -> Result:
-    from blueprints.auth import PROXIED_SEEN_KEY
     from jobs.queue import get_redis
     seen = None
     try:
-        seen = get_redis().get(PROXIED_SEEN_KEY)
+        seen = get_redis().get(config.PROXIED_SEEN_KEY)
     except Exception:  # Redis is checked on its own line
         pass
     if app.config["PROXY_FIX"]:
@@ -232,7 +232,7 @@ def check_connectwise() -> Result:
 def _failing_cycles(last: int = 3) -> list[str]:
     """Record types whose last `last` cycles all stopped or failed: a passing test does
     not mean the cycles work."""
-    from blueprints.labels import ONE
+    from sync.labels import ONE
     from models import SyncRun
     out = []
     for record_type in sorted({r.record_type for r in SyncRun.select(SyncRun.record_type)

@@ -18,6 +18,7 @@ from flask import (
 from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import config
 from blueprints import needs_database, public
 from blueprints.text_input import storable, storable_form
 from models import LoginFailure, SessionVersion, Setting, User, utcnow
@@ -142,14 +143,11 @@ def require_login_everywhere(app) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-PROXIED_SEEN_KEY = "ferry:proxy:forwarded_seen"
-
-
 def _remember_proxied_request() -> None:
     """For `flask check`, which runs in another process: proxied requests were seen."""
     from jobs.queue import get_redis
     try:
-        get_redis().set(PROXIED_SEEN_KEY, "1", ex=7 * 24 * 3600)
+        get_redis().set(config.PROXIED_SEEN_KEY, "1", ex=7 * 24 * 3600)
     except Exception:  # Redis down: the log line above still says it
         current_app.logger.info("could not note the proxied request in Redis")
 

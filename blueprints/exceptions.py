@@ -10,7 +10,7 @@ from peewee import JOIN
 
 from blueprints.dashboard import refuse_nul
 from blueprints.labels import MANY, ONE
-from blueprints.mappings.unmapped import KIND_LABELS, fix_link
+from jobs.fix_links import KIND_LABELS, fix_link
 from blueprints.query_args import whole_number
 from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 

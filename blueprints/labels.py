@@ -1,13 +1,5 @@
-"""How record types are named on the pages, in one place."""
-
-# One record ("Invoice 10041") and many ("Invoices written this month").
-ONE = {"invoice": "Invoice", "credit_note": "Credit note", "bill": "Bill",
-       "payment": "Payment"}
-MANY = {"invoice": "Invoices", "credit_note": "Credit notes", "bill": "Bills",
-        "payment": "Payments"}
-# The ConnectWise records a cycle reads (payments flow the other way: Xero to CW).
-DOCUMENT_TYPES = ("invoice", "credit_note", "bill")
-
+"""How record types are named on the pages (sync/labels.py), and the filters' date."""
+from sync.labels import DOCUMENT_TYPES, MANY, ONE  # noqa: F401 (the pages import them here)
 
 def filter_date(raw: str, label: str, errors: list[str]):
     """A filter's date typed as 2026-11-21, or None; a sentence in `errors` if it is not

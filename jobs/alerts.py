@@ -117,7 +117,7 @@ def fix_paths(problems: list[RecordProblem]) -> dict[int, str]:
     """Per record, the path of the first mapping row that fixes it (`problems`: the
     records' RecordProblem rows, in order): the very link the Exceptions page opens (its
     helper, so the URL logic lives in one place)."""
-    from blueprints.mappings.unmapped import fix_link
+    from jobs.fix_links import fix_link
     if not problems:
         return {}
     found: dict[int, str] = {}
