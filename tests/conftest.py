@@ -138,7 +138,16 @@ def _resolve_redis() -> str:
 
 
 DATABASES = ["sqlite"] + (["postgresql"] if _postgres_available() else [])
-os.environ["REDIS_URL"] = _resolve_redis()
+
+
+def pytest_configure(config):
+    """Each process that runs tests claims its Redis database: with pytest-xdist each
+    worker (gw0, gw1, ...) claims one of its own; the controller, which runs none, none."""
+    if getattr(config.option, "numprocesses", None) and \
+            not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["REDIS_URL"] = "redis://controller-runs-no-tests.invalid/0"
+        return
+    os.environ["REDIS_URL"] = _resolve_redis()
 
 
 def pytest_unconfigure(config):
@@ -172,7 +181,10 @@ def _stop_embedded_redis(instance: Path) -> None:
 def pytest_report_header(config):
     pg = f"postgresql ({POSTGRES_URL})" if "postgresql" in DATABASES else \
         "postgresql not reachable: SQLite only"
-    return [f"ferry databases: sqlite, {pg}", f"ferry redis: {os.environ['REDIS_URL']}"]
+    redis_line = os.environ["REDIS_URL"]
+    if "controller-runs-no-tests" in redis_line:
+        redis_line = f"one database per xdist worker, claimed on {REDIS_URL.rsplit('/', 1)[0]}"
+    return [f"ferry databases: sqlite, {pg}", f"ferry redis: {redis_line}"]
 
 
 class PostgresDatabases:
