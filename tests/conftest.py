@@ -140,6 +140,20 @@ def _resolve_redis() -> str:
 DATABASES = ["sqlite"] + (["postgresql"] if _postgres_available() else [])
 
 
+def _hypothesis_profile() -> None:
+    """Hypothesis's clock checks (an example's deadline, data generation too slow) time
+    the machine, not the property: the suite runs in parallel workers on a small CI box,
+    where one draw of a list of Decimals once took a second. Same examples, same
+    assertions, no wall-clock verdicts."""
+    from hypothesis import HealthCheck, settings
+    settings.register_profile("ferry", deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("ferry")
+
+
+_hypothesis_profile()
+
+
 def pytest_configure(config):
     """Each process that runs tests claims its Redis database: with pytest-xdist each
     worker (gw0, gw1, ...) claims one of its own; the controller, which runs none, none."""
