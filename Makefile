@@ -56,7 +56,7 @@ stop-demo:
 # Everything a test creates lives in one folder per run (TMPDIR points there, and so
 # pytest's tmp_path); tests/leftovers.py then says what is still running from it (and
 # ends it, failing the run), and the folder is removed.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: install assets
 	$(BIN)/ruff check --quiet --select F,E9 .
 	@run=$$(mktemp -d /tmp/ferry-XXXXXX); \
