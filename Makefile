@@ -50,10 +50,20 @@ stop-demo:
 	if [ -f $(DEMO_DIR)/redis.pid ]; then kill $$(cat $(DEMO_DIR)/redis.pid) 2>/dev/null; fi; \
 	pkill -f -- "[-]-dir $(DEMO_DIR)" 2>/dev/null; true
 
-# ruff's F rules catch undefined names and unused imports before the suite runs.
+# ruff's F rules catch undefined names and unused imports before the suite runs. The
+# suite runs in TEST_WORKERS parallel pytest-xdist workers (0: in one process), each with
+# its own Redis database, PostgreSQL database, SQLite files, ports, folders and Chromium.
+# Everything a test creates lives in one folder per run (TMPDIR points there, and so
+# pytest's tmp_path); tests/leftovers.py then says what is still running from it (and
+# ends it, failing the run), and the folder is removed.
+TEST_WORKERS ?= 4
 test: install assets
 	$(BIN)/ruff check --quiet --select F,E9 .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@run=$$(mktemp -d /tmp/ferry-XXXXXX); \
+	TMPDIR=$$run $(BIN)/python -m pytest \
+		-n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python tests/leftovers.py $$run || status=1; \
+	rm -rf $$run; exit $$status
 
 # Every benchmark once, gathered into bench/REPORT.md (BENCH_ARGS=--quick for a look).
 bench: install

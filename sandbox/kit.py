@@ -415,7 +415,10 @@ class ServedSandbox:
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
+        # A short poll: stop() waits up to one interval for the loop to notice (werkzeug's
+        # default of 0.5 s cost every test that serves a sandbox half a second).
         self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
                                        name=f"sandbox-{self.port}", daemon=True)
 
     def start(self) -> "ServedSandbox":

@@ -138,18 +138,67 @@ def _resolve_redis() -> str:
 
 
 DATABASES = ["sqlite"] + (["postgresql"] if _postgres_available() else [])
-os.environ["REDIS_URL"] = _resolve_redis()
+
+
+def _hypothesis_profile() -> None:
+    """Hypothesis's clock checks (an example's deadline, data generation too slow) time
+    the machine, not the property: the suite runs in parallel workers on a small CI box,
+    where one draw of a list of Decimals once took a second. Same examples, same
+    assertions, no wall-clock verdicts."""
+    from hypothesis import HealthCheck, settings
+    settings.register_profile("ferry", deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("ferry")
+
+
+_hypothesis_profile()
+
+
+def pytest_configure(config):
+    """Each process that runs tests claims its Redis database: with pytest-xdist each
+    worker (gw0, gw1, ...) claims one of its own; the controller, which runs none, none."""
+    if getattr(config.option, "numprocesses", None) and \
+            not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["REDIS_URL"] = "redis://controller-runs-no-tests.invalid/0"
+        return
+    os.environ["REDIS_URL"] = _resolve_redis()
 
 
 def pytest_unconfigure(config):
     if REDIS_CLAIM is not None:
         REDIS_CLAIM.release()
+    _stop_embedded_redis(_SESSION_DIR)
+    import shutil
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def _stop_embedded_redis(instance: Path) -> None:
+    """The private redis-server Ferry started in `instance` (when no Redis was reachable),
+    ended with the session that started it."""
+    import signal
+    import time
+    pidfile = instance / "redis.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def pytest_report_header(config):
     pg = f"postgresql ({POSTGRES_URL})" if "postgresql" in DATABASES else \
         "postgresql not reachable: SQLite only"
-    return [f"ferry databases: sqlite, {pg}", f"ferry redis: {os.environ['REDIS_URL']}"]
+    redis_line = os.environ["REDIS_URL"]
+    if "controller-runs-no-tests" in redis_line:
+        redis_line = f"one database per xdist worker, claimed on {REDIS_URL.rsplit('/', 1)[0]}"
+    return [f"ferry databases: sqlite, {pg}", f"ferry redis: {redis_line}"]
 
 
 class PostgresDatabases:
@@ -215,18 +264,30 @@ def _empty_tables(database) -> None:
         database.execute_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request, tmp_path):
-    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL one."""
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """One SQLite file migrated once per session (per test worker); each test gets a copy."""
     import migrations
     from app import open_database
+    path = tmp_path_factory.mktemp("sqlite-template") / "ferry.db"
+    database = open_database(f"sqlite:///{path}")
+    with database.connection_context():
+        migrations.upgrade(database)
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.close()
+    return path
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    """A migrated, empty database: a fresh SQLite file (a copy of the session's migrated
+    template), or the session's PostgreSQL one emptied."""
+    from app import open_database
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ferry.db'}"
-        database = open_database(url)
-        with database.connection_context():
-            migrations.upgrade(database)
-        database.close()
-        return url
+        import shutil
+        target = tmp_path / "ferry.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        return f"sqlite:///{target}"
     url = request.getfixturevalue("_postgres_app_url")
     database = open_database(url)
     with database.connection_context():
@@ -285,6 +346,31 @@ def assert_run_counts() -> None:
                 f"{run.exceptions}, waiting {run.waiting}, excluded {run.excluded}")
         elif run.status != "running":
             assert accounted <= run.read, f"run {run.id} accounted for more than it read"
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture
+def chromium(request):
+    """The worker's one headless Chromium (launched at its first browser test, closed at
+    the end of the session; launched again if it died). Each test opens its own context."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    if CHROMIUM is None:
+        pytest.skip("browser tests need Chromium: apt-get install chromium")
+    global _BROWSER
+    if _BROWSER is None or not _BROWSER.is_connected():
+        pw = request.getfixturevalue("_playwright")
+        _BROWSER = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=CHROMIUM_ARGS)
+    return _BROWSER
+
+
+_BROWSER = None
 
 
 @pytest.fixture

@@ -47,12 +47,14 @@ def kill_mid_call(call: str, database_url: str, faults, settle: float = 3.5) -> 
     worker = subprocess.Popen([sys.executable, "-c", code], cwd=root,
                               env={**os.environ, "DATABASE_URL": database_url},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while faults.rules()[0]["fired"] == 0:
-        assert worker.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    worker.kill()
-    worker.wait()
+    try:
+        deadline = time.monotonic() + 60
+        while faults.rules()[0]["fired"] == 0:
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        worker.kill()           # also when the call never reached the fault
+        worker.wait()
     time.sleep(settle)
 
 

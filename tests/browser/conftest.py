@@ -19,17 +19,13 @@ def live_server(app):
 
 
 @pytest.fixture
-def page():
-    if CHROMIUM is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+def page(chromium):
+    """A fresh browser context (its own cookies and storage) in the worker's Chromium."""
+    context = chromium.new_context()
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    try:
         yield page
+    finally:
         context.close()
-        browser.close()

@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from models import AccountMapping, ChoiceList, Connection, db
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_mappings import org, script_errors, shot, sign_in  # noqa: F401
 from tests.browser.test_mappings_fix import demo  # noqa: F401  (fixture)
 from tests.sync_e2e.conftest import cw, xero  # noqa: F401  (fixtures)
@@ -18,18 +17,13 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def plain_page():
+def plain_page(chromium):
     """Chromium with JavaScript off: every page must work as links and form posts."""
-    if CHROMIUM is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=False)
+    context = chromium.new_context(java_script_enabled=False)
+    try:
         yield context.new_page()
+    finally:
         context.close()
-        browser.close()
 
 
 def _accounts(org_id) -> dict[str, str]:

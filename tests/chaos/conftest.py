@@ -2,10 +2,12 @@
 redis-server of its own (so restarting Redis harms nobody else's run)."""
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,40 +15,36 @@ from sandbox import xero as xero_sandbox
 from sandbox.kit import serve_in_thread
 from tests.sync_e2e.conftest import clock, cw, ferry  # noqa: F401 (fixtures)
 
-PORTS = range(8330, 8340)          # this suite's ports (TEAM.md)
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port in 8330-8339 for the chaos suite's Redis")
-
 
 class PrivateRedis:
-    """A redis-server on loopback that the chaos test may kill and start again."""
+    """A redis-server that the chaos test may kill and start again, on a unix socket in a
+    folder of its own (no TCP port: parallel test workers, and two suites on one machine,
+    never race for one)."""
 
     def __init__(self):
-        self.port = _free_port()
         self.dir = tempfile.mkdtemp(prefix="ferry-chaos-redis-")
+        self.socket = Path(self.dir) / "redis.sock"
         self.process = None
         self.restarts = 0
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket}?db=0"
+
+    def _answers(self) -> bool:
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(str(self.socket)) == 0
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir],
+            ["redis-server", "--port", "0", "--unixsocket", str(self.socket),
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+             "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+            if self._answers():
+                return
             time.sleep(0.05)
         raise RuntimeError("the chaos suite's redis-server did not start")
 
@@ -61,14 +59,20 @@ class PrivateRedis:
         self.start()
         self.restarts += 1
 
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
 
 @pytest.fixture
 def private_redis(monkeypatch):
     server = PrivateRedis()
     server.start()
     monkeypatch.setenv("REDIS_URL", server.url)   # get_redis() and child workers use it
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture
