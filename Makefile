@@ -76,7 +76,7 @@ clean-demo: stop-demo
 # 429/5xx/timeouts/resets/lost answers/missing batch elements/token expiry and revocation,
 # CW 5xx and resets, workers SIGKILLed mid-batch, Redis restarted, two workers racing,
 # CW edits), then checks nothing is in Xero twice and nothing is lost. The seeds print.
-# PostgreSQL runs CHAOS_PG_SEEDS as well when a server answers (FERRY_POSTGRES_URL).
+# PostgreSQL runs CHAOS_PG_SEEDS as well when a server answers (FERRY_TEST_POSTGRES_URL).
 CHAOS_SEEDS ?= 1,2,3,4,5,6,7,8,9,10
 CHAOS_PG_SEEDS ?= 1,2,3
 CHAOS_CYCLES ?= 50
