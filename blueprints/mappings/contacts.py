@@ -23,6 +23,7 @@ from jobs.audit import DatabaseAuditSink
 from models import Connection, ContactLink, RecordProblem, SyncRecord
 from sync.contacts import contact_payload
 from sync.versions import version_hash
+from blueprints.roles import role
 
 
 def _org(org_id: int) -> Connection:
@@ -89,6 +90,7 @@ def _render(org, status=200, chosen=None, **extra):
 
 
 @bp.route("/org/<int:org_id>/contacts")
+@role("viewer")
 def contacts(org_id):
     org = _org(org_id)
     term = request.args.get("term", "").strip()
@@ -133,6 +135,7 @@ def _done(org, message: str):
 
 
 @bp.post("/org/<int:org_id>/contacts/link")
+@role("finance")
 def link_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")
@@ -155,6 +158,7 @@ def link_contact(org_id):
 
 
 @bp.post("/org/<int:org_id>/contacts/create")
+@role("finance")
 def create_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")

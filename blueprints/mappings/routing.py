@@ -12,6 +12,7 @@ from jobs.cycle_mappings import DEFAULT_ORG_SETTING
 from jobs.mapping_tables import known as known_for
 from models import Connection, RoutingRule, Setting, db
 from sync.mapping_csv import check_values
+from blueprints.roles import role
 
 FIELDS = {"location": "location", "department": "department",
           "member": "member (sales rep / owner)", "tag": "company integrator tag",
@@ -61,6 +62,7 @@ def _answer(status=200, **extra):
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     if _orgs():
         choices.ensure_read()
@@ -101,6 +103,7 @@ def _offer(rule_field: str, value: str):
 
 
 @bp.post("/routing/new")
+@role("finance")
 def add_rule():
     last = RoutingRule.select().order_by(RoutingRule.position.desc()).first()
     form, org = _read(str((last.position if last else 0) + 1))
@@ -118,6 +121,7 @@ def add_rule():
 
 
 @bp.route("/routing/<int:rule_id>/edit")
+@role("finance")
 def edit_rule(rule_id):
     if not is_htmx():
         return redirect(url_for(".index", edit=rule_id, _anchor=f"rule-{rule_id}"))
@@ -125,6 +129,7 @@ def edit_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>")
+@role("finance")
 def save_rule(rule_id):
     rule = RoutingRule.get_or_none(RoutingRule.id == rule_id)
     if rule is None:
@@ -143,6 +148,7 @@ def save_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>/delete")
+@role("finance")
 def delete_rule(rule_id):
     rule = RoutingRule.get_or_none(RoutingRule.id == rule_id)
     if rule is not None and not is_htmx() and not request.form.get("confirmed"):
@@ -166,6 +172,7 @@ def delete_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>/move")
+@role("finance")
 def move_rule(rule_id):
     rules = _rules()
     at = next((i for i, r in enumerate(rules) if r.id == rule_id), None)
@@ -189,6 +196,7 @@ def _renumber(rules) -> None:
 
 
 @bp.post("/routing/default")
+@role("finance")
 def save_default():
     raw = request.form.get("default_org", "").strip()
     orgs = {str(o.id): o for o in _orgs()}

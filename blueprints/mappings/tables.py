@@ -24,6 +24,7 @@ from models import (
     TaxMapping, TrackingMapping, db,
 )
 from sync.mapping_csv import KINDS, check_values
+from blueprints.roles import role
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def _record_settings(org: Connection) -> dict:
 
 # -- views ---------------------------------------------------------------------------------
 @bp.route("/org/<int:org_id>/<kind>")
+@role("viewer")
 def table(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     choices.ensure_read(org)
@@ -278,6 +280,7 @@ def table(org_id, kind):
 
 
 @bp.route("/org/<int:org_id>/<kind>/<int:row_id>/edit")
+@role("finance")
 def edit_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
@@ -294,6 +297,7 @@ def edit_row(org_id, kind, row_id):
 
 
 @bp.route("/org/<int:org_id>/<kind>/<int:row_id>/view")
+@role("viewer")
 def view_row(org_id, kind, row_id):
     """Cancel an edit: the row as it is stored."""
     org, tbl = _org(org_id), _table(kind)
@@ -377,6 +381,7 @@ def _place_name(source: str, cw_id: str) -> str | None:
 
 
 @bp.post("/org/<int:org_id>/<kind>/<int:row_id>")
+@role("finance")
 def save_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
@@ -405,6 +410,7 @@ def save_row(org_id, kind, row_id):
 
 
 @bp.post("/org/<int:org_id>/<kind>/new")
+@role("finance")
 def add_row(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     values = _read_form(tbl)
@@ -470,6 +476,7 @@ def _confirm_delete(tbl: Table, org: Connection, rows: list, fields: list[tuple]
 
 
 @bp.post("/org/<int:org_id>/<kind>/<int:row_id>/delete")
+@role("finance")
 def delete_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
@@ -486,6 +493,7 @@ def delete_row(org_id, kind, row_id):
 
 
 @bp.post("/org/<int:org_id>/<kind>/bulk")
+@role("finance")
 def bulk(org_id, kind):
     """Set one value on every ticked row, or delete them."""
     org, tbl = _org(org_id), _table(kind)
@@ -533,6 +541,7 @@ def bulk(org_id, kind):
 
 
 @bp.post("/refresh")
+@role("finance")
 def refresh():
     """Refresh choices: a worker reads every list from the APIs again (jobs/choices.py);
     the page says so and polls until it is done. A request never waits on Xero's limit."""
@@ -567,6 +576,7 @@ def _refresh_state():
 
 
 @bp.route("/refresh/status")
+@role("viewer")
 def refresh_status():
     """The poller: the same notice while the worker reads; when it is done, what could
     not be read and a reload of the page (286 stops the polling)."""
@@ -604,6 +614,7 @@ def _writing_answer(org, status=200, **extra):
 
 
 @bp.post("/org/<int:org_id>/writing")
+@role("finance")
 def save_writing(org_id):
     """Status in Xero per record type and the rounding account (the same values as
     Settings → Sync shows)."""

@@ -12,6 +12,7 @@ from peewee import fn
 from blueprints.mappings import bp
 from jobs import choices
 from models import Connection, RecordProblem, SyncRecord
+from blueprints.roles import role
 
 KIND_LABELS = {"account": "GL account", "tax type": "tax code", "tax rate": "Xero tax rate",
                "tracking option": "location or department (tracking)",
@@ -88,6 +89,7 @@ def _totals_by_currency() -> dict[tuple, list[tuple[Decimal, str]]]:
 
 
 @bp.route("/unmapped")
+@role("viewer")
 def unmapped():
     return render_template("mappings/unmapped.html", rows=unmapped_rows(),
                            orgs=list(Connection.select().where(Connection.kind == "xero")
