@@ -153,6 +153,9 @@ def link_contact(org_id):
     if contact is None:
         return _render(org, 422, problem="Xero no longer has that contact; search again.")
     _linked(org, int(company_id), contact["ContactID"], company)
+    from blueprints.mappings.history import record
+    record("contacts", "linked", f"ConnectWise company {company_id} → Xero contact "
+           f"{contact.get('Name')}", org)
     return _done(org, f"Linked to the Xero contact {contact.get('Name')}. "
                  "Re-sync the records it held back below.")
 
@@ -196,6 +199,10 @@ def create_contact(org_id):
     except (ApiError, choices.NotConnected) as exc:
         return _render(org, 502, problem=f"Nothing was created: {exc}")
     _linked(org, int(company_id), outcome.xero_id, company)
+    from blueprints.mappings.history import record
+    record("contacts", "created and linked" if outcome.created else "linked",
+           f"ConnectWise company {company_id} → Xero contact {contact.get('Name') or name}",
+           org)
     made = contact.get("Name") or name
     if outcome.created:
         return _done(org, f"Created the Xero contact {made} and linked it. "

@@ -141,6 +141,9 @@ def apply_import():
             "The mappings changed since the preview and some rows no longer fit; "
             "nothing was written. Check the rows below and upload the file again."))
     written = mapping_tables.apply(result, org)
+    from blueprints.mappings.history import record
+    record("import", "imported", f"{KINDS[kind].label} from CSV: "
+           f"{result.count('added')} added, {result.count('changed')} changed", org)
     message = (f"Imported {KINDS[kind].label}: {result.count('added')} added, "
                f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
                + (f" ({written} {'row' if written == 1 else 'rows'} written)." if written

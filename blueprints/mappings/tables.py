@@ -342,11 +342,18 @@ def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str
 
 
 def _store(tbl: Table, org: Connection, values: dict, row=None):
+    from blueprints.mappings.history import record, row_words
+    before = row_words(tbl, _values(tbl, row)) if row is not None else None
     row = row or tbl.model(org=org)
     for col in tbl.columns:
         setattr(row, col.attr, int(values[col.name]) if col.attr == "cw_id"
                 else values[col.name])
     row.save()
+    after = row_words(tbl, _values(tbl, row))
+    if before is None:
+        record(tbl.name, "added", after, org)
+    elif before != after:
+        record(tbl.name, "changed", f"was {before}, now {after}", org)
     choices.invalidate_reference(org.id)
     return row
 
@@ -482,7 +489,11 @@ def delete_row(org_id, kind, row_id):
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
     if row is not None and not is_htmx() and not request.form.get("confirmed"):
         return _confirm_delete(tbl, org, [row], [])
-    tbl.model.delete().where((tbl.model.id == row_id) & (tbl.model.org == org)).execute()
+    if row is not None:
+        from blueprints.mappings.history import record, row_words
+        with db.atomic():
+            tbl.model.delete().where(tbl.model.id == row.id).execute()
+            record(tbl.name, "deleted", row_words(tbl, _values(tbl, row)), org)
     choices.invalidate_reference(org.id)
     if is_htmx():
         return ""
@@ -509,7 +520,11 @@ def bulk(org_id, kind):
         if not is_htmx() and not request.form.get("confirmed"):
             return _confirm_delete(tbl, org, rows, [("action", "delete")] +
                                    [("ids", str(r.id)) for r in rows])
-        tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
+        from blueprints.mappings.history import record, row_words
+        with db.atomic():
+            tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
+            for r in rows:
+                record(tbl.name, "deleted", row_words(tbl, _values(tbl, r)), org)
         choices.invalidate_reference(org.id)
         message = f"Deleted {len(rows)} row(s)."
         found, changed = None, []
@@ -643,6 +658,10 @@ def save_writing(org_id):
             row.save()
         org.settings = {**(org.settings or {}), "rounding_account": rounding or None}
         org.save()
+        from blueprints.mappings.history import record
+        record("writing", "changed", ", ".join(
+            f"{RECORD_LABELS[t]} {posted[t]}" for t in RECORD_LABELS)
+            + f"; rounding account {rounding or 'none'}", org)
     choices.invalidate_reference(org.id)
     found = offer(list(SyncRecord.select().join(RecordProblem).where(
         (SyncRecord.state == "exception") & (RecordProblem.org == org) &

@@ -31,7 +31,7 @@ POLICY = {
     "outbox.index": V, "outbox.detail": V, "outbox.resend_mail": F,
     "mappings.index": V, "mappings.table": V, "mappings.view_row": V,
     "mappings.contacts": V, "mappings.unmapped": V, "mappings.export": V,
-    "mappings.refresh_status": V,
+    "mappings.refresh_status": V, "mappings.history": V,
     "mappings.edit_row": F, "mappings.edit_rule": F, "mappings.import_page": F,
     "mappings.add_row": F, "mappings.add_rule": F, "mappings.apply_import": F,
     "mappings.bulk": F, "mappings.create_contact": F, "mappings.delete_row": F,
