@@ -47,10 +47,11 @@ def declared(app, endpoint: str) -> bool:
             or getattr(view, "ferry_public", False))
 
 
-def needed(view, method: str) -> str | None:
-    """The least role for `method` on `view`; None when the view is public (Flask's
-    own static files are: the sign-in page needs its stylesheet)."""
-    if getattr(view, "ferry_public", False) or getattr(view, "__name__", "") == "send_static_file":
+def needed(app, endpoint: str, method: str) -> str | None:
+    """The least role for `method` on `endpoint`; None when it is public (Flask's own
+    static files are: every page needs its stylesheet)."""
+    view = app.view_functions.get(endpoint)
+    if endpoint == "static" or getattr(view, "ferry_public", False):
         return None
     roles = getattr(view, "ferry_roles", None) or {}
     method = "GET" if method in ("HEAD", "OPTIONS") else method.upper()
@@ -67,10 +68,9 @@ def allows(user_role: str | None, least: str | None) -> bool:
 
 def check(app, user) -> object | None:
     """None when `user` may make this request; otherwise the 403 answer."""
-    view = app.view_functions.get(request.endpoint)
-    if view is None:
+    if request.endpoint not in app.view_functions:
         return None
-    least = needed(view, request.method)
+    least = needed(app, request.endpoint, request.method)
     if allows(user.role, least):
         return None
     sentence = FORBIDDEN.format(role=LABELS.get(user.role, user.role),
@@ -84,10 +84,9 @@ def check(app, user) -> object | None:
 def can(endpoint: str, method: str = "POST") -> bool:
     """In templates: may the signed-in person use `endpoint` (to hide what they cannot)."""
     user = g.get("user")
-    view = current_app.view_functions.get(endpoint)
-    if user is None or view is None:
+    if user is None or endpoint not in current_app.view_functions:
         return False
-    return allows(user.role, needed(view, method))
+    return allows(user.role, needed(current_app, endpoint, method))
 
 
 def install(app) -> None:
