@@ -32,7 +32,7 @@ POLICY = {
     "mappings.index": V, "mappings.table": V, "mappings.view_row": V,
     "mappings.contacts": V, "mappings.unmapped": V, "mappings.export": V,
     "mappings.refresh_status": V, "mappings.history": V,
-    "mappings.edit_row": F, "mappings.edit_rule": F, "mappings.import_page": F,
+    "mappings.edit_row": F, "mappings.edit_rule": F, "mappings.import_page": V,
     "mappings.add_row": F, "mappings.add_rule": F, "mappings.apply_import": F,
     "mappings.bulk": F, "mappings.create_contact": F, "mappings.delete_row": F,
     "mappings.delete_rule": F, "mappings.link_contact": F, "mappings.move_rule": F,
@@ -159,3 +159,14 @@ def test_refusal_says_why_and_changes_nothing(matrix_app):
     htmx = client.post("/mappings/routing/new", headers={"HX-Request": "true"})
     assert htmx.status_code == 403 and "<html" not in htmx.get_data(as_text=True)
     assert "finance or above" in htmx.get_data(as_text=True)
+
+
+def test_pages_say_the_role_and_hide_what_it_cannot_use(matrix_app):
+    client = matrix_app.test_client()
+    _sign_in(client, "finance-role@msp.example")
+    html = client.get("/settings/").get_data(as_text=True)
+    assert 'data-role="finance"' in html and ">Finance</span>" in html
+    assert "an administrator changes them" in html and 'class="admin-forms"' in html
+    assert 'href="/people/"' not in html           # no People in the navigation
+    css = client.get("/static/css/ferry.css").get_data(as_text=True)
+    assert 'body[data-role="viewer"] form[method="post"]:not(.any-role)' in css
