@@ -204,12 +204,14 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-    def create_admin(email, password):
+    @click.option("--role", type=click.Choice(["administrator", "finance", "viewer"]),
+                  default=None, help="For a new user (default administrator).")
+    def create_admin(email, password, role):
         """Create a user who can sign in (or reset that user's password)."""
         from blueprints.auth import PasswordTooShort, save_user
         try:
             with db.connection_context():
-                created = save_user(email, password)
+                created = save_user(email, password, role=role)
         except PasswordTooShort as exc:
             raise click.ClickException(str(exc))
         click.echo(("Created " if created else "Updated password of ") + email)

@@ -58,9 +58,16 @@ class BaseModel(Model):
 class User(BaseModel):
     email = CharField(unique=True)
     password_hash = CharField()
+    # Kept equal to role == "administrator" (save() below): older code and backups read it.
     is_admin = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
+    # viewer | finance | administrator (blueprints/roles.py; migration 0017_roles)
+    role = CharField(default="administrator")
+
+    def save(self, *args, **kwargs):
+        self.is_admin = self.role == "administrator"
+        return super().save(*args, **kwargs)
 
 
 class LoginFailure(BaseModel):
@@ -504,3 +511,29 @@ class Reconciliation(BaseModel):
     cw_calls = IntegerField(default=0)
     result = JSONTextField(null=True)
     message = TextField(null=True)
+
+
+# --- People and roles (blueprints/people.py; migration 0017_roles) ---------------------
+class AccountLink(BaseModel):
+    """A one-time link an administrator sent: an invitation (`role` set) or a password
+    reset. Only the SHA-256 of its token is kept; it works once, until `expires_at`."""
+    purpose = CharField()                        # invite | reset
+    email = CharField(index=True)
+    role = CharField(null=True)                  # invite: the role the person gets
+    token_hash = CharField(unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class MappingChange(BaseModel):
+    """Who changed which mapping when (routing rules, the per-org maps, how records are
+    written, contact links, CSV imports). No foreign keys: the history outlives people
+    and organisations."""
+    at = DateTimeField(default=utcnow, index=True)
+    user_email = CharField(null=True)            # None: a command-line import
+    org_name = CharField(null=True)
+    area = CharField(index=True)                 # routing | accounts | tax | ... | import
+    action = CharField()                         # added | changed | deleted | imported
+    detail = TextField()

@@ -22,11 +22,11 @@ def needs_database(app, endpoint: str | None) -> bool:
 
 def register_blueprints(app) -> None:
     from blueprints import (
-        audit, auth, dashboard, exceptions, health, mappings, metrics, outbox, records,
-        reports, runs, settings, setup, webhooks,
+        audit, auth, dashboard, exceptions, health, mappings, metrics, outbox, people,
+        records, reports, runs, settings, setup, webhooks,
     )
     for module in (auth, health, metrics, dashboard, records, mappings, audit, exceptions,
-                   settings, runs, setup, outbox, reports, webhooks):
+                   settings, runs, setup, outbox, reports, people, webhooks):
         app.register_blueprint(module.bp)
     # ConnectWise and Xero post here: they hold no session, and prove themselves by a
     # secret in the address or a signature of the body instead (blueprints/webhooks.py).
@@ -35,5 +35,7 @@ def register_blueprints(app) -> None:
         from blueprints import demo
         app.register_blueprint(demo.bp)
     auth.require_login_everywhere(app)
+    from blueprints import roles
+    roles.install(app)
     from blueprints import body_limits      # first of all: before the CSRF check reads a form
     body_limits.install(app)

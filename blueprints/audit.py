@@ -26,6 +26,7 @@ from peewee import SQL, IntegerField, SqliteDatabase
 
 from models import AuditEntry, Connection, RecordEvent, SyncRecord, db, utcnow
 from sync.mapping_csv import neutralise
+from blueprints.roles import role
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -275,6 +276,7 @@ def _context(search: Search, entries, **extra) -> dict:
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     search = Search(request.args)
     page = page_number(request.args)
@@ -292,6 +294,7 @@ def index():
 
 
 @bp.route("/live")
+@role("viewer")
 def live():
     """Entries newer than `after` that match the filters, for the top of the table, and
     the poller again (carrying the newest id). `paused=1` answers the poller stopped."""
@@ -318,6 +321,7 @@ def pretty(body: str | None) -> tuple[str, bool]:
 
 
 @bp.route("/<int:entry_id>")
+@role("viewer")
 def detail(entry_id):
     entry = AuditEntry.get_or_none(AuditEntry.id == entry_id)
     if entry is None:
@@ -344,6 +348,7 @@ EXPORT_FIELDS = (AuditEntry.id, AuditEntry.at, AuditEntry.api, AuditEntry.method
 
 
 @bp.route("/export.csv")
+@role("viewer")
 def export():
     """The current search as CSV, streamed a chunk at a time (keyset paging on the id),
     so a million entries never sit in memory, on SQLite or PostgreSQL. Every cell is

@@ -19,7 +19,8 @@ from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import config
-from blueprints import needs_database, public
+from blueprints import needs_database, public, roles
+from blueprints.roles import role
 from blueprints.text_input import storable, storable_form
 from models import LoginFailure, SessionVersion, Setting, User, utcnow
 
@@ -40,9 +41,10 @@ class PasswordTooShort(ValueError):
 
 
 # -- users and their session versions --------------------------------------------------------
-def save_user(email: str, password: str) -> bool:
-    """Create the user, or set a new password for an existing one (which ends every
-    session that user has). True if created."""
+def save_user(email: str, password: str, role: str | None = None) -> bool:
+    """Create the user (an administrator unless `role` says otherwise), or set a new
+    password for an existing one (which ends every session that user has; their role
+    stays). True if created."""
     email = email.strip().lower()
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort(
@@ -50,7 +52,8 @@ def save_user(email: str, password: str) -> bool:
     password_hash = generate_password_hash(password)
     user = User.get_or_none(User.email == email)
     if user is None:
-        User.create(email=email, password_hash=password_hash)
+        User.create(email=email, password_hash=password_hash,
+                    role=role or "administrator")
         return True
     user.password_hash = password_hash
     user.save()
@@ -71,7 +74,7 @@ def end_sessions(user_id: int) -> int:
     return session_version(user_id)
 
 
-def _start_session(user: User, signed_in_at: float | None = None) -> None:
+def start_session(user: User, signed_in_at: float | None = None) -> None:
     session.clear()
     session["user_id"] = user.id
     session["session_version"] = session_version(user.id)
@@ -125,8 +128,10 @@ def require_login_everywhere(app) -> None:
                 "down everyone. Set FERRY_PROXY_FIX=1 behind your reverse proxy.")
             _remember_proxied_request()
         g.user = _session_user()
-        if g.user is not None or request.endpoint is None:
+        if request.endpoint is None:
             return None
+        if g.user is not None:
+            return roles.check(app, g.user)     # the one place a role is checked
         view = app.view_functions.get(request.endpoint)
         if request.endpoint == "static" or getattr(view, "ferry_public", False):
             return None
@@ -261,7 +266,7 @@ def login():
                 # This attempt's row with the pair's earlier failures.
                 LoginFailure.delete().where((LoginFailure.email == email) &
                                             (LoginFailure.ip == ip)).execute()
-                _start_session(user)
+                start_session(user)
                 user.last_login_at = utcnow()
                 user.save()
                 return redirect(_safe_next(request.args.get("next")))
@@ -272,6 +277,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@role("viewer")
 def logout():
     end_sessions(g.user.id)
     session.clear()
@@ -370,11 +376,13 @@ def _account_page(*, error=None, message=None, status=200):
 
 
 @bp.get("/account")
+@role("viewer")
 def account():
     return _account_page()
 
 
 @bp.post("/account/password")
+@role("viewer")
 def change_password():
     """A new password for the signed-in user; every other session of theirs ends."""
     user = g.user
@@ -390,16 +398,17 @@ def change_password():
     except PasswordTooShort as exc:
         return _account_page(error=str(exc), status=400)
     # This browser stays signed in, until the end of its sign-in as before.
-    _start_session(User.get_by_id(user.id), session.get("signed_in_at"))
+    start_session(User.get_by_id(user.id), session.get("signed_in_at"))
     flash("Password changed. Every other browser signed in as you has been signed out.")
     return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/sign-out-everywhere")
+@role("viewer")
 def sign_out_everywhere():
     """End every session of this user except the one asking (a lost laptop, a shared
     computer)."""
     end_sessions(g.user.id)
-    _start_session(g.user, session.get("signed_in_at"))
+    start_session(g.user, session.get("signed_in_at"))
     flash("Every other browser signed in as you has been signed out.")
     return redirect(url_for("auth.account"))

@@ -21,6 +21,7 @@ from peewee import fn
 from blueprints.labels import DOCUMENT_TYPES, MANY
 from connectors.xero_governor import DayLimitReached
 from models import AuditEntry, Connection, MeteredVersion, SyncRecord, SyncRun, db, utcnow
+from blueprints.roles import role
 
 bp = Blueprint("dashboard", __name__)
 
@@ -29,7 +30,7 @@ NAVIGATION = [("dashboard.index", "Dashboard"), ("records.index", "Records"),
               ("exceptions.index", "Exceptions"), ("reports.reconciliation", "Reports"),
               ("audit.index", "Audit"),
               ("outbox.index", "Outbox"), ("settings.index", "Settings"),
-              ("demo.index", "Demo")]
+              ("people.index", "People"), ("demo.index", "Demo")]
 REFUSED = (401, 403)
 CHART_DAYS = 30
 
@@ -37,8 +38,10 @@ CHART_DAYS = 30
 @bp.app_context_processor
 def _navigation():
     def nav_links():
+        from blueprints.roles import can
         have = current_app.view_functions
-        return [(endpoint, label) for endpoint, label in NAVIGATION if endpoint in have]
+        return [(endpoint, label) for endpoint, label in NAVIGATION
+                if endpoint in have and can(endpoint, "GET")]
     return {"nav_links": nav_links}
 
 
@@ -129,6 +132,7 @@ def _same_site_referrer() -> str:
 
 # -- the pages --------------------------------------------------------------------------
 @bp.route("/")
+@role("viewer")
 def index():
     if _first_run():
         # Nothing to show yet: the first open step of the guided setup, in its place.
@@ -142,12 +146,14 @@ def index():
 
 
 @bp.route("/dashboard/live")
+@role("viewer")
 def live():
     """The live part alone (tiles and recent runs), polled every 2 seconds."""
     return render_template("dashboard/_live.html", live=live_state())
 
 
 @bp.route("/dashboard/health")
+@role("viewer")
 def health():
     """The parts panel alone, refreshed by HTMX every 10 seconds."""
     return render_template("dashboard/_health.html", health=_health(), realtime=_realtime())

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from blueprints.query_args import whole_number
 from connectors.xero_oauth import load_app
 from models import Connection, PaymentLedger, SyncRecord
+from blueprints.roles import role
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
@@ -20,6 +21,7 @@ CENT = Decimal("0.01")
 
 
 @bp.get("/")
+@role("viewer")
 def index():
     return render_template("demo/index.html", orgs=_orgs(), payments=_applied_payments())
 
@@ -53,6 +55,7 @@ def _unpaid_invoice(org_id: int | None) -> SyncRecord | None:
 
 
 @bp.post("/pay")
+@role("finance")
 def pay():
     """Receive a payment in the Xero sandbox: half of an invoice, or all of it."""
     how = request.form.get("how", "part")

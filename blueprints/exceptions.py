@@ -13,6 +13,7 @@ from blueprints.labels import MANY, ONE
 from jobs.fix_links import KIND_LABELS, fix_link
 from blueprints.query_args import whole_number
 from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
+from blueprints.roles import role
 
 bp = Blueprint("exceptions", __name__, url_prefix="/exceptions")
 bp.before_request(refuse_nul)      # its filters go straight to queries
@@ -75,6 +76,7 @@ def _shown():
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     records, record_type = _shown()
     return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
@@ -85,6 +87,7 @@ def index():
 
 
 @bp.post("/<int:record_id>/dismiss")
+@role("finance")
 def dismiss(record_id):
     record = SyncRecord.get_or_none(SyncRecord.id == record_id)
     if record is None:
@@ -122,6 +125,7 @@ def dismiss(record_id):
 
 
 @bp.route("/toolbar")
+@role("viewer")
 def toolbar():
     """"Re-sync all N shown" for the page's filters, after a dismissal changed N."""
     records, _record_type = _shown()
@@ -129,6 +133,7 @@ def toolbar():
 
 
 @bp.route("/<int:record_id>/dismiss")
+@role("finance")
 def dismiss_form(record_id):
     record = SyncRecord.get_or_none(SyncRecord.id == record_id)
     if record is None:

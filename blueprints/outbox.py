@@ -4,16 +4,19 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from jobs.outbox import MAX_ATTEMPTS, NO_SMTP, resend, smtp_settings
 from models import OutboxMail
+from blueprints.roles import role
 
 bp = Blueprint("outbox", __name__)
 
 PAGE_SIZE = 200
 STATUSES = {"pending": "Pending", "sent": "Sent", "failed": "Failed"}
 KINDS = {"exceptions": "Exceptions", "digest": "Daily digest", "incident": "Failure alert",
-         "resolved": "Resolved", "test": "Test"}
+         "resolved": "Resolved", "test": "Test", "invite": "Invitation",
+         "reset": "Password reset"}
 
 
 @bp.route("/outbox/")
+@role("viewer")
 def index():
     status = request.args.get("status", "")
     query = OutboxMail.select()
@@ -31,15 +34,21 @@ def index():
 
 
 @bp.route("/outbox/<int:mail_id>")
+@role("viewer")
 def detail(mail_id):
     mail = OutboxMail.get_or_none(OutboxMail.id == mail_id)
     if mail is None:
         abort(404)
-    return render_template("outbox/detail.html", mail=mail, kinds=KINDS,
+    # An invitation or reset carries a link that signs its holder in: administrators only.
+    from blueprints.people import LINK_KINDS
+    from blueprints.roles import can
+    hidden = mail.kind in LINK_KINDS and not can("people.index", "GET")
+    return render_template("outbox/detail.html", mail=mail, kinds=KINDS, hidden=hidden,
                            no_smtp=None if smtp_settings() else NO_SMTP)
 
 
 @bp.post("/outbox/<int:mail_id>/resend")
+@role("finance")
 def resend_mail(mail_id):
     mail = resend(mail_id)
     if mail is None:

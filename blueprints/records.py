@@ -14,6 +14,7 @@ from blueprints.labels import DOCUMENT_TYPES, ONE, filter_date
 from blueprints.query_args import page_number, whole_number
 from blueprints.text_input import search_text
 from models import AuditEntry, Connection, MeteredVersion, RecordEvent, SyncRecord, db
+from blueprints.roles import role
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
@@ -134,6 +135,7 @@ def _starts_with(column, prefix: str):
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     filters = Filters(request.args)
     page = page_number(request.args)
@@ -171,6 +173,7 @@ def xero_link(record: SyncRecord) -> str | None:
 
 
 @bp.route("/<int:record_id>")
+@role("viewer")
 def detail(record_id):
     record = SyncRecord.get_or_none(SyncRecord.id == record_id)
     if record is None:

@@ -22,6 +22,7 @@ from jobs import reconcile as job
 from jobs.queue import RedisUnavailable
 from models import Connection, Reconciliation, utcnow
 from sync import reconcile as rec
+from blueprints.roles import role
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -43,11 +44,13 @@ def _last_month() -> str:
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     return redirect(url_for("reports.reconciliation"))
 
 
 @bp.route("/reconciliation", methods=["GET", "POST"])
+@role(GET="viewer", POST="finance")
 def reconciliation():
     orgs, error, status = _orgs(), None, 200
     chosen_org = request.values.get("org", type=int)
@@ -71,6 +74,7 @@ def reconciliation():
 
 
 @bp.route("/reconciliation/<int:report_id>")
+@role("viewer")
 def report(report_id):
     found = Reconciliation.get_or_none(Reconciliation.id == report_id)
     if found is None:
@@ -87,6 +91,7 @@ def report(report_id):
 
 
 @bp.route("/reconciliation/<int:report_id>.csv")
+@role("viewer")
 def report_csv(report_id):
     found = Reconciliation.get_or_none(Reconciliation.id == report_id)
     if found is None or not found.result:

@@ -29,6 +29,7 @@ from jobs.cycle import mark_interrupted
 from jobs.force import force_sync
 from jobs.queue import RedisUnavailable, get_redis
 from models import RecordEvent, SyncRecord, SyncRun, utcnow
+from blueprints.roles import role
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
@@ -71,6 +72,7 @@ def duration(seconds: float) -> str:
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     mark_interrupted()          # a run whose worker died is never shown as running
     runs = list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
@@ -79,6 +81,7 @@ def index():
 
 
 @bp.route("/<int:run_id>")
+@role("viewer")
 def detail(run_id):
     mark_interrupted()
     run = SyncRun.get_or_none(SyncRun.id == run_id)
@@ -121,6 +124,7 @@ def _invoices_paid(run: SyncRun) -> list[dict]:
 
 
 @bp.post("/force")
+@role("finance")
 def force():
     """Sync now: a whole record type (`record_type`), or the records ticked
     (`record` = "type:cw_id", as many as chosen)."""
@@ -151,6 +155,7 @@ def force():
     return redirect(url_for("runs.job", job_id=jobs[0].id), 303)
 
 
+@role("finance")
 def confirm_force():
     """An alert's force-sync link, /force-sync?record=type:cw_id (a GET never changes
     anything): name the record and ask for the press that posts to Sync now."""
@@ -180,6 +185,7 @@ FORCE_JOBS = ("jobs.force.forced_cycle", "jobs.cycle_payments.forced_payment_cyc
 
 
 @bp.route("/job/<job_id>")
+@role("viewer")
 def job(job_id):
     """A queued force-sync: wait for the worker, then go to the run it started."""
     try:

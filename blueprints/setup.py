@@ -13,6 +13,7 @@ from flask import Blueprint, abort, g, redirect, render_template, session, url_f
 from markupsafe import Markup
 
 from models import Connection, SyncRecord, SyncRun, User
+from blueprints.roles import role
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -56,11 +57,13 @@ def first_open_step() -> int:
 
 
 @bp.route("/")
+@role("administrator")
 def index():
     return redirect(url_for("setup.step", number=first_open_step()))
 
 
 @bp.route("/<int:number>")
+@role("administrator")
 def step(number: int):
     if number not in STEPS:
         abort(404)
@@ -87,6 +90,7 @@ def step(number: int):
 
 
 @bp.post("/finish")
+@role("administrator")
 def finish():
     session.pop("setup_step", None)
     return redirect(url_for("dashboard.index"))

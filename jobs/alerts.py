@@ -39,7 +39,7 @@ def mode(record_type: str) -> str:
 
 
 def administrators() -> list[str]:
-    return [u.email for u in User.select().where(User.is_admin == True)  # noqa: E712
+    return [u.email for u in User.select().where(User.role == "administrator")
             .order_by(User.id)]
 
 

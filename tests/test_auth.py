@@ -11,7 +11,9 @@ from tests.conftest import ADMIN_EMAIL, csrf_token
 # tests/production/test_metrics.py).
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "health.healthz", "health.readyz", "static",
                     "settings.xero_callback", "metrics.metrics", "webhooks.xero",
-                    "webhooks.connectwise"}
+                    "webhooks.connectwise",
+                    # A one-time invitation or password link (blueprints/people.py).
+                    "people.welcome"}
 
 
 def _concrete(rule) -> str:

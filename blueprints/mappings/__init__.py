@@ -27,5 +27,6 @@ def page_or_partial(partial: str, page: str, status: int = 200, **context):
     return render_template(page, **context), status
 
 
-for _name in ("routing", "tables", "unmapped", "contacts", "imports", "cli"):
+for _name in ("routing", "tables", "unmapped", "contacts", "imports", "cli",
+              "history"):
     importlib.import_module(f"{__name__}.{_name}")

@@ -23,6 +23,7 @@ from jobs.audit import DatabaseAuditSink
 from models import Connection, ContactLink, RecordProblem, SyncRecord
 from sync.contacts import contact_payload
 from sync.versions import version_hash
+from blueprints.roles import role
 
 
 def _org(org_id: int) -> Connection:
@@ -89,6 +90,7 @@ def _render(org, status=200, chosen=None, **extra):
 
 
 @bp.route("/org/<int:org_id>/contacts")
+@role("viewer")
 def contacts(org_id):
     org = _org(org_id)
     term = request.args.get("term", "").strip()
@@ -133,6 +135,7 @@ def _done(org, message: str):
 
 
 @bp.post("/org/<int:org_id>/contacts/link")
+@role("finance")
 def link_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")
@@ -150,11 +153,15 @@ def link_contact(org_id):
     if contact is None:
         return _render(org, 422, problem="Xero no longer has that contact; search again.")
     _linked(org, int(company_id), contact["ContactID"], company)
+    from blueprints.mappings.history import record
+    record("contacts", "linked", f"ConnectWise company {company_id} → Xero contact "
+           f"{contact.get('Name')}", org)
     return _done(org, f"Linked to the Xero contact {contact.get('Name')}. "
                  "Re-sync the records it held back below.")
 
 
 @bp.post("/org/<int:org_id>/contacts/create")
+@role("finance")
 def create_contact(org_id):
     org = _org(org_id)
     company_id = request.form.get("company", "")
@@ -192,6 +199,10 @@ def create_contact(org_id):
     except (ApiError, choices.NotConnected) as exc:
         return _render(org, 502, problem=f"Nothing was created: {exc}")
     _linked(org, int(company_id), outcome.xero_id, company)
+    from blueprints.mappings.history import record
+    record("contacts", "created and linked" if outcome.created else "linked",
+           f"ConnectWise company {company_id} → Xero contact {contact.get('Name') or name}",
+           org)
     made = contact.get("Name") or name
     if outcome.created:
         return _done(org, f"Created the Xero contact {made} and linked it. "

@@ -18,6 +18,7 @@ from jobs import mapping_tables
 from models import Connection
 from sync import mapping_csv
 from sync.mapping_csv import KINDS, MAX_BYTES, Refused
+from blueprints.roles import role
 
 # The upload may be a little bigger than the file (multipart framing); anything past
 # this is refused before it is read.
@@ -63,11 +64,13 @@ def _page(status=200, **extra):
 
 
 @bp.route("/import")
+@role("viewer")      # the export links are here; uploading needs finance
 def import_page():
     return _page()
 
 
 @bp.route("/export/<kind>")
+@role("viewer")
 def export(kind):
     if kind not in KINDS:
         return _page(404, problem=f"Ferry exports {', '.join(KINDS)}; not {kind}.")
@@ -82,6 +85,7 @@ def export(kind):
 
 @bp.post("/import")
 @accepts_body(REQUEST_LIMIT)
+@role("finance")
 def upload():
     """Preview an uploaded file."""
     if (request.content_length or 0) > REQUEST_LIMIT:
@@ -118,6 +122,7 @@ def _preview(kind, org, data: bytes, status=200, **extra):
 
 @bp.post("/import/apply")
 @accepts_body(APPLY_LIMIT)
+@role("finance")
 def apply_import():
     kind = request.form.get("kind", "")
     if kind not in KINDS:
@@ -136,6 +141,9 @@ def apply_import():
             "The mappings changed since the preview and some rows no longer fit; "
             "nothing was written. Check the rows below and upload the file again."))
     written = mapping_tables.apply(result, org)
+    from blueprints.mappings.history import record
+    record("import", "imported", f"{KINDS[kind].label} from CSV: "
+           f"{result.count('added')} added, {result.count('changed')} changed", org)
     message = (f"Imported {KINDS[kind].label}: {result.count('added')} added, "
                f"{result.count('changed')} changed, {result.count('unchanged')} unchanged"
                + (f" ({written} {'row' if written == 1 else 'rows'} written)." if written

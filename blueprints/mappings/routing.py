@@ -12,6 +12,7 @@ from jobs.cycle_mappings import DEFAULT_ORG_SETTING
 from jobs.mapping_tables import known as known_for
 from models import Connection, RoutingRule, Setting, db
 from sync.mapping_csv import check_values
+from blueprints.roles import role
 
 FIELDS = {"location": "location", "department": "department",
           "member": "member (sales rep / owner)", "tag": "company integrator tag",
@@ -61,6 +62,7 @@ def _answer(status=200, **extra):
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     if _orgs():
         choices.ensure_read()
@@ -100,7 +102,15 @@ def _offer(rule_field: str, value: str):
     return offer(problem_keys.open_records("routing", keys))
 
 
+def _history(action: str, rule) -> None:
+    from blueprints.mappings.history import record
+    record("routing", action, f"rule {rule.position}: {FIELDS.get(rule.field, rule.field)} "
+           f"{rule.value}, {RECORD_TYPES.get(rule.record_type or '', rule.record_type)} → "
+           f"{rule.org.name}", rule.org)
+
+
 @bp.post("/routing/new")
+@role("finance")
 def add_rule():
     last = RoutingRule.select().order_by(RoutingRule.position.desc()).first()
     form, org = _read(str((last.position if last else 0) + 1))
@@ -110,6 +120,7 @@ def add_rule():
     rule = RoutingRule.create(position=int(form["position"]), field=form["field"],
                               value=form["value"], record_type=form["record_type"] or None,
                               org=org)
+    _history("added", rule)
     if not is_htmx():
         flash("Rule added at the end of the list.")
         return redirect(url_for(".index", fixed=rule.id, _anchor=f"rule-{rule.id}"))
@@ -118,6 +129,7 @@ def add_rule():
 
 
 @bp.route("/routing/<int:rule_id>/edit")
+@role("finance")
 def edit_rule(rule_id):
     if not is_htmx():
         return redirect(url_for(".index", edit=rule_id, _anchor=f"rule-{rule_id}"))
@@ -125,6 +137,7 @@ def edit_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>")
+@role("finance")
 def save_rule(rule_id):
     rule = RoutingRule.get_or_none(RoutingRule.id == rule_id)
     if rule is None:
@@ -136,6 +149,7 @@ def save_rule(rule_id):
     rule.field, rule.value, rule.org = form["field"], form["value"], org
     rule.record_type = form["record_type"] or None
     rule.save()
+    _history("changed", rule)
     if not is_htmx():
         flash("Rule saved.")
         return redirect(url_for(".index", fixed=rule.id, _anchor=f"rule-{rule.id}"))
@@ -143,6 +157,7 @@ def save_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>/delete")
+@role("finance")
 def delete_rule(rule_id):
     rule = RoutingRule.get_or_none(RoutingRule.id == rule_id)
     if rule is not None and not is_htmx() and not request.form.get("confirmed"):
@@ -157,6 +172,8 @@ def delete_rule(rule_id):
                      "matches, else to the default organisation (without one they "
                      "become exceptions). Nothing changes in ConnectWise or Xero.",
             action=request.path, fields=[], button="Delete", cancel=url_for(".index"))
+    if rule is not None:
+        _history("deleted", rule)
     RoutingRule.delete().where(RoutingRule.id == rule_id).execute()
     _renumber(_rules())
     if not is_htmx():
@@ -166,6 +183,7 @@ def delete_rule(rule_id):
 
 
 @bp.post("/routing/<int:rule_id>/move")
+@role("finance")
 def move_rule(rule_id):
     rules = _rules()
     at = next((i for i, r in enumerate(rules) if r.id == rule_id), None)
@@ -174,6 +192,7 @@ def move_rule(rule_id):
     to = at - 1 if request.form.get("direction") == "up" else at + 1
     if 0 <= to < len(rules):
         rules[at], rules[to] = rules[to], rules[at]
+        _history(f"moved {'up' if to < at else 'down'}", rules[to])
     _renumber(rules)
     if not is_htmx():
         return redirect(url_for(".index", _anchor=f"rule-{rule_id}"))
@@ -189,6 +208,7 @@ def _renumber(rules) -> None:
 
 
 @bp.post("/routing/default")
+@role("finance")
 def save_default():
     raw = request.form.get("default_org", "").strip()
     orgs = {str(o.id): o for o in _orgs()}
@@ -196,6 +216,9 @@ def save_default():
         return _answer(422, new_problem="The default organisation is no longer "
                        "connected; choose one of the organisations listed, or none.")
     Setting.set_value(DEFAULT_ORG_SETTING, int(raw) if raw else None)
+    from blueprints.mappings.history import record
+    record("routing", "changed", "default organisation: " + (orgs[raw].name if raw else
+                                                             "none (exceptions)"))
     message = (f"Records no rule matches now go to {orgs[raw].name}." if raw else
                "Records no rule matches now become exceptions.")
     if not is_htmx():

@@ -26,6 +26,7 @@ from models import (
     TaxMapping, TrackingMapping, db,
 )
 from sync.mapping_csv import KINDS, check_values
+from blueprints.roles import role
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ def _record_settings(org: Connection) -> dict:
 
 # -- views ---------------------------------------------------------------------------------
 @bp.route("/org/<int:org_id>/<kind>")
+@role("viewer")
 def table(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     choices.ensure_read(org)
@@ -280,6 +282,7 @@ def table(org_id, kind):
 
 
 @bp.route("/org/<int:org_id>/<kind>/<int:row_id>/edit")
+@role("finance")
 def edit_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
@@ -296,6 +299,7 @@ def edit_row(org_id, kind, row_id):
 
 
 @bp.route("/org/<int:org_id>/<kind>/<int:row_id>/view")
+@role("viewer")
 def view_row(org_id, kind, row_id):
     """Cancel an edit: the row as it is stored."""
     org, tbl = _org(org_id), _table(kind)
@@ -340,11 +344,18 @@ def _check(tbl: Table, org: Connection, values: dict, row_id: int | None) -> str
 
 
 def _store(tbl: Table, org: Connection, values: dict, row=None):
+    from blueprints.mappings.history import record, row_words
+    before = row_words(tbl, _values(tbl, row)) if row is not None else None
     row = row or tbl.model(org=org)
     for col in tbl.columns:
         setattr(row, col.attr, int(values[col.name]) if col.attr == "cw_id"
                 else values[col.name])
     row.save()
+    after = row_words(tbl, _values(tbl, row))
+    if before is None:
+        record(tbl.name, "added", after, org)
+    elif before != after:
+        record(tbl.name, "changed", f"was {before}, now {after}", org)
     choices.invalidate_reference(org.id)
     return row
 
@@ -379,6 +390,7 @@ def _place_name(source: str, cw_id: str) -> str | None:
 
 
 @bp.post("/org/<int:org_id>/<kind>/<int:row_id>")
+@role("finance")
 def save_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
@@ -407,6 +419,7 @@ def save_row(org_id, kind, row_id):
 
 
 @bp.post("/org/<int:org_id>/<kind>/new")
+@role("finance")
 def add_row(org_id, kind):
     org, tbl = _org(org_id), _table(kind)
     values = _read_form(tbl)
@@ -472,12 +485,17 @@ def _confirm_delete(tbl: Table, org: Connection, rows: list, fields: list[tuple]
 
 
 @bp.post("/org/<int:org_id>/<kind>/<int:row_id>/delete")
+@role("finance")
 def delete_row(org_id, kind, row_id):
     org, tbl = _org(org_id), _table(kind)
     row = tbl.model.get_or_none((tbl.model.id == row_id) & (tbl.model.org == org))
     if row is not None and not is_htmx() and not request.form.get("confirmed"):
         return _confirm_delete(tbl, org, [row], [])
-    tbl.model.delete().where((tbl.model.id == row_id) & (tbl.model.org == org)).execute()
+    if row is not None:
+        from blueprints.mappings.history import record, row_words
+        with db.atomic():
+            tbl.model.delete().where(tbl.model.id == row.id).execute()
+            record(tbl.name, "deleted", row_words(tbl, _values(tbl, row)), org)
     choices.invalidate_reference(org.id)
     if is_htmx():
         return ""
@@ -488,6 +506,7 @@ def delete_row(org_id, kind, row_id):
 
 
 @bp.post("/org/<int:org_id>/<kind>/bulk")
+@role("finance")
 def bulk(org_id, kind):
     """Set one value on every ticked row, or delete them."""
     org, tbl = _org(org_id), _table(kind)
@@ -503,7 +522,11 @@ def bulk(org_id, kind):
         if not is_htmx() and not request.form.get("confirmed"):
             return _confirm_delete(tbl, org, rows, [("action", "delete")] +
                                    [("ids", str(r.id)) for r in rows])
-        tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
+        from blueprints.mappings.history import record, row_words
+        with db.atomic():
+            tbl.model.delete().where(tbl.model.id.in_([r.id for r in rows])).execute()
+            for r in rows:
+                record(tbl.name, "deleted", row_words(tbl, _values(tbl, r)), org)
         choices.invalidate_reference(org.id)
         message = f"Deleted {len(rows)} row(s)."
         found, changed = None, []
@@ -535,6 +558,7 @@ def bulk(org_id, kind):
 
 
 @bp.post("/refresh")
+@role("finance")
 def refresh():
     """Refresh choices: a worker reads every list from the APIs again (jobs/choices.py);
     the page says so and polls until it is done. A request never waits on Xero's limit."""
@@ -570,6 +594,7 @@ def _refresh_state():
 
 
 @bp.route("/refresh/status")
+@role("viewer")
 def refresh_status():
     """The poller: the same notice while the worker reads; when it is done, what could
     not be read and a reload of the page (286 stops the polling)."""
@@ -607,6 +632,7 @@ def _writing_answer(org, status=200, **extra):
 
 
 @bp.post("/org/<int:org_id>/writing")
+@role("finance")
 def save_writing(org_id):
     """Status in Xero per record type and the rounding account (the same values as
     Settings → Sync shows)."""
@@ -635,6 +661,10 @@ def save_writing(org_id):
             row.save()
         org.settings = {**(org.settings or {}), "rounding_account": rounding or None}
         org.save()
+        from blueprints.mappings.history import record
+        record("writing", "changed", ", ".join(
+            f"{RECORD_LABELS[t]} {posted[t]}" for t in RECORD_LABELS)
+            + f"; rounding account {rounding or 'none'}", org)
     choices.invalidate_reference(org.id)
     found = offer(list(SyncRecord.select().join(RecordProblem).where(
         (SyncRecord.state == "exception") & (RecordProblem.org == org) &

@@ -12,6 +12,7 @@ from peewee import fn
 from blueprints.mappings import bp
 from jobs.fix_links import KIND_LABELS, fix_link
 from models import Connection, RecordProblem, SyncRecord
+from blueprints.roles import role
 
 def unmapped_rows(limit: int = 500) -> list[dict]:
     count = fn.COUNT(SyncRecord.id.distinct())
@@ -57,6 +58,7 @@ def _totals_by_currency() -> dict[tuple, list[tuple[Decimal, str]]]:
 
 
 @bp.route("/unmapped")
+@role("viewer")
 def unmapped():
     return render_template("mappings/unmapped.html", rows=unmapped_rows(),
                            orgs=list(Connection.select().where(Connection.kind == "xero")

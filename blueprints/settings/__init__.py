@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from models import Connection
+from blueprints.roles import role
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -44,6 +45,7 @@ def answer(section_render, html: str, status: int = 200):
 
 
 @bp.route("/")
+@role("viewer")
 def index():
     return _page()
 

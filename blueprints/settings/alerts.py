@@ -13,6 +13,7 @@ from jobs import alerts
 from jobs.outbox import NO_SMTP, queue_mail, send_due, smtp_settings
 from models import OutboxMail, Setting, db, utcnow
 from sync import alerts as compose
+from blueprints.roles import role
 
 # A person waits on the page for the answer, and gunicorn ends a request after 30 s:
 # a test that the server does not answer says so after this, whatever FERRY_SMTP_TIMEOUT.
@@ -63,6 +64,7 @@ def _answer(html: str, status: int = 200):
 
 
 @bp.post("/alerts")
+@role("administrator")
 def save_alerts():
     form = request.form
     values = _saved()
@@ -107,6 +109,7 @@ def save_alerts():
 
 
 @bp.post("/alerts/test")
+@role("administrator")
 def test_mail():
     values = _saved()
     to = request.form.get("test_to", "").strip()

@@ -14,6 +14,7 @@ from connectors.errors import header_value_problem
 from jobs.audit import DatabaseAuditSink
 from models import Connection
 from security import origin
+from blueprints.roles import role
 
 FIELDS = ("site", "company_id", "public_key", "client_id")
 
@@ -107,6 +108,7 @@ class _SavedSiteOnlySink:
 
 
 @bp.post("/connectwise")
+@role("administrator")
 def save_connectwise():
     connection = current()
     values, private_key, problems = _settings_from_form(connection)
@@ -124,6 +126,7 @@ def save_connectwise():
 
 
 @bp.post("/connectwise/test")
+@role("administrator")
 def test_connectwise():
     """Test what the form holds (a blank private key means the saved one). The result is
     shown, and becomes the connection's last problem only when it came from the saved

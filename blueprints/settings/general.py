@@ -7,6 +7,7 @@ from blueprints.settings import answer, bp, section
 from blueprints.query_args import whole_number
 from jobs.audit import RETENTION_SETTING, retention_days
 from models import Setting
+from blueprints.roles import role
 
 
 def _render(values: dict, *, message=None, problems=None) -> str:
@@ -31,6 +32,7 @@ def _answer(html: str, status: int = 200):
 
 
 @bp.post("/general")
+@role("administrator")
 def save_general():
     raw = request.form.get("retention_days", "").strip()
     values = {"retention_days": raw}

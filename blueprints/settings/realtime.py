@@ -9,6 +9,7 @@ from flask import current_app, render_template, request
 from blueprints.settings import answer, bp, section
 from jobs import realtime
 from models import Connection, Setting
+from blueprints.roles import role
 
 KEY_MIN, KEY_MAX = 20, 200
 
@@ -34,6 +35,7 @@ def realtime_section():
 
 
 @bp.route("/realtime", methods=["POST"])
+@role("administrator")
 def save_realtime():
     form = request.form
     key = (form.get("xero_key") or "").strip()

@@ -17,6 +17,7 @@ from jobs.cycle_mappings import DEFAULT_ORG_SETTING, UNTAXED_KEYS
 from jobs.queue import RedisUnavailable, get_redis
 from jobs.schedule import next_runs, register_schedule
 from models import Connection, OrgRecordSetting, Setting, db
+from blueprints.roles import role
 
 LABELS = {"invoice": "invoices", "credit_note": "credit notes", "bill": "bills"}
 # Intervals: the document cycles and the payment back-sync (Xero to ConnectWise).
@@ -143,6 +144,7 @@ def _store(values: dict) -> None:
 
 
 @bp.post("/sync")
+@role("administrator")
 def save_sync():
     values, problems = _read(request.form)
     if problems:

@@ -21,6 +21,7 @@ from connectors.errors import header_value_problem
 from jobs.audit import DatabaseAuditSink
 from jobs.queue import get_redis
 from models import Connection, XeroGrant
+from blueprints.roles import role
 
 URL_FIELDS = ("authorize_url", "token_url", "api_base")
 
@@ -52,6 +53,7 @@ def _refused(typed: XeroApp, field: str, sentence: str):
 
 
 @bp.post("/xero/app")
+@role("administrator")
 def save_xero_app():
     saved = _app()
     form = {k: request.form.get(k, "").strip() for k in (
@@ -99,6 +101,7 @@ def save_xero_app():
 
 
 @bp.post("/xero/connect")
+@role("administrator")
 def connect_xero():
     app = _app()
     if not app.configured:
@@ -144,6 +147,7 @@ def xero_callback():
 
 
 @bp.get("/xero/organisations")
+@role("administrator")
 def choose_xero_orgs():
     pending = session.get("xero_pending")
     if not pending:
@@ -153,6 +157,7 @@ def choose_xero_orgs():
 
 
 @bp.post("/xero/organisations")
+@role("administrator")
 def save_xero_orgs():
     pending = session.pop("xero_pending", None)
     if not pending:
@@ -184,6 +189,7 @@ def save_xero_orgs():
 
 
 @bp.post("/xero/<int:connection_id>/disconnect")
+@role("administrator")
 def disconnect_xero(connection_id: int):
     connection = Connection.get_or_none((Connection.id == connection_id) &
                                         (Connection.kind == "xero"))

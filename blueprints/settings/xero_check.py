@@ -11,6 +11,7 @@ from connectors.xero_oauth import TokenKeeper, XeroAuthError, load_app
 from jobs.audit import DatabaseAuditSink
 from jobs.queue import get_redis
 from models import Connection
+from blueprints.roles import role
 
 
 def test_organisation(connection: Connection) -> tuple[bool, str]:
@@ -44,6 +45,7 @@ def test_organisation(connection: Connection) -> tuple[bool, str]:
 
 
 @bp.post("/xero/<int:connection_id>/test")
+@role("administrator")
 def test_xero(connection_id: int):
     connection = Connection.get_or_none((Connection.id == connection_id) &
                                         (Connection.kind == "xero"))
