@@ -596,7 +596,8 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
-ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at")
+ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "cw_total", "org",
+                "updated_at")
 
 
 def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:
