@@ -49,6 +49,11 @@ def show(moment: datetime | date | None, name: str | None, form: str = "minute")
     if moment is None:
         return ""
     pattern = FORMATS.get(form, form)
+    if isinstance(moment, str):         # an aggregate SQLite hands back as text
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
     if not isinstance(moment, datetime):
         return moment.strftime(FORMATS["day"] if form in FORMATS else pattern)
     here = local(moment, name)
