@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DEFAULT_ZONE = "UTC"
-FORMATS = {"minute": "%d %b %Y %H:%M", "second": "%d %b %Y %H:%M:%S",
+FORMATS = {"minute": "%Y-%m-%d %H:%M", "second": "%Y-%m-%d %H:%M:%S",
            "short": "%d %b %H:%M", "time": "%H:%M", "day": "%d %b %Y"}
 
 
@@ -44,7 +44,7 @@ def local(moment: datetime, name: str | None) -> datetime:
 
 def show(moment: datetime | date | None, name: str | None, form: str = "minute") -> str:
     """`moment` as people read it: in the display zone, with the zone's abbreviation
-    ("21 Nov 2026 21:38 ACDT"). `form` is one of FORMATS or a strftime pattern. A plain
+    ("2026-11-21 21:38 ACDT"). `form` is one of FORMATS or a strftime pattern. A plain
     date (a document's own date) has no zone and is shown as it is."""
     if moment is None:
         return ""

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, replace
 
 import redis
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, has_request_context, redirect, render_template, request, url_for
 from peewee import IntegrityError, Tuple
 
 from blueprints.auth import _safe_next
@@ -558,7 +558,8 @@ def refresh():
 @bp.app_context_processor
 def _refresh_state():
     """Whether the mapping pages should say "reading the choices again" and poll."""
-    if request.blueprint != "mappings":
+    # A mail rendered by a job has no request: nothing to say there.
+    if not has_request_context() or request.blueprint != "mappings":
         return {}
     try:
         return {"choices_refreshing": choices.refreshing(get_redis())}
