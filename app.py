@@ -145,10 +145,35 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     from models import payments_of      # the record page's Payments section
     app.jinja_env.globals["payments_of"] = payments_of
+    install_clock(app)                  # every time shown: display zone + abbreviation
     from version import version         # the footer names the release
     app.jinja_env.globals["ferry_version"] = version()
     register_commands(app)
     return app
+
+
+def install_clock(app: Flask) -> None:
+    """`{{ moment | when }}` (and `when(moment, "second")`) shows a stored UTC time in the
+    installation's display zone with its abbreviation, on every page and in every mail;
+    `display_zone()` names the zone. Read once per request."""
+    from flask import g, has_request_context
+
+    from jobs.display_zone import display_zone
+    from sync.clock import show
+
+    def zone_now() -> str:
+        if has_request_context():
+            if "_display_zone" not in g:
+                g._display_zone = display_zone()
+            return g._display_zone
+        return display_zone()
+
+    def when(moment, form: str = "minute") -> str:
+        return show(moment, zone_now(), form)
+
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.globals["when"] = when
+    app.jinja_env.globals["display_zone"] = zone_now
 
 
 def _wait_for_schema(app: Flask):

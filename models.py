@@ -179,7 +179,23 @@ class SyncRecord(BaseModel):
 
     def save(self, *args, **kwargs):
         self.updated_at = utcnow()
+        exception_clock(self, self.updated_at)
         return super().save(*args, **kwargs)
+
+
+# States that end an exception; "pending" and "in_flight" are a re-try under way, which
+# keeps the time it was first raised.
+LEFT_EXCEPTION = ("synced", "excluded", "waiting")
+
+
+def exception_clock(record, now) -> None:
+    """Keep `exception_since` (migration 0018) true on an unsaved record: set when it
+    first enters exception, kept across re-tries that fail again, cleared once it leaves."""
+    if record.state == "exception":
+        if record.exception_since is None:
+            record.exception_since = now
+    elif record.state in LEFT_EXCEPTION:
+        record.exception_since = None
 
 
 class RecordEvent(BaseModel):
@@ -464,6 +480,8 @@ for _name, _field in (
 # Set when a write of the record went out and Xero's answer did not say what became of it
 # (element missing, timeout, reset): the record is looked up in Xero before any create.
 SyncRecord._meta.add_field("unknown_since", DateTimeField(null=True))
+# When it first entered exception, while it is in one (migration 0018; exception_clock).
+SyncRecord._meta.add_field("exception_since", DateTimeField(null=True, index=True))
 # When its last write went out (migration 0012): a write whose answer never came may
 # still be finishing in Xero, so it is looked up only some minutes after this.
 SyncRecord._meta.add_field("sent_at", DateTimeField(null=True))

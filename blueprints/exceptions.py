@@ -4,16 +4,20 @@ its calls in the audit log, and has a one-click force-sync. An exception resolve
 when a later sync writes the record; a user may dismiss one with a reason, kept in the
 record's history (it comes back if the record changes in ConnectWise and still fails)."""
 import re
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from peewee import JOIN
 
 from blueprints.dashboard import refuse_nul
-from blueprints.labels import MANY, ONE
-from jobs.fix_links import KIND_LABELS, fix_link
+from blueprints.labels import MANY, ONE, filter_date
 from blueprints.query_args import whole_number
-from models import Connection, RecordEvent, RecordProblem, SyncRecord, db
 from blueprints.roles import role
+from blueprints.text_input import search_text
+from jobs.display_zone import display_zone
+from jobs.fix_links import KIND_LABELS, fix_link
+from models import Connection, RecordEvent, RecordProblem, SyncRecord, SyncRun, db
+from sync.clock import day_bounds
 
 bp = Blueprint("exceptions", __name__, url_prefix="/exceptions")
 bp.before_request(refuse_nul)      # its filters go straight to queries
@@ -28,11 +32,97 @@ FIX_WORDS = {"account": "Map GL account {v}", "tax type": "Map tax code {v}",
 MISMATCH_CODES = re.compile(r"check the tax mapping for ConnectWise tax code ([^;]+)$")
 
 
-def _query():
+# ?sort= value -> column; "-" in front sorts descending. "raised" is when the record
+# first entered exception (kept across re-tries), "tried" when a cycle last tried it.
+SORTS = {"number": SyncRecord.cw_number, "party": SyncRecord.party_name,
+         "amount": SyncRecord.cw_total, "org": Connection.name,
+         "raised": SyncRecord.exception_since, "tried": SyncRun.started_at}
+DEFAULT_SORT = "-raised"
+
+
+class Filters:
+    """The exceptions page's own filters and sort (customer, currency, amount, first
+    raised, last tried), read from the query string; a value that cannot be used gets a
+    sentence and is ignored, the others still apply."""
+
+    def __init__(self, args):
+        self.errors: list[str] = []
+        self.party = search_text(args.get("party", ""), "Customer or vendor", self.errors)
+        self.currency = search_text(args.get("currency", ""), "Currency", self.errors).upper()
+        self.min_amount = _amount(args.get("min", ""), "Smallest amount", self.errors)
+        self.max_amount = _amount(args.get("max", ""), "Largest amount", self.errors)
+        self.raised_from = filter_date(args.get("raised_from", ""), "First raised from",
+                                       self.errors)
+        self.raised_to = filter_date(args.get("raised_to", ""), "First raised to", self.errors)
+        self.tried_from = filter_date(args.get("tried_from", ""), "Last tried from",
+                                      self.errors)
+        self.tried_to = filter_date(args.get("tried_to", ""), "Last tried to", self.errors)
+        sort = args.get("sort", DEFAULT_SORT)
+        self.sort = sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+
+    def apply(self, query):
+        zone = display_zone()           # a day is the reader's day
+        if self.party:
+            query = query.where(SyncRecord.party_name.contains(self.party))
+        if self.currency:
+            query = query.where(SyncRecord.currency == self.currency)
+        if self.min_amount is not None:
+            query = query.where(SyncRecord.cw_total >= self.min_amount)
+        if self.max_amount is not None:
+            query = query.where(SyncRecord.cw_total <= self.max_amount)
+        for column, start, end in ((SyncRecord.exception_since, self.raised_from,
+                                    self.raised_to),
+                                   (SyncRun.started_at, self.tried_from, self.tried_to)):
+            if start:
+                query = query.where(column >= day_bounds(start, zone)[0])
+            if end:
+                query = query.where(column < day_bounds(end, zone)[1])
+        return query
+
+    def order(self, query):
+        column = SORTS[self.sort.lstrip("-")]
+        if self.sort.startswith("-"):
+            return query.order_by(column.desc(nulls="LAST"), SyncRecord.id.desc())
+        return query.order_by(column.asc(nulls="LAST"), SyncRecord.id)
+
+    def args(self, **extra) -> dict:
+        """The page's whole query string (its tabs' and links' filters too) with `extra`."""
+        values = {k: v for k, v in request.args.items() if k not in ("dismiss", "sort")}
+        values["sort"] = "" if self.sort == DEFAULT_SORT else self.sort
+        values.update(extra)
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+    def sort_link(self, key: str) -> tuple[str, str | None]:
+        """(the sort value a column heading links to, its aria-sort now)."""
+        if self.sort.lstrip("-") != key:
+            return ("-" + key if key in ("raised", "tried", "amount") else key), None
+        if self.sort.startswith("-"):
+            return key, "descending"
+        return "-" + key, "ascending"
+
+
+def _amount(raw: str, label: str, errors: list[str]) -> Decimal | None:
+    raw = raw.strip().replace(",", "")
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+        if not value.is_finite():
+            raise InvalidOperation
+        return value
+    except InvalidOperation:
+        errors.append(f"{label} “{raw}” is not an amount like 1250.00.")
+        return None
+
+
+def _query(filters=None):
     record_type = request.args.get("type", "")
-    query = (SyncRecord.select(SyncRecord, Connection)
+    query = (SyncRecord.select(SyncRecord, Connection, SyncRun)
              .join(Connection, JOIN.LEFT_OUTER, on=(SyncRecord.org == Connection.id))
+             .switch(SyncRecord)
+             .join(SyncRun, JOIN.LEFT_OUTER, on=(SyncRecord.last_run == SyncRun.id))
              .where(SyncRecord.state == "exception"))
+    query = (filters or Filters(request.args)).apply(query)
     if record_type in ONE:
         query = query.where(SyncRecord.record_type == record_type)
     kind, value = request.args.get("kind", ""), request.args.get("value")
@@ -69,21 +159,30 @@ def _fixes(records) -> dict[int, list[dict]]:
     return fixes
 
 
-def _shown():
+SHOWN = 500
+
+
+def _shown(filters=None):
     """The exceptions the page shows for its filters, and its record type."""
-    query, record_type = _query()
-    return list(query.order_by(SyncRecord.updated_at.desc()).limit(500)), record_type
+    filters = filters or Filters(request.args)
+    query, record_type = _query(filters)
+    return list(filters.order(query).limit(SHOWN)), record_type
+
+
+def _page(filters, **context):
+    records, record_type = _shown(filters)
+    return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
+                           record_type=record_type, labels=ONE, many=MANY, filters=filters,
+                           filtered=bool(request.args.get("kind")), shown_limit=SHOWN,
+                           **context)
 
 
 @bp.route("/")
 @role("viewer")
 def index():
-    records, record_type = _shown()
-    return render_template("exceptions/index.html", records=records, fixes=_fixes(records),
-                           record_type=record_type, labels=ONE, many=MANY,
-                           filtered=bool(request.args.get("kind")),
-                           dismissing=whole_number(request.args.get("dismiss")),
-                           problem=None)
+    filters = Filters(request.args)
+    return _page(filters, dismissing=whole_number(request.args.get("dismiss")),
+                 problem=None), 422 if filters.errors else 200
 
 
 @bp.post("/<int:record_id>/dismiss")
@@ -104,10 +203,7 @@ def dismiss(record_id):
             return render_template("exceptions/_dismiss.html", r=record, problem=problem,
                                    reason=reason), 422, {"HX-Retarget": "this",
                                                          "HX-Reswap": "outerHTML"}
-        records, record_type = _shown()
-        return render_template("exceptions/index.html", records=records,
-                               fixes=_fixes(records), record_type=record_type, labels=ONE,
-                               many=MANY, filtered=False, dismissing=record.id, problem=problem), 422
+        return _page(Filters(request.args), dismissing=record.id, problem=problem), 422
     with db.atomic():
         record.state = "excluded"
         record.save()

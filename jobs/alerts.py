@@ -65,8 +65,10 @@ def digest_time():
 
 
 def timezone_name() -> str:
-    name = Setting.get_value(TIMEZONE) or compose.DEFAULT_TIMEZONE
-    return name if compose.zone(name) else compose.DEFAULT_TIMEZONE
+    """The installation's one display zone (jobs/display_zone.py): the digest goes out
+    on its clock and every time in a mail is shown in it."""
+    from jobs.display_zone import display_zone
+    return display_zone()
 
 
 def failures_in_a_row() -> int:
@@ -86,8 +88,8 @@ def render_mail(template: str, content: dict) -> tuple[str, str]:
 
 def local_time(at: datetime) -> str:
     """A naive UTC time on the clock of the alerts' timezone, the zone named."""
-    name = timezone_name()
-    return f"{compose.in_zone(at, compose.zone(name)):%Y-%m-%d %H:%M} {name}"
+    from sync.clock import show
+    return show(at, timezone_name())
 
 
 def base_url() -> str:

@@ -631,8 +631,8 @@ def _route(run, record_type, candidates, counts):
     return by_org, existing
 
 
-ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "org", "updated_at",
-                "cw_number")
+ROUTE_FIELDS = ("cw_updated_at", "party_name", "doc_date", "currency", "cw_total", "org",
+                "updated_at", "cw_number")
 
 
 def _records_for(run, record_type, candidates) -> dict[int, SyncRecord]:

@@ -24,6 +24,7 @@ from jobs.cycle_records import Candidate, cw_time
 from jobs.cycle_sales import _overlap_memo, _ref, _stamp, read_companies
 from models import SyncRecord
 from sync.bills import BillSource, bill_key, map_bill
+from sync.money import cents, to_decimal
 from sync.routing import RoutingFacts
 
 EXPORT_CHUNK = 200            # unposted procurement rows per export preview
@@ -98,6 +99,11 @@ def read_bills(cw, since: datetime | None, retry_keys: set[str], only_ids,
             date=txn.get("vendorInvoiceDate") or txn.get("documentDate"),
             gl_entry_ids=_entry_ids(txn),
             currency=(txn.get("currency") or {}).get("currencyCode"))
+        try:
+            candidate.total = (cents(to_decimal(txn["total"]))
+                               if txn.get("total") is not None else None)
+        except (ArithmeticError, TypeError, ValueError):
+            pass            # mapping it says what is wrong with the amount
         if company is None:
             candidate.problem = (f"ConnectWise names no vendor company for {key}; set the "
                                  "vendor on the purchase order in ConnectWise.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Callable, Mapping
 
 from jobs.cycle_contacts import Company
@@ -31,6 +32,8 @@ class Candidate:
     currency: str | None = None      # its currency code, as CW holds it
     problem: str | None = None       # known unmappable before routing (bad CW data)
     waiting: str | None = None       # why it waits (its date has not come), a sentence
+    total: Decimal | None = None     # CW's total, signed as the Xero document's; shown
+                                     # on the pages even when it cannot be written
 
 
 def cw_time(value: str | None) -> datetime | None:

@@ -8,6 +8,7 @@ department); companies and their billing contacts feed the Xero contacts.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from itertools import chain
 
@@ -18,7 +19,8 @@ from jobs.cycle_records import Candidate, cw_time
 from models import SyncRecord
 from sync.invoices import map_sales_transaction
 from sync.routing import CwRef, RoutingFacts
-from sync.sales import SalesSource
+from sync.money import cents, to_decimal
+from sync.sales import SalesSource, document_sign
 
 EXPORT_CHUNK = 200            # invoices per export preview
 KINDS = {"invoice": "invoices", "credit_note": "credit memos"}
@@ -171,6 +173,7 @@ def read_sales(cw, record_type: str, keys: list, names: dict,
             candidate.currency = ((txn.get("currency") or {}).get("currencyCode")
                                   or candidate.currency)
             candidate.gl_entry_ids = entry_ids(txn)
+            candidate.total = _total(txn)
         elif number not in rows:
             candidate.problem = (
                 f"{label} is no longer in ConnectWise's unposted invoices (it was posted "
@@ -195,6 +198,16 @@ def read_sales(cw, record_type: str, keys: list, names: dict,
                     "check it in ConnectWise (Finance, Accounting Interface) and sync again.")
         out.append(candidate)
     return out
+
+
+def _total(txn) -> Decimal | None:
+    """The transaction's total as the document shows it (a credit memo's positive), or
+    None when CW gave none that reads as an amount (mapping says why)."""
+    try:
+        return cents(to_decimal(txn["total"]) * document_sign(txn)) \
+            if txn.get("total") is not None else None
+    except (ArithmeticError, TypeError, ValueError):
+        return None
 
 
 def _synced_ids(record_type: str, ids: list[int]) -> set[int]:

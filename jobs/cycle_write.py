@@ -232,7 +232,8 @@ class OrgWriter:
                 if work.record.state != "synced":
                     self.synced(work, "note", decision.sentence, count=False)
             else:
-                self.exception(work.record, [decision.sentence], version=work.version)
+                self.exception(work.record, [decision.sentence], version=work.version,
+                               total=work.mapped.cw_total)
         return updates
 
     def write(self, items, create_only: bool) -> None:
@@ -277,7 +278,7 @@ class OrgWriter:
                             result.errors)
                         self.exception(work.record, [
                             refusal_sentence(work.candidate.label, result.errors)],
-                            version=work.version)
+                            version=work.version, total=work.mapped.cw_total)
             if unknown or taken:
                 again = self.settle_unknown(unknown, taken)
                 self.write(self.check(again), create_only=False)
@@ -398,6 +399,7 @@ class OrgWriter:
     def synced(self, work: Work, kind: str, message: str, count: bool = True) -> None:
         record = work.record
         record.state, record.problems, record.unknown_since = "synced", None, None
+        record.exception_since = None       # saved in bulk below, past save()
         record.version_hash = record.synced_hash = work.version
         record.cw_total, record.rounding = work.mapped.cw_total, work.mapped.rounding
         record.last_run = self.run
@@ -438,6 +440,8 @@ class OrgWriter:
         # A NUL from ConnectWise quoted in a sentence: shown, never stored (PostgreSQL
         # refuses it in text).
         sentences = [s.replace("\x00", "␀") for s in sentences]
+        if total is not None:
+            record.cw_total = total         # what the exception holds back, for the pages
         changed = record.state != "exception" or record.problems != sentences
         record.state, record.problems, record.last_run = "exception", sentences, self.run
         record.save()
@@ -468,7 +472,7 @@ _IN_FLIGHT_FIELDS = ("state", "version_hash", "last_run", "updated_at", "sent_at
 
 SYNCED_FIELDS = ("state", "problems", "unknown_since", "version_hash", "synced_hash",
                  "cw_total", "rounding", "last_run", "xero_id", "xero_status", "amount_due",
-                 "amount_paid", "updated_at")
+                 "amount_paid", "updated_at", "exception_since")
 
 
 def _taken(result) -> bool:

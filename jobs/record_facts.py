@@ -10,12 +10,14 @@ from connectors.xero import parse_xero_date
 
 
 def note_candidate(record, cand, payload: dict | None = None) -> bool:
-    """Copy the ConnectWise facts of `cand` onto `record` (unsaved); True if any changed."""
+    """Copy the ConnectWise facts of `cand` onto `record` (unsaved); True if any changed.
+    Its total too, so a record that never reaches Xero still shows what it is worth."""
     payload = payload or {}
     name = (cand.company.record or {}).get("name") if cand.company else None
     values = {"party_name": (name or None) and str(name)[:255],
               "doc_date": _day(cand.date) or _day(payload.get("Date")),
-              "currency": ((cand.currency or payload.get("CurrencyCode") or "")[:3] or None)}
+              "currency": ((cand.currency or payload.get("CurrencyCode") or "")[:3] or None),
+              "cw_total": getattr(cand, "total", None)}
     changed = False
     for field, value in values.items():
         if value is not None and getattr(record, field) != value:

@@ -11,6 +11,7 @@ from blueprints.settings import answer, bp, section
 from blueprints.query_args import whole_number
 from jobs import alerts
 from jobs.outbox import NO_SMTP, queue_mail, send_due, smtp_settings
+from jobs.display_zone import DISPLAY_ZONE
 from models import OutboxMail, Setting, db, utcnow
 from sync import alerts as compose
 from blueprints.roles import role
@@ -100,7 +101,8 @@ def save_alerts():
             Setting.set_value(alerts.MODE.format(t), values[f"mode_{t}"])
             Setting.set_value(alerts.RECIPIENTS.format(t), chosen[t] or None)
         Setting.set_value(alerts.DIGEST_TIME, at.strftime("%H:%M"))
-        Setting.set_value(alerts.TIMEZONE, values["timezone"])
+        # The one clock of the installation (jobs/display_zone.py), as in General.
+        Setting.set_value(DISPLAY_ZONE, values["timezone"])
         Setting.set_value(alerts.FAILURES_IN_A_ROW, int(raw_n))
     if not request.headers.get("HX-Request"):
         return redirect(url_for("settings.index"))

@@ -39,6 +39,8 @@ def test_organisation(connection: Connection) -> tuple[bool, str]:
     settings = dict(connection.settings or {})
     if org.get("ShortCode"):
         settings["short_code"] = org["ShortCode"]
+    if org.get("Timezone"):             # the display zone's default (jobs/display_zone.py)
+        settings["timezone"] = org["Timezone"]
     connection.settings, connection.last_error = settings, None
     connection.save()
     return True, f"Connected: Xero answered for {org.get('Name') or connection.name}."

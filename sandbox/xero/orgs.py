@@ -60,7 +60,7 @@ _SUPPLIERS = ["Telstra Corporation", "Ingram Micro Australia", "Dicker Data",
               "Synnex Australia", "Optus Business", "Microsoft Pty Ltd", "Amazon Web Services"]
 
 _ORG_DETAILS = {
-    "Adelaide IT Services Pty Ltd": ("ADL", "AUSCENTRALSTANDARDTIME", "Adelaide", "SA", "5000"),
+    "Adelaide IT Services Pty Ltd": ("ADL", "CENAUSTRALIASTANDARDTIME", "Adelaide", "SA", "5000"),
     "Sydney IT Services Pty Ltd": ("SYD", "AUSEASTERNSTANDARDTIME", "Sydney", "NSW", "2000"),
 }
 

@@ -57,7 +57,8 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     text, html = body["text/plain"].replace("\r\n", "\n"), body["text/html"]
     # The first digest: the 24 hours up to when it was built, on Adelaide's clock.
     built = (at + timedelta(minutes=2)).replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
-    assert (f"\nCovers {built - timedelta(hours=24):%Y-%m-%d %H:%M} to {built:%Y-%m-%d %H:%M} "
+    assert (f"\nCovers {built - timedelta(hours=24):%Y-%m-%d %H:%M %Z} to "
+            f"{built:%Y-%m-%d %H:%M %Z} "
             "(Australia/Adelaide time, as every time below); the open exceptions are those "
             "still open at the end.") in text
 
@@ -89,7 +90,7 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
                  .order_by(RecordEvent.at).first().at)
         local = began.replace(tzinfo=ZoneInfo("UTC")).astimezone(ADELAIDE)
         assert f"* Invoice {record.cw_number} ({record.org.name}), since " \
-               f"{local:%Y-%m-%d %H:%M}\n" in text or record.record_type != "invoice"
+               f"{local:%Y-%m-%d %H:%M %Z}\n" in text or record.record_type != "invoice"
         if record.party_name and record.cw_total is not None:
             assert f"  Customer: {record.party_name}; total {record.cw_total:,.2f}" in text
         assert f"https://ferry.msp.example/records/{record.id}" in text
@@ -118,8 +119,8 @@ def test_digest_goes_once_at_its_time_with_the_days_content(ferry, smtp):
     assert later is not None and later.key != mail.key
     assert "Invoices: 0 cycles." in later.text
     # ... from where the first one stopped: no gap, no overlap.
-    assert f"Covers {built:%Y-%m-%d %H:%M} to " \
-           f"{built + timedelta(days=1, minutes=2):%Y-%m-%d %H:%M} (" in later.text
+    assert f"Covers {built:%Y-%m-%d %H:%M %Z} to " \
+           f"{built + timedelta(days=1, minutes=2):%Y-%m-%d %H:%M %Z} (" in later.text
 
 
 def test_a_digest_built_after_its_time_counts_what_it_lists(ferry, smtp):
@@ -168,7 +169,9 @@ def test_flask_digest_send_sends_now(connected, smtp):
     assert message["Subject"].strip().startswith("Ferry daily digest ")
     # The last 24 hours, and it says so, on Adelaide's clock.
     said = parts(message)["text/plain"].split("\nCovers ", 1)[1].split(" (Australia/Adelaide")[0]
-    start, end = (datetime.strptime(t, "%Y-%m-%d %H:%M") for t in said.split(" to "))
+    # Each time carries the zone's abbreviation (one clock, issue 24).
+    start, end = (datetime.strptime(t.rsplit(" ", 1)[0], "%Y-%m-%d %H:%M")
+                  for t in said.split(" to "))
     assert end - start == timedelta(hours=24)
     assert before <= end <= before + timedelta(minutes=1)
     with inside(connected):
