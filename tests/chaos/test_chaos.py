@@ -361,8 +361,12 @@ def test_chaos_never_twice_never_lost(ferry, cw, xero, clock, private_redis, see
               "person's errors": len(chaos.person.errors),
               "runs marked interrupted": interrupted}
     TOTALS.update({f"{where}: {k}": n for k, n in counts.items()})
-    print(f"chaos seed {seed} on {where}: " + "; ".join(
-        f"{k} {n}" for k, n in counts.items() if k != "seeds"))
+    line = f"chaos seed {seed} on {where}: " + "; ".join(
+        f"{k} {n}" for k, n in counts.items() if k != "seeds")
+    print(line)
+    if os.environ.get("FERRY_CHAOS_FIGURES"):   # parallel sweeps: xdist hides the prints
+        with open(os.environ["FERRY_CHAOS_FIGURES"], "a") as figures_file:
+            figures_file.write(line + "\n")
     for name in PROBLEMS:
         for line in figures[name]:
             print(f"chaos seed {seed}: {name}: {line}")
