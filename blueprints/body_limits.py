@@ -72,6 +72,9 @@ def size(count: int) -> str:
     return f"{max(1, round(count / 1024))} KB"
 
 
+TOO_LARGE = {"title": "Too large", "heading": "Ferry did not read what was sent"}
+
+
 def too_large_sentence() -> str:
     limit = request.max_content_length or FORM_LIMIT
     sent = request.content_length
@@ -88,4 +91,4 @@ def install(app) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
         from blueprints.dashboard import _refusal
-        return _refusal("too_large", too_large_sentence(), 413)
+        return _refusal("refused", too_large_sentence(), 413, **TOO_LARGE)

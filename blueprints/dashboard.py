@@ -72,21 +72,24 @@ def form_too_old(_error):
     return _refusal("csrf", CSRF_SENTENCE, 400)
 
 
+NOT_NOW = {"title": "Not now", "heading": "Ferry could not do that right now"}
+
+
 @bp.app_errorhandler(DayLimitReached)
 def xero_day_limit(error):
     """A page's own call to Xero (create a contact, refresh choices, ...) met the
     organisation's day limit: say so and when, never an error page."""
-    return _refusal("not_now", f"{error} Nothing was changed by this press; try it "
-                    "again after that.", 503)
+    return _refusal("refused", f"{error} Nothing was changed by this press; try it "
+                    "again after that.", 503, **NOT_NOW)
 
 
 @bp.app_errorhandler(RedisError)
 def redis_down(_error):
     """Redis (the queue, the API limits' counters) did not answer a page that needs it."""
-    return _refusal("not_now", "Ferry's Redis (its queue and the APIs' limit counters) is "
+    return _refusal("refused", "Ferry's Redis (its queue and the APIs' limit counters) is "
                     "not answering, so this could not be done; nothing was sent. Start it "
                     "(systemctl start redis-server, or docker compose up -d) and try "
-                    "again.", 503)
+                    "again.", 503, **NOT_NOW)
 
 
 NUL_SENTENCE = ("What was sent holds an invisible character (NUL) that no field or search "
@@ -106,7 +109,7 @@ def refuse_nul():
     return _refusal("bad_input", NUL_SENTENCE, 422)
 
 
-def _refusal(name: str, sentence: str, status: int):
+def _refusal(name: str, sentence: str, status: int, **page):
     """What was sent is refused with `sentence`: a page (errors/NAME.html) with a way
     back, or for HTMX a fragment (errors/_NAME.html) put above what the request would
     have replaced, so the form and what was typed stay on the screen."""
@@ -119,7 +122,7 @@ def _refusal(name: str, sentence: str, status: int):
         response.headers["HX-Reswap"] = "beforebegin"
         return response
     return render_template(f"errors/{name}.html", sentence=sentence,
-                           back=_same_site_referrer()), status
+                           back=_same_site_referrer(), **page), status
 
 
 def _same_site_referrer() -> str:

@@ -31,9 +31,9 @@ APPLY_LIMIT = 3 * 4 * -(-MAX_BYTES // 3) + 64 * 1024
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
     if not session.get("user_id"):      # a stranger gets the app's sentence, not this page
-        from blueprints.body_limits import too_large_sentence
+        from blueprints.body_limits import TOO_LARGE, too_large_sentence
         from blueprints.dashboard import _refusal
-        return _refusal("too_large", too_large_sentence(), 413)
+        return _refusal("refused", too_large_sentence(), 413, **TOO_LARGE)
     return _page(413, problem=_too_big(request.content_length or 0))
 
 
