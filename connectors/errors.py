@@ -80,7 +80,10 @@ class UnusableSetting(ApiError):
 def header_value_problem(value: str, label: str, service: str) -> str | None:
     """A sentence when `value` (an id or key that travels in an HTTP header) holds what
     such a header cannot carry, or what these services never issue: anything but plain
-    printable ASCII (letters, digits, punctuation), spaces included. None when it can."""
+    printable ASCII (letters, digits, punctuation), spaces included. None when it can,
+    and for a blank one: that is missing, and the missing settings' check says so."""
+    if not (value or "").strip():
+        return None
     for position, char in enumerate(value or "", 1):
         if not 33 <= ord(char) <= 126:
             shown = (f"“{char}”" if char.isprintable() and not char.isspace()

@@ -6,7 +6,6 @@ import re
 import pytest
 
 from models import ContactLink, db
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_mappings import ADMIN_EMAIL, ADMIN_PASSWORD, SHOTS, script_errors
 from tests.browser.test_mappings_fix import SYDNEY, demo, open_exceptions  # noqa: F401
 from tests.sync_e2e.conftest import cw, xero  # noqa: F401  (fixtures)
@@ -17,22 +16,16 @@ NAME = "Harbour Dental Group (Sydney clinic)"
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no-js"])
-def browser_page(request):
-    if CHROMIUM is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=request.param,
-                                      viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-        page.js = request.param
-        yield page
-        context.close()
-        browser.close()
+def browser_page(request, chromium):
+    """The worker's shared Chromium (tests/conftest.py), a context of this test's own."""
+    context = chromium.new_context(java_script_enabled=request.param,
+                                   viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.js = request.param
+    yield page
+    context.close()
 
 
 def test_create_and_link_moves_the_page_on(browser_page, live_server, demo, xero):  # noqa: F811

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -17,24 +16,22 @@ SHOTS = Path(__file__).parent / "screenshots"
 
 
 @pytest.fixture(params=["js", "nojs"])
-def browser(request):
-    if CHROMIUM is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=CHROMIUM_ARGS)
+def browser(request, chromium):
+    """Pages in the worker's shared Chromium (tests/conftest.py), each in a new context."""
+    contexts = []
 
-        def new_page():
-            context = chromium.new_context(java_script_enabled=request.param == "js",
-                                           viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.console_errors = []
-            page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-            return page
-        new_page.mode = request.param
-        yield new_page
-        chromium.close()
+    def new_page():
+        context = chromium.new_context(java_script_enabled=request.param == "js",
+                                       viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        page = context.new_page()
+        page.console_errors = []
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+        return page
+    new_page.mode = request.param
+    yield new_page
+    for context in contexts:
+        context.close()
 
 
 def shot(page, mode: str, name: str) -> None:

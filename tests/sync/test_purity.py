@@ -5,6 +5,7 @@ from pathlib import Path
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 ALLOWED = {"__future__", "dataclasses", "decimal", "datetime", "typing", "hashlib", "json",
            "re", "csv",   # csv: parsing and writing text in memory (sync/mapping_csv.py)
+           "codecs",      # the byte-order marks of an uploaded file's bytes, in memory
            "urllib.parse", "zoneinfo"}   # building query strings; timezone arithmetic
 # The time module cannot be imported here (above), so a time() call is datetime.time's.
 FORBIDDEN_CALLS = {"open", "now", "today", "utcnow", "getenv"}
