@@ -20,6 +20,7 @@ from peewee import fn
 
 from blueprints.labels import DOCUMENT_TYPES, MANY
 from connectors.xero_governor import DayLimitReached
+from connectors.xero_oauth import XeroAuthError
 from models import AuditEntry, Connection, MeteredVersion, SyncRecord, SyncRun, db, utcnow
 from blueprints.roles import role
 
@@ -81,6 +82,14 @@ def xero_day_limit(error):
     organisation's day limit: say so and when, never an error page."""
     return _refusal("refused", f"{error} Nothing was changed by this press; try it "
                     "again after that.", 503, **NOT_NOW)
+
+
+@bp.app_errorhandler(XeroAuthError)
+def xero_sign_in_gone(error):
+    """A page's own call to Xero found the organisation's sign-in withdrawn or expired
+    (the sentence says to connect Xero again, and where)."""
+    return _refusal("refused", f"{error} Nothing was changed by this press.", 503,
+                    **NOT_NOW)
 
 
 @bp.app_errorhandler(RedisError)

@@ -42,6 +42,16 @@ def test_xero_day_limit_on_a_page_is_a_sentence(ferry, xero, client, auth):  # n
     assert "Nothing was changed by this press" in page
 
 
+def test_a_withdrawn_xero_sign_in_on_a_page_is_a_sentence(ferry, xero, client, auth):  # noqa: F811
+    """Chaos seed 30: Create and link pressed after Xero withdrew the grant raised
+    ReconnectNeeded (an error page in production)."""
+    fault(xero, kind="token-revoked", path="/api.xro/2.0/*", nth=1, times=5)
+    answer = _link(client, auth)
+    assert answer.status_code == 503
+    page = answer.get_data(as_text=True)
+    assert "no longer connected to Ferry" in page and "Nothing was changed by this press" in page
+
+
 def test_redis_down_on_a_page_is_a_sentence(ferry, client, auth, monkeypatch):
     with socket.socket() as probe:              # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
