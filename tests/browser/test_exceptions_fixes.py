@@ -61,7 +61,7 @@ def test_a_total_mismatch_links_to_its_tax_mapping_with_amounts_as_money(
     base = live_server.url
     sign_in(page, base, "/exceptions/")
     row = page.locator(f"#exception-{record.id}")
-    sentence = row.locator("td").nth(2).inner_text()
+    sentence = row.locator("td.problems").inner_text()      # "What is wrong"
     assert total.search(sentence), sentence
     assert re.search(r"Xero would total invoice \d+ at [\d,]+\.\d\d AUD \(tax [\d,]+\.\d\d\)",
                      sentence), sentence
