@@ -6,10 +6,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export FLASK_APP := app
 
-.PHONY: demo test install assets clean-demo stop-demo bench chaos
+.PHONY: demo test install install-test assets clean-demo stop-demo bench chaos
 
-# Dependencies come from requirements.lock (exact versions and their hashes, runtime and
-# test extras); pyproject.toml keeps the ranges the lock is compiled from.
+# Dependencies come from requirements.lock (exact runtime versions and their hashes) and,
+# for the tests, requirements-test.lock; pyproject.toml keeps the ranges they come from.
 $(VENV)/installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
@@ -17,6 +17,14 @@ $(VENV)/installed: pyproject.toml requirements.lock
 	touch $@
 
 install: $(VENV)/installed
+
+# The test tools (pytest, playwright, ruff, ...) only where tests run: production's
+# virtualenv stays without them.
+$(VENV)/installed-test: $(VENV)/installed requirements-test.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
+	touch $@
+
+install-test: $(VENV)/installed-test
 
 # htmx is pinned in package.json/package-lock.json and served from static/vendor.
 static/vendor/htmx.min.js: package.json package-lock.json
@@ -57,7 +65,7 @@ stop-demo:
 # pytest's tmp_path); tests/leftovers.py then says what is still running from it (and
 # ends it, failing the run), and the folder is removed.
 TEST_WORKERS ?= 4
-test: install assets
+test: install-test assets
 	$(BIN)/ruff check --quiet --select F,E9 .
 	@run=$$(mktemp -d /tmp/ferry-XXXXXX); \
 	TMPDIR=$$run $(BIN)/python -m pytest \
@@ -66,7 +74,7 @@ test: install assets
 	rm -rf $$run; exit $$status
 
 # Every benchmark once, gathered into bench/REPORT.md (BENCH_ARGS=--quick for a look).
-bench: install
+bench: install-test
 	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean-demo: stop-demo
@@ -80,7 +88,7 @@ clean-demo: stop-demo
 CHAOS_SEEDS ?= 1,2,3,4,5,6,7,8,9,10
 CHAOS_PG_SEEDS ?= 1,2,3
 CHAOS_CYCLES ?= 50
-chaos: install
+chaos: install-test
 	FERRY_CHAOS_SEEDS=$(CHAOS_SEEDS) FERRY_CHAOS_POSTGRES_SEEDS=$(CHAOS_PG_SEEDS) \
 		FERRY_CHAOS_CYCLES=$(CHAOS_CYCLES) \
 		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/chaos
