@@ -51,11 +51,11 @@ def tree(pid: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(proc.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
         found.append(current)
-        todo += children.get(current, [])
+        pending += children.get(current, [])
     return found
 
 

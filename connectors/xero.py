@@ -196,12 +196,16 @@ class XeroClient:
         return self._list("/Currencies", "Currencies")
 
     # -- contacts --------------------------------------------------------------------------
-    def contacts_by_numbers(self, numbers: list[str]) -> list[dict]:
+    def contacts_by_numbers(self, numbers: list[str], *,
+                            include_archived: bool = False) -> list[dict]:
+        """Contacts by ContactNumber; Xero leaves archived ones out of lists unless
+        includeArchived=true (the spec's parameter)."""
+        extra = {"includeArchived": "true"} if include_archived else {}
         found = []
         for start in range(0, len(numbers), NUMBERS_PER_CALL):
             part = numbers[start:start + NUMBERS_PER_CALL]
             found += self._list("/Contacts", "Contacts",
-                                {"where": where_equals("ContactNumber", part)})
+                                {"where": where_equals("ContactNumber", part), **extra})
         return found
 
     def contacts_by_name(self, name: str) -> list[dict]:

@@ -310,15 +310,9 @@ def _whole_list(client, lookups: int) -> list[dict] | None:
 
 
 def _by_numbers(client, numbers: list[str]) -> list[dict]:
-    """Contacts by ContactNumber, archived ones too (Xero leaves them out of lists
-    unless includeArchived=true, the spec's parameter): a company whose contact was
+    """Contacts by ContactNumber, archived ones too: a company whose contact was
     archived must not get a second one made silently."""
-    found = []
-    for start in range(0, len(numbers), NUMBERS_PER_CALL):
-        found += (client.call("GET", "/Contacts", params={
-            "where": where_equals("ContactNumber", numbers[start:start + NUMBERS_PER_CALL]),
-            "includeArchived": "true"}) or {}).get("Contacts", [])
-    return found
+    return client.contacts_by_numbers(numbers, include_archived=True)
 
 
 def _fold(value) -> str:

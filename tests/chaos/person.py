@@ -134,11 +134,23 @@ class Person:
             self._queued += 1
             self.work_queue()
 
+    @property
+    def queued(self) -> bool:
+        """A Sync now was pressed since the last `run_queued`."""
+        return self._queued > 0
+
+    def run_queued(self) -> None:
+        """A worker's burst for what Sync now queued (again, after the cycle)."""
+        self.work_queue()
+        self._queued = 0
+
+    def forget_queued(self) -> None:
+        self._queued = 0
+
     def work_queue(self) -> None:
         """What Ferry's worker does with a queued sync: one burst of a real RQ worker."""
         code = ("from jobs.worker import run\nfrom jobs.queue import get_redis\n"
                 "run(get_redis(), ['default'], burst=True)\n")
-        from models import db  # noqa: F401 (the child reads DATABASE_URL)
         done = subprocess.run([sys.executable, "-c", code], cwd=self.root, timeout=600,
                               env=self.env(), capture_output=True, text=True)
         if done.returncode != 0:

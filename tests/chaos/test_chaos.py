@@ -111,10 +111,9 @@ class Chaos:
             self.faults[f"person: {self.person.start()}"] += 1
         self.run(kind)
         self.person.join()
-        if self.person._queued:             # Sync now: the worker takes the job
+        if self.person.queued:              # Sync now: the worker takes the job
             self.fresh_clock_for_workers()
-            self.person.work_queue()
-            self.person._queued = 0
+            self.person.run_queued()
 
     def redis_down(self, seconds: float) -> None:
         """Redis gone for `seconds` of real time: cycles keep starting (each stops or
@@ -134,7 +133,7 @@ class Chaos:
                     f"a {kind} cycle hung {time.monotonic() - started:.0f} s on Redis"
                 self.person.start_named("force-sync")
                 self.person.join()
-                self.person._queued = 0
+                self.person.forget_queued()
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         finally:
             self.redis.start()
